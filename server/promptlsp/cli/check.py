@@ -1,0 +1,70 @@
+"""``promptlsp check FILE...``: diagnostics as ``path:line:col: severity: message [code]``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..document import Analysis, Diagnostic, analyze
+from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+
+
+def read_prompt_file(path: Path) -> str:
+    """The file's text; raises OSError/UnicodeDecodeError for the caller to report."""
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def _record(analysis: Analysis, d: Diagnostic) -> dict[str, Any]:
+    source = analysis.source
+    start32, end32 = source.position(d.span.start, "utf-32"), source.position(d.span.end, "utf-32")
+    lsp = source.range(d.span, "utf-16")
+    return {
+        "code": d.code,
+        "severity": d.severity,
+        "message": d.message,
+        "line": start32.line + 1,
+        "column": start32.character + 1,
+        "end_line": end32.line + 1,
+        "end_column": end32.character + 1,
+        "range": {
+            "start": {"line": lsp.start.line, "character": lsp.start.character},
+            "end": {"line": lsp.end.line, "character": lsp.end.character},
+        },
+        "related": [
+            {"message": r.message, "file": str(r.file) if r.file else None, "line": r.line}
+            for r in d.related
+        ],
+    }
+
+
+def run(args) -> int:
+    status = EXIT_OK
+    reports = []
+    root = Path(args.root) if args.root else None
+    if root is not None and not root.is_dir():
+        print(f"promptlsp: --root {args.root}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    for name in args.files:
+        path = Path(name)
+        try:
+            text = read_prompt_file(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"promptlsp: cannot read {name}: {reason}", file=sys.stderr)
+            reports.append({"file": name, "error": f"cannot read: {reason}", "diagnostics": []})
+            status = EXIT_USAGE
+            continue
+        analysis = analyze(text, path, root)
+        records = [_record(analysis, d) for d in sorted(analysis.diagnostics, key=lambda d: d.span.start)]
+        reports.append({"file": name, "diagnostics": records})
+        if not analysis.ok and status == EXIT_OK:
+            status = EXIT_FINDINGS
+        if args.format == "text":
+            for r in records:
+                print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]")
+    if args.format == "json":
+        json.dump({"files": reports}, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return status

@@ -1,0 +1,396 @@
+"""Parse → spans → schema → datasets → semantic checks → typed model.
+
+``analyze(text, path, root)`` is the one entry point the CLI and the language server call on
+every change. It never raises on any input: every problem becomes a :class:`Diagnostic` whose
+span lies inside the text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomlkit
+
+from . import datasets as ds
+from . import model, schema, template
+from .diagnostics import Diagnostic, Related, has_errors
+from .source import SourceText, Span
+from .spans import Node, ScanError, ScanResult, scan
+
+log = logging.getLogger("promptlsp.document")
+
+PROMPT_STRINGS = ("system", "template")
+ROOT_MARKERS = (".git", ".promptlsp", "pyproject.toml")
+
+
+def find_root(path: Path) -> Path:
+    """The workspace root for a prompt file outside an editor: the nearest ancestor holding
+    ``.git``, ``.promptlsp`` or ``pyproject.toml``, else the file's own folder."""
+    folder = path.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return candidate
+    return folder
+
+
+@dataclass
+class Analysis:
+    text: str
+    source: SourceText
+    path: Path | None = None
+    root: Path | None = None
+    toml: tomlkit.TOMLDocument | None = None
+    data: dict[str, Any] | None = None
+    spans: ScanResult | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    prompt: model.PromptFile | None = None
+    dataset_files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def node(self, path: tuple) -> Node | None:
+        return self.spans.nodes.get(tuple(path)) if self.spans else None
+
+    def span_for(self, path: tuple, which: str = "value") -> Span:
+        """The span of a key or value, else of its nearest ancestor, else the first line."""
+        path = tuple(path)
+        while True:
+            node = self.node(path)
+            if node is not None:
+                return (node.key or node.value) if which == "key" else node.value
+            if not path:
+                return self.source.line_span(0)
+            path = path[:-1]
+            which = "key"
+
+    def string_span(self, path: tuple, start: int, end: int) -> Span | None:
+        """The source span of characters ``[start, end)`` of the string value at ``path``."""
+        node = self.node(path)
+        if node is None or node.string is None:
+            return None
+        return node.string.source_span(start, end)
+
+    def node_at(self, offset: int) -> Node | None:
+        """The innermost key or value whose span contains ``offset`` (for hovers)."""
+        best: Node | None = None
+        if not self.spans:
+            return None
+        for node in self.spans.nodes.values():
+            for span in (node.key, node.value):
+                if span is not None and span.start <= offset <= span.end:
+                    if best is None or len(span) <= len(best.value if best.key is None else best.key):
+                        best = node
+        return best
+
+
+def analyze(text: str, path: Path | None = None, root: Path | None = None) -> Analysis:
+    """Everything known about a prompt file's text; never raises."""
+    result = Analysis(text=text, source=SourceText(text), path=path, root=root)
+    try:
+        _analyze(result)
+    except Exception:  # a bug must cost a diagnostic, never the editor session
+        log.exception("internal error while analysing %s", path)
+        result.diagnostics.append(
+            Diagnostic("schema", "promptlsp could not analyse this file (internal error, see the log)", result.source.line_span(0), "error")
+        )
+        result.prompt = None
+    return result
+
+
+def _syntax_error(result: Analysis, exc: Exception) -> None:
+    """A TOML syntax diagnostic at tomlkit's position (duplicates: at the second key)."""
+    text = str(exc)
+    if "already exists" in text:
+        try:
+            duplicates = scan(result.text).duplicates
+        except ScanError:
+            duplicates = []
+        if duplicates:
+            for dup_path, span, first in duplicates:
+                related = [Related("first defined here", first)] if first else []
+                name = ".".join(str(p) for p in dup_path)
+                result.diagnostics.append(Diagnostic.of("toml-syntax", f"key '{name}' is defined twice", span, related))
+            return
+    line = max(getattr(exc, "line", 1) - 1, 0)
+    col = max(getattr(exc, "col", 0), 0)
+    line_span = result.source.line_span(line)
+    start = min(line_span.start + col, line_span.end)
+    end = min(start + 1, len(result.text))
+    message = text.rsplit(" at line ", 1)[0]
+    result.diagnostics.append(Diagnostic.of("toml-syntax", message, Span(start, max(end, start))))
+
+
+def _analyze(result: Analysis) -> None:
+    try:
+        result.toml = tomlkit.parse(result.text)
+    except Exception as exc:  # ParseError, KeyAlreadyPresent, or a tomlkit bug on odd input
+        _syntax_error(result, exc)
+        return
+    result.data = result.toml.unwrap()
+    try:
+        result.spans = scan(result.text)
+    except ScanError as exc:
+        log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
+        result.spans = None
+    data = result.data
+    result.diagnostics.extend(schema.validate(data, result.span_for))
+    _check_templates(result)
+    examples = _collect_examples(result)
+    _check_examples(result, examples)
+    if not has_errors(result.diagnostics):
+        result.prompt = model.build(data, result.path, [(e, explicit) for e, explicit, _ in examples])
+
+
+# -- templates ----------------------------------------------------------------------------
+
+def _prompt_strings(result: Analysis) -> dict[str, str]:
+    prompt = result.data.get("prompt") if result.data else None
+    if not isinstance(prompt, Mapping):
+        return {}
+    return {k: prompt[k] for k in PROMPT_STRINGS if isinstance(prompt.get(k), str)}
+
+
+def _check_templates(result: Analysis) -> None:
+    for key, source in _prompt_strings(result).items():
+        problem = template.check_syntax(source)
+        if problem is None:
+            continue
+        lines = source.splitlines(keepends=True) or [""]
+        line_index = min(problem.line, len(lines)) - 1
+        start = sum(len(line) for line in lines[:line_index])
+        content = lines[line_index].rstrip("\r\n")
+        indent = len(content) - len(content.lstrip())
+        span = result.string_span(("prompt", key), start + indent, start + len(content))
+        if span is None or len(span) == 0:
+            span = result.span_for(("prompt", key))
+        result.diagnostics.append(
+            Diagnostic.of("template-syntax", f"{key} line {problem.line}: {problem.message}", span)
+        )
+
+
+def _used_variables(result: Analysis) -> dict[str, str]:
+    """Variable name → the prompt string that first uses it."""
+    used: dict[str, str] = {}
+    for key, source in _prompt_strings(result).items():
+        for name in sorted(template.variables(source)):
+            used.setdefault(name, key)
+    return used
+
+
+# -- examples -----------------------------------------------------------------------------
+
+# (example, split was explicit, span to report problems about it on)
+Collected = tuple[model.Example, bool, Span]
+
+
+def _collect_examples(result: Analysis) -> list[Collected]:
+    data = result.data or {}
+    collected: list[Collected] = []
+    inline = data.get("examples")
+    if isinstance(inline, list):
+        for i, raw in enumerate(inline):
+            if isinstance(raw, Mapping) and isinstance(raw.get("vars", {}), Mapping):
+                origin = model.ExampleOrigin(("examples", i))
+                example, explicit = model.build_example(_plain_example(raw), i, origin, None)
+                collected.append((example, explicit, result.span_for(("examples", i), "key")))
+    sources = data.get("datasets")
+    if isinstance(sources, list):
+        for j, entry in enumerate(sources):
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                collected.extend(_load_dataset(result, j, entry, len(collected)))
+    return collected
+
+
+def _plain_example(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only well-typed fields so that a schema error never turns into a crash later."""
+    out: dict[str, Any] = {"vars": dict(raw.get("vars", {}))}
+    if isinstance(raw.get("id"), (str, int)):
+        out["id"] = raw["id"]
+    expected = raw.get("expected")
+    if isinstance(expected, str) or (isinstance(expected, list) and all(isinstance(v, str) for v in expected)):
+        out["expected"] = expected
+    if raw.get("split") in ("train", "validation", "test"):
+        out["split"] = raw["split"]
+    asserts = raw.get("assert")
+    if isinstance(asserts, list) and all(isinstance(a, Mapping) and isinstance(a.get("type"), str) for a in asserts):
+        out["assert"] = asserts
+    return out
+
+
+def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: int) -> list[Collected]:
+    span = result.span_for(("datasets", j, "path"))
+    relative = entry["path"]
+    if result.path is None:
+        result.diagnostics.append(
+            Diagnostic.of("dataset-unreadable", f"{relative}: save the prompt file first (dataset paths are relative to it)", span)
+        )
+        return []
+    base = result.path.resolve().parent
+    root = (result.root or find_root(result.path)).resolve()
+    file = ds.resolve_inside(base, relative, root)
+    if file is None:
+        result.diagnostics.append(
+            Diagnostic.of("dataset-outside-root", f"{relative}: outside the workspace root {root}; refused, not read", span)
+        )
+        return []
+    result.dataset_files.append(file)
+    fmt = entry.get("format") or ds.infer_format(relative)
+    if fmt not in ("jsonl", "csv"):
+        result.diagnostics.append(
+            Diagnostic.of("dataset-unreadable", f"{relative}: cannot tell the format; set format = \"jsonl\" or \"csv\"", span)
+        )
+        return []
+    loaded = ds.load(file, fmt)
+    for problem in loaded.problems:
+        where = f"{file.name}:{problem.line}: " if problem.line else ""
+        message = problem.message if problem.message.startswith(file.name) else f"{where}{problem.message}"
+        related = [Related(problem.message, file=file, line=problem.line)] if problem.line else []
+        result.diagnostics.append(Diagnostic.of(problem.kind, message, span, related))
+    validator = schema.example_validator()
+    collected: list[Collected] = []
+    default_split = entry.get("split") if entry.get("split") in ("train", "validation", "test") else None
+    for row in loaded.rows:
+        problems = schema.validate(row.data, lambda _path, _which: span, validator)
+        for problem in problems:
+            detail = problem.message.replace("the top level", "the row")
+            result.diagnostics.append(
+                Diagnostic.of(
+                    "dataset-malformed", f"{file.name}:{row.line}: {detail}", span,
+                    [Related(detail, file=file, line=row.line)],
+                )
+            )
+        if problems:
+            continue
+        row.data.setdefault("id", f"{relative}:{row.line}")
+        origin = model.ExampleOrigin(("datasets", j), file=file, line=row.line)
+        example, explicit = model.build_example(row.data, offset + len(collected), origin, default_split)
+        collected.append((example, explicit, span))
+    return collected
+
+
+def _check_examples(result: Analysis, examples: list[Collected]) -> None:
+    data = result.data or {}
+    diagnostics = result.diagnostics
+    dataset_trouble = any(d.code.startswith("dataset-") for d in diagnostics)
+    if not examples:
+        if not dataset_trouble:
+            anchor = result.span_for(("prompt",), "key") if "prompt" in data else result.source.line_span(0)
+            diagnostics.append(Diagnostic.of("examples-none", "no examples: add [[examples]] tables or a [[datasets]] file", anchor))
+        return
+
+    _check_variables(result, examples)
+
+    # Duplicates: the same variables and expected answer as an earlier example.
+    first_seen: dict[str, Collected] = {}
+    for item in examples:
+        example, _, span = item
+        key = json.dumps([example.vars, example.expected], sort_keys=True, default=str)
+        if key in first_seen:
+            first = first_seen[key]
+            diagnostics.append(
+                Diagnostic.of(
+                    "example-duplicate",
+                    f"example {_name(example)} repeats example {_name(first[0])} (same vars and expected)",
+                    span,
+                    [Related("first occurrence", first[2])],
+                )
+            )
+        else:
+            first_seen[key] = item
+
+    # Criteria that compare with `expected`, on examples without one.
+    criteria = [c for c in data.get("criteria", []) if isinstance(c, Mapping)] if isinstance(data.get("criteria"), list) else []
+    file_needs = [(i, c) for i, c in enumerate(criteria) if model.needs_expected(c)]
+    for example, _, span in examples:
+        if example.expected is not None:
+            continue
+        names = [str(c.get("name", c.get("type"))) for _, c in file_needs]
+        related = [Related(f"criterion '{n}' compares with expected", result.span_for(("criteria", i), "key")) for (i, _), n in zip(file_needs, names)]
+        names += [a.name for a in example.asserts if a.kind in model.COMPARES_WITH_EXPECTED and a.value is None]
+        if names:
+            listed = ", ".join(repr(n) for n in names)
+            subject = f"criterion {listed} compares" if len(names) == 1 else f"criteria {listed} compare"
+            diagnostics.append(
+                Diagnostic.of(
+                    "expected-missing",
+                    f"example {_name(example)} has no 'expected', but {subject} with it",
+                    span,
+                    related,
+                )
+            )
+
+    # A validation split (after the seeded assignment of free examples).
+    optimize = data.get("optimize") if isinstance(data.get("optimize"), Mapping) else {}
+    fraction = optimize.get("validation_fraction", 0.0)
+    seed = optimize.get("seed", 0)
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction <= 0.9:
+        fraction = 0.0
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        seed = 0
+    assigned = model.assign_splits([(e, explicit) for e, explicit, _ in examples], float(fraction), seed)
+    if not any(e.split == "validation" for e in assigned):
+        diagnostics.append(
+            Diagnostic.of(
+                "split-no-validation",
+                "no example is in the validation split: the optimizer will pick prompts by their training score; "
+                "mark some examples split = \"validation\" or set optimize.validation_fraction",
+                examples[0][2],
+            )
+        )
+
+
+def _name(example: model.Example) -> str:
+    return example.origin.describe() if example.origin.file else f"{example.id}"
+
+
+def _check_variables(result: Analysis, examples: list[Collected]) -> None:
+    strings = _prompt_strings(result)
+    if not strings or any(template.check_syntax(s) for s in strings.values()):
+        return  # a template that does not compile has no reliable variable list
+    used = _used_variables(result)
+    unused_in_dataset: dict[tuple, set[str]] = defaultdict(set)
+    for example, _, span in examples:
+        missing = sorted(set(used) - set(example.vars))
+        if missing:
+            related = []
+            for name in missing:
+                key = used[name]
+                uses = template.variable_uses(strings[key], name)
+                if uses:
+                    use = result.string_span(("prompt", key), *uses[0])
+                    if use is not None:
+                        related.append(Related(f"'{name}' is used here", use))
+            target = span
+            if example.origin.file is None:
+                target = result.span_for(example.origin.path + ("vars",), "key") if result.node(example.origin.path + ("vars",)) else span
+            diagnostics_message = (
+                f"example {_name(example)} does not define {', '.join(repr(m) for m in missing)}, "
+                f"used by the {'/'.join(sorted({used[m] for m in missing}))}"
+            )
+            result.diagnostics.append(Diagnostic.of("template-var-missing", diagnostics_message, target, related))
+        for name in sorted(set(example.vars) - set(used)):
+            if example.origin.file is None:
+                result.diagnostics.append(
+                    Diagnostic.of(
+                        "example-var-unused",
+                        f"variable '{name}' is not used by the template or system message",
+                        result.span_for(example.origin.path + ("vars", name), "key"),
+                    )
+                )
+            else:
+                unused_in_dataset[example.origin.path].add(name)
+    for path, names in unused_in_dataset.items():
+        result.diagnostics.append(
+            Diagnostic.of(
+                "example-var-unused",
+                f"dataset variable(s) {', '.join(repr(n) for n in sorted(names))} not used by the template or system message",
+                result.span_for(path + ("path",)),
+            )
+        )
