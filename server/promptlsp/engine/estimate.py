@@ -1,0 +1,124 @@
+"""Predict calls, tokens and cost of a planned run before starting it.
+
+Used by the CLI (dry runs) and the editor (the "this will cost…" prompt), and by the session to
+reserve budget before each call. Token counts use litellm's counter when litellm is already
+imported, and a cheap heuristic (~4 characters a token) otherwise, so that an estimate never
+pays litellm's multi-second import.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import pricing
+from .messages import message_text
+from .spec import Budget, ModelSpec
+
+DEFAULT_COMPLETION_TOKENS = 512  # planning value when a spec sets no max_tokens
+_TOKENS_PER_MESSAGE = 4  # role and separators
+
+
+def _heuristic(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def heuristic_tokens(messages_or_text: list[dict] | str) -> int:
+    """~4 characters a token: cheap, and the same whether or not litellm is imported."""
+    if isinstance(messages_or_text, str):
+        return _heuristic(messages_or_text)
+    return sum(_TOKENS_PER_MESSAGE + _heuristic(message_text(m)) for m in messages_or_text)
+
+
+def count_tokens(spec: ModelSpec | str, messages_or_text: list[dict] | str) -> int:
+    """Prompt tokens of a message list or a plain text for ``spec``'s model."""
+    model = spec.model if isinstance(spec, ModelSpec) else spec
+    litellm = sys.modules.get("litellm")
+    if litellm is not None and not model.startswith("local/"):
+        try:
+            if isinstance(messages_or_text, str):
+                return int(litellm.token_counter(model=model, text=messages_or_text))
+            return int(litellm.token_counter(model=model, messages=messages_or_text))
+        except Exception:  # litellm's counter may not know the model: fall back
+            pass
+    return heuristic_tokens(messages_or_text)
+
+
+def completion_allowance(spec: ModelSpec) -> int:
+    """Completion tokens to plan (and reserve) for one call of ``spec``."""
+    return spec.max_tokens if spec.max_tokens is not None else DEFAULT_COMPLETION_TOKENS
+
+
+@dataclass(frozen=True)
+class PlannedCalls:
+    """``calls`` calls of ``spec``, each with about ``prompt_tokens`` in and
+    ``completion_tokens`` out (per call, not totals)."""
+
+    spec: ModelSpec
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    phase: str = "task"
+
+    @classmethod
+    def for_messages(cls, spec: ModelSpec, calls: int, messages: list[dict] | str, phase: str = "task") -> "PlannedCalls":
+        """Plan ``calls`` calls shaped like ``messages``, completions at the spec's cap."""
+        return cls(spec, calls, count_tokens(spec, messages), completion_allowance(spec), phase)
+
+
+@dataclass
+class Estimate:
+    """Predicted totals; ``cost_usd`` is None when some model's price is unknown."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    by_phase: dict[str, "Estimate"] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def _add(self, calls: int, prompt: int, completion: int, cost: float | None) -> None:
+        self.calls += calls
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+
+    def exceeds(self, budget: Budget | None) -> str | None:
+        """The first budget limit this plan would pass (``"max_calls"``…), or None."""
+        if budget is None:
+            return None
+        if budget.max_calls is not None and self.calls > budget.max_calls:
+            return "max_calls"
+        if budget.max_tokens is not None and self.tokens > budget.max_tokens:
+            return "max_tokens"
+        if budget.max_usd is not None and self.cost_usd is not None and self.cost_usd > budget.max_usd:
+            return "max_usd"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+        }
+        if self.by_phase:
+            out["by_phase"] = {phase: e.as_dict() for phase, e in self.by_phase.items()}
+        return out
+
+
+def estimate(planned: Iterable[PlannedCalls]) -> Estimate:
+    """Sum a plan: totals and per phase."""
+    total = Estimate()
+    for item in planned:
+        prompt = item.calls * item.prompt_tokens
+        completion = item.calls * item.completion_tokens
+        cost = pricing.cost_usd(item.spec.model, prompt, completion)
+        total._add(item.calls, prompt, completion, cost)
+        total.by_phase.setdefault(item.phase, Estimate())._add(item.calls, prompt, completion, cost)
+    return total

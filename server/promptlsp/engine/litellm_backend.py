@@ -1,0 +1,236 @@
+"""The real backend: ``litellm.acompletion`` (or a ``litellm.Router`` for several deployments).
+
+Why our own retry loop (in the session) around ``acompletion(num_retries=0, max_retries=0)``
+rather than litellm's ``num_retries`` or the Router's retries: those retry *inside* one await,
+so the engine could neither reserve budget before each attempt nor count attempts, could not
+share a ``Retry-After`` pause with the other calls to the same model, and could not bound the
+total wait. The openai SDK's own retries are turned off by ``max_retries=0`` for the same
+reason. The Router is still used, with retries and cooldowns off, for what it is good at:
+choosing among deployments (keys, regions, a local server) of one model name; a retry of ours
+may land on another deployment. Cancellation needs nothing special: cancelling the awaiting
+task cancels litellm's HTTP request and closes its connection (tested against the stub).
+
+Requests go out with ``drop_params=True`` (``params`` may override it): the format sends a
+``seed`` by default, and a provider without seeds should ignore it, not fail every call.
+
+litellm is imported lazily, in a worker thread (the import takes seconds and must not stall a
+language server's event loop), with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` so it never fetches
+its cost map, and with its loggers re-routed: litellm's own handler writes INFO records to
+stdout, where the language server speaks JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import threading
+from typing import Any
+
+from . import pricing
+from .backend import BackendCaps
+from .cache import canonical_json
+from .errors import BackendError, PermanentError, backend_error
+from .retry import parse_retry_after
+from .secrets import ENV_REF, key_env_names, register_secret, scrub
+from .spec import LOCAL_PREFIX, ModelSpec, to_plain
+
+log = logging.getLogger("promptlsp.engine.litellm")
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+_MAX_MESSAGE = 500
+# Request parameters that ``params`` may not override: they carry the engine's guarantees.
+_RESERVED = frozenset({"model", "messages", "timeout", "num_retries", "max_retries", "stream"})
+_import_lock = threading.Lock()
+# The openai SDK's complaint when no key is found, which litellm wraps as a server error.
+_NO_KEY_MARKERS = ("Missing credentials", "api_key client option must be set")
+
+
+class _ForwardToOurLogger(logging.Handler):
+    """litellm's records, scrubbed, into ``promptlsp.engine.litellm``: its errors as our
+    warnings, everything else as debug (its warnings are about its own internals)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = logging.WARNING if record.levelno >= logging.ERROR else logging.DEBUG
+        if not log.isEnabledFor(level):
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed litellm log call must not break a request
+            message = str(record.msg)
+        log.log(level, "litellm: %s", scrub(message))
+
+
+def _route_litellm_logs() -> None:
+    """Our forwarder as the only handler of litellm's loggers. Done before the import too:
+    litellm logs at import time, and its own handler sends records below WARNING to stdout."""
+    for name in _LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if isinstance(h, _ForwardToOurLogger)] or [_ForwardToOurLogger()]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+
+
+def _import_litellm() -> Any:
+    with _import_lock:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        _route_litellm_logs()
+        import litellm
+
+        _route_litellm_logs()
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.set_verbose = False
+        litellm.turn_off_message_logging = True
+        return litellm
+
+
+def classify(exc: BaseException, secret_env_names: list[str]) -> BackendError:
+    """Map a litellm/openai/httpx exception to a typed, scrubbed :class:`BackendError`."""
+    import litellm
+
+    message = scrub(f"{type(exc).__name__}: {exc}", secret_env_names)[:_MAX_MESSAGE]
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
+    retry_after = parse_retry_after(headers) if headers is not None else None
+    ordered: list[tuple[tuple[type, ...], str]] = [
+        ((litellm.Timeout, asyncio.TimeoutError, TimeoutError), "timeout"),
+        ((litellm.RateLimitError, getattr(litellm, "RouterRateLimitError", ())), "rate_limit"),
+        ((litellm.AuthenticationError, litellm.PermissionDeniedError), "auth"),
+        ((litellm.BadRequestError, litellm.NotFoundError, litellm.UnprocessableEntityError), "bad_request"),
+        ((litellm.ServiceUnavailableError, litellm.InternalServerError, litellm.BadGatewayError), "server"),
+        ((litellm.APIConnectionError, ConnectionError, OSError), "connection"),
+    ]
+    kind = next((k for classes, k in ordered if classes and isinstance(exc, classes)), None)
+    if any(marker in message for marker in _NO_KEY_MARKERS):  # litellm reports these as 500s
+        kind = "auth"
+    if kind is None and status is not None:
+        kind = (
+            "timeout" if status == 408 else "rate_limit" if status == 429 else "server" if status >= 500
+            else "auth" if status in (401, 403) else "bad_request" if 400 <= status < 500 else None
+        )
+    if kind is None and type(exc).__module__.startswith("httpx"):
+        kind = "connection"
+    return backend_error(kind or "other", message, retry_after=retry_after, status=status)
+
+
+class LiteLLMBackend:
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        self._litellm: Any = None
+        self._caps: dict[str, BackendCaps] = {}
+        self._local_routes: dict[str, Any] = {}
+        self._routers: dict[str, Any] = {}
+
+    async def _ensure_litellm(self) -> Any:
+        if self._litellm is None:
+            self._litellm = await asyncio.to_thread(_import_litellm)
+        return self._litellm
+
+    async def _local_route(self, model: str) -> Any:
+        """The embedded model's route (starts it once per process, in a thread)."""
+        if model in self._local_routes:
+            return self._local_routes[model]
+        try:  # import_module, not "from . import local": honours a test's sys.modules entry
+            local = importlib.import_module("promptlsp.engine.local")
+        except ImportError as exc:
+            raise PermanentError("other", f"the embedded local model support is missing: {exc}") from None
+        try:
+            route = await asyncio.to_thread(local.resolve, model)
+        except local.LocalModelUnavailable as exc:
+            raise PermanentError("other", scrub(str(exc))) from None
+        except Exception as exc:  # a broken local install must fail the call, not the run
+            raise PermanentError("other", scrub(f"local model {model} failed to start: {exc}")) from None
+        register_secret(str(route.litellm_kwargs.get("api_key") or ""))
+        self._local_routes[model] = route
+        return route
+
+    async def prepare(self, spec: ModelSpec) -> BackendCaps:
+        litellm = await self._ensure_litellm()
+        for deployment in spec.deployments:  # memoized: cheap after the first call
+            if str(deployment.get("model", "")).startswith(LOCAL_PREFIX):
+                await self._local_route(str(deployment["model"]))
+        if spec.model in self._caps:
+            return self._caps[spec.model]
+        if spec.is_local:
+            caps = BackendCaps(json_schema=bool((await self._local_route(spec.model)).supports_json_schema))
+        else:
+            try:
+                caps = BackendCaps(json_schema=bool(litellm.supports_response_schema(model=spec.model)))
+            except Exception:  # unknown to litellm's map: instruct and parse instead
+                caps = BackendCaps(json_schema=False)
+        self._caps[spec.model] = caps
+        return caps
+
+    def _deployment_params(self, params: dict) -> dict:
+        """litellm_params with a ``local/`` model replaced by its resolved route."""
+        model = str(params.get("model", ""))
+        if model.startswith(LOCAL_PREFIX):
+            rest = {k: v for k, v in params.items() if k != "model"}
+            return {**rest, **self._local_routes[model].litellm_kwargs}
+        return dict(params)
+
+    def _router(self, request: dict) -> Any:
+        main: dict[str, Any] = {"model": request["model"]}
+        if request.get("api_base"):
+            main["api_base"] = request["api_base"]
+        if request.get("api_key_env"):
+            main["api_key"] = ENV_REF + request["api_key_env"]
+        deployments = [main, *(to_plain(d) for d in request["deployments"])]
+        key = canonical_json(deployments)
+        if key not in self._routers:
+            for deployment in deployments:
+                if not str(deployment.get("api_key", "")).startswith(ENV_REF):
+                    register_secret(deployment.get("api_key"))
+            model_list = [
+                {"model_name": request["model"], "litellm_params": self._deployment_params(d)} for d in deployments
+            ]
+            self._routers[key] = self._litellm.Router(
+                model_list=model_list, num_retries=0, disable_cooldowns=True, set_verbose=False
+            )
+        return self._routers[key]
+
+    def _kwargs(self, request: dict) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"drop_params": True}
+        kwargs.update({k: v for k, v in to_plain(request.get("params") or {}).items() if k not in _RESERVED})
+        for name in ("temperature", "top_p", "seed", "max_tokens"):
+            if request.get(name) is not None:
+                kwargs[name] = request[name]
+        if request.get("response_format"):
+            kwargs["response_format"] = request["response_format"]
+        kwargs.update(messages=request["messages"], timeout=request["timeout"], num_retries=0, max_retries=0)
+        return kwargs
+
+    async def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        litellm = await self._ensure_litellm()
+        model = request["model"]
+        kwargs = self._kwargs(request)
+        secret_names = key_env_names(request.get("api_key_env"), request.get("deployments") or ())
+        try:
+            if request.get("deployments"):
+                response = await self._router(request).acompletion(model=model, **kwargs)
+            elif model.startswith(LOCAL_PREFIX):
+                route = await self._local_route(model)
+                response = await litellm.acompletion(**{**kwargs, **route.litellm_kwargs})
+            else:
+                if request.get("api_base"):
+                    kwargs["api_base"] = request["api_base"]
+                if request.get("api_key_env"):
+                    kwargs["api_key"] = os.environ.get(request["api_key_env"])
+                response = await litellm.acompletion(model=model, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise classify(exc, secret_names) from None
+        result = response.model_dump()
+        hidden = getattr(response, "_hidden_params", None) or {}
+        usage = result.get("usage") or {}
+        priced_model = model if model.startswith(LOCAL_PREFIX) else (hidden.get("litellm_model_name") or model)
+        result["cost_usd"] = pricing.cost_usd(
+            priced_model, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        )
+        return result

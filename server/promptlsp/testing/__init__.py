@@ -1,0 +1,1 @@
+"""Test helpers shipped with promptlsp (usable by its tests, benchmarks and e2e runs)."""

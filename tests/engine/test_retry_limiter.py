@@ -1,0 +1,77 @@
+"""Backoff arithmetic, Retry-After parsing and the per-model limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+
+import pytest
+
+from promptlsp.engine.limiter import Limiter
+from promptlsp.engine.retry import RetryPolicy, parse_retry_after
+
+
+def test_backoff_grows_with_jitter_and_stops() -> None:
+    policy = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=3.0, rng=random.Random(0))
+    for retry, cap in ((1, 1.0), (2, 2.0), (3, 3.0)):
+        delays = {policy.delay(retry) for _ in range(20)}
+        assert all(cap / 2 <= d <= cap for d in delays) and len(delays) > 1
+    assert policy.delay(4) is None
+
+
+def test_retry_after_is_a_floor_unless_too_long() -> None:
+    policy = RetryPolicy(base_delay=0.01, max_retry_after=10)
+    assert policy.delay(1, retry_after=5) == 5
+    assert policy.delay(1, retry_after=11) is None
+
+
+def test_parse_retry_after_forms() -> None:
+    now = time.time()
+    assert parse_retry_after({"Retry-After": "2"}) == 2
+    assert parse_retry_after({"retry-after": "1.5"}) == 1.5
+    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after({"Retry-After": date}, now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+    assert parse_retry_after({}) is None and parse_retry_after(None) is None
+
+
+async def test_limiter_caps_and_resizes() -> None:
+    limiter = Limiter(2)
+    peak = 0
+
+    async def work() -> None:
+        nonlocal peak
+        async with limiter:
+            peak = max(peak, limiter.active)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(work() for _ in range(8)))
+    assert peak == 2 and limiter.active == 0
+    limiter.resize(4)
+    peak = 0
+    await asyncio.gather(*(work() for _ in range(8)))
+    assert peak == 4
+
+
+async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
+    limiter = Limiter(1)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.release()
+    await asyncio.wait_for(limiter.acquire(), 1)
+    assert limiter.active == 1
+
+
+async def test_pause_holds_back_new_calls() -> None:
+    limiter = Limiter(4)
+    limiter.pause(0.2)
+    started = time.monotonic()
+    async with limiter:
+        assert time.monotonic() - started >= 0.19
