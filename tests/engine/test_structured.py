@@ -81,3 +81,11 @@ def test_response_format_names_are_provider_safe() -> None:
     assert rf["type"] == "json_schema"
     assert rf["json_schema"]["name"] == "my_answer_"
     assert rf["json_schema"]["schema"] is SCHEMA
+
+
+def test_absurdly_deep_json_is_not_an_exception():
+    from promptlsp.engine.structured import extract_json, json_values
+
+    text = "[" * 100000
+    assert extract_json(text) == (False, None)
+    assert list(json_values("x {\"a\": 1} " + text)) == [{"a": 1}]

@@ -39,6 +39,12 @@ def _record(analysis: Analysis, d: Diagnostic) -> dict[str, Any]:
     }
 
 
+def print_diagnostics(name: str, analysis: Analysis, stream) -> None:
+    for d in sorted(analysis.diagnostics, key=lambda d: d.span.start):
+        r = _record(analysis, d)
+        print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]", file=stream)
+
+
 def run(args) -> int:
     status = EXIT_OK
     reports = []
@@ -62,8 +68,7 @@ def run(args) -> int:
         if not analysis.ok and status == EXIT_OK:
             status = EXIT_FINDINGS
         if args.format == "text":
-            for r in records:
-                print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]")
+            print_diagnostics(name, analysis, sys.stdout)
     if args.format == "json":
         json.dump({"files": reports}, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -23,7 +23,32 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--root", help="workspace root for dataset paths (default: nearest folder with .git, "
                        ".promptlsp or pyproject.toml, else the file's folder)")
+
+    evaluate = sub.add_parser("eval", help="run the prompt on its examples and score them")
+    evaluate.add_argument("file", metavar="FILE")
+    evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="all")
+    evaluate.add_argument("--min-score", type=float, help="exit 1 when the score is below this (a CI gate)")
+    evaluate.add_argument("--format", choices=("text", "json"), default="text")
+    evaluate.add_argument("--no-cache", action="store_true", help="do not read answers from the cache")
+    evaluate.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
+
+    optimize = sub.add_parser("optimize", help="optimize the prompt with GRAD-SUM or TGD")
+    optimize.add_argument("file", metavar="FILE")
+    optimize.add_argument("--method", choices=("gradsum", "tgd"), help="default: the file's [optimize] method")
+    optimize.add_argument("--iterations", type=_positive, help="default: the file's [optimize] iterations")
+    optimize.add_argument("--budget-calls", type=_positive, help="hard cap on model calls (cache hits are free)")
+    optimize.add_argument("--write", action="store_true", help="write the best prompt into FILE (only its prompt strings change)")
+    optimize.add_argument("--format", choices=("text", "json"), default="text")
+    optimize.add_argument("--no-cache", action="store_true", help="do not read answers from the cache")
+    optimize.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number >= 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,16 +57,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    from .common import CommandError
+
     try:
         if args.command == "check":
             from .check import run
-
-            return run(args)
+        elif args.command == "eval":
+            from .eval_command import run
+        else:
+            from .optimize_command import run
+        return run(args)
+    except CommandError as exc:
+        print(f"promptlsp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("promptlsp: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # never a traceback for the user; the message says what failed
         print(f"promptlsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from .spans import Node, ScanError, ScanResult, scan
 log = logging.getLogger("promptlsp.document")
 
 PROMPT_STRINGS = ("system", "template")
+_JINJA_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 ROOT_MARKERS = (".git", ".promptlsp", "pyproject.toml")
 
 
@@ -162,7 +164,8 @@ def _check_templates(result: Analysis) -> None:
         problem = template.check_syntax(source)
         if problem is None:
             continue
-        lines = source.splitlines(keepends=True) or [""]
+        # Lines as jinja2 counts them (\r\n, \r, \n) — str.splitlines also breaks at \f, \x85, …
+        lines = _JINJA_LINES.findall(source) or [""]
         line_index = min(problem.line, len(lines)) - 1
         start = sum(len(line) for line in lines[:line_index])
         content = lines[line_index].rstrip("\r\n")
@@ -234,7 +237,11 @@ def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: in
         return []
     base = result.path.resolve().parent
     root = (result.root or find_root(result.path)).resolve()
-    file = ds.resolve_inside(base, relative, root)
+    try:
+        file = ds.resolve_inside(base, relative, root)
+    except (ValueError, OSError) as exc:  # e.g. an embedded NUL, a symlink loop
+        result.diagnostics.append(Diagnostic.of("dataset-unreadable", f"{relative!r}: not a usable path ({exc})", span))
+        return []
     if file is None:
         result.diagnostics.append(
             Diagnostic.of("dataset-outside-root", f"{relative}: outside the workspace root {root}; refused, not read", span)

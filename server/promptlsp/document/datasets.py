@@ -77,7 +77,8 @@ def _row_from_object(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_jsonl(text: str) -> tuple[list[Row], list[Problem]]:
     rows, problems = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on \n only: JSON strings may hold U+2028, U+0085… raw, which str.splitlines breaks at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

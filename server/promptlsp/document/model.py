@@ -6,6 +6,8 @@ prompts-spec/SPEC.md applied here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +42,26 @@ def needs_expected(assertion: Mapping[str, Any]) -> bool:
     """Whether an assertion item compares with the example's ``expected`` (it has no value)."""
     kind, _ = base_type(str(assertion.get("type", "")))
     return kind in COMPARES_WITH_EXPECTED and "value" not in assertion
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """The strings an optimizer may rewrite."""
+
+    template: str
+    system: str | None = None
+
+    @property
+    def id(self) -> str:
+        """A stable id: the same prompt text always gets the same id (dedupes candidates)."""
+        raw = json.dumps([self.system, self.template], ensure_ascii=False)
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+
+    def get(self, target: str) -> str | None:
+        return self.template if target == "template" else self.system
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"system": self.system, "template": self.template}
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,7 @@ class _Scanner:
         out: list[str] = []
         offsets: list[int] = []
         escapes: dict[int, int] = {}
+        skipped = False  # a line-ending backslash removed text: offsets are no longer a shift
         while True:
             if i >= n:
                 raise ScanError("unterminated string", i)
@@ -265,6 +266,7 @@ class _Scanner:
                     while j < n and text[j] in " \t\r\n":
                         j += 1
                     i = j
+                    skipped = True
                     continue
                 if nxt in _SIMPLE_ESCAPES:
                     escapes[len(out)] = 2
@@ -291,7 +293,7 @@ class _Scanner:
             i += 1
         self.pos = i
         offsets.append(i)
-        identity = not escapes and (not offsets or offsets[-1] - offsets[0] == len(out))
+        identity = not escapes and not skipped
         return "".join(out), (None if identity else tuple(offsets)), (escapes or None)
 
     # -- values ------------------------------------------------------------------------------

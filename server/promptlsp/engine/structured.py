@@ -91,18 +91,19 @@ def _values(candidate: str) -> Iterator[Any]:
         try:
             yield json.loads(variant)
             continue
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             pass
         for match in itertools.islice(re.finditer(r"[\[{]", variant), _MAX_STARTS):
             try:
                 value, _ = decoder.raw_decode(variant, match.start())
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(value, (dict, list)):
                 yield value
 
 
-def _all_values(text: str, name: str) -> Iterator[Any]:
+def json_values(text: str, name: str = "answer") -> Iterator[Any]:
+    """Every JSON value found in a model's answer, most likely first (see :func:`extract_json`)."""
     for candidate in _candidates(text, name):
         yield from _values(candidate)
 
@@ -110,7 +111,7 @@ def _all_values(text: str, name: str) -> Iterator[Any]:
 def extract_json(text: str, name: str = "answer") -> tuple[bool, Any]:
     """Find a JSON value in a model's answer: the whole text, ``<name>``-style tags, code fences
     (even an unclosed one), or the first object/array amid prose. (False, None) if none."""
-    for value in _all_values(text, name):
+    for value in json_values(text, name):
         return True, value
     return False, None
 
@@ -142,7 +143,7 @@ def parse_answer(text: str | None, schema: dict, name: str = "answer") -> tuple[
     if not text or not text.strip():
         return None, "the answer was empty"
     first_error: str | None = None
-    for value in _all_values(text, name):
+    for value in json_values(text, name):
         error = validation_error(value, schema)
         if error is None:
             return value, None

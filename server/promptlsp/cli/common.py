@@ -1,0 +1,48 @@
+"""What the eval and optimize commands share: loading a valid prompt file and the engine."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..document import Analysis, analyze, find_root
+from .check import print_diagnostics, read_prompt_file
+
+
+class CommandError(Exception):
+    """A problem the user must fix; printed as one line, exit status 2."""
+
+
+@dataclass
+class Loaded:
+    path: Path
+    root: Path
+    text: str
+    analysis: Analysis
+
+
+def load(name: str, root: str | None) -> Loaded:
+    path = Path(name)
+    try:
+        text = read_prompt_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CommandError(f"cannot read {name}: {reason}") from exc
+    workspace = Path(root) if root else find_root(path)
+    analysis = analyze(text, path, workspace)
+    if analysis.prompt is None:
+        print_diagnostics(name, analysis, sys.stderr)
+        raise CommandError(f"{name} has errors; fix them first (promptlsp check {name})")
+    return Loaded(path, workspace, text, analysis)
+
+
+def state_dir(root: Path) -> Path:
+    """``.promptlsp/`` beside the workspace: the cache and the run store."""
+    return root / ".promptlsp"
+
+
+def make_engine(root: Path, use_cache: bool):
+    from ..engine import Engine
+
+    return Engine(cache_path=state_dir(root) / "cache.sqlite" if use_cache else None)

@@ -1,0 +1,82 @@
+"""``promptlsp eval FILE``: run the prompt on its examples and score them (a CI gate with --min-score)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .common import load, make_engine
+from .main import EXIT_FINDINGS, EXIT_OK
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    if text is None:
+        return "—"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
+
+
+def run(args) -> int:
+    loaded = load(args.file, args.root)
+    prompt_file = loaded.analysis.prompt
+    examples = prompt_file.split(args.split)
+    err = Console(stderr=True)
+    if not examples:
+        err.print(f"no examples in the {args.split} split")
+        return EXIT_FINDINGS if args.min_score is not None else EXIT_OK
+
+    from ..evaluate.runner import evaluate
+
+    engine = make_engine(loaded.root, not args.no_cache)
+    progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+
+    async def main():
+        session = engine.session()
+        with progress:
+            bar = progress.add_task("eval", total=len(examples))
+            report = await evaluate(session, prompt_file, examples=examples,
+                                    on_result=lambda _r: progress.advance(bar))
+        return report
+
+    try:
+        report = asyncio.run(main())
+    finally:
+        engine.close()
+    score = report.score
+    errors = [r for r in report.results if r.score is None]
+    gate_failed = args.min_score is not None and (score is None or score < args.min_score or bool(errors))
+    if args.format == "json":
+        out = report.to_dict() | {"split": args.split, "min_score": args.min_score, "gate_passed": not gate_failed}
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        console = Console()
+        table = Table(title=f"{prompt_file.name}: {args.split} split")
+        for column in ("example", "split", "score", "pass", "output", "why"):
+            table.add_column(column, overflow="fold")
+        for r in report.results:
+            failing = [c for c in r.checks if not c.passed and c.weight > 0]
+            why = r.error or (failing[0].reason if failing else "")
+            table.add_row(r.example_id, r.split, _fmt(r.score), "yes" if r.passed else "no", _short(r.output), _short(why, 80))
+        console.print(table)
+        for split, row in report.split_scores().items():
+            console.print(f"{split}: score {_fmt(row['score'])} over {row['examples']} examples, "
+                          f"{row['passed']} passed, {row['errors']} errors")
+        total = report.accounting.get("total", {})
+        console.print(f"score {_fmt(score)}; {total.get('calls', 0)} model calls, {total.get('cache_hits', 0)} from cache")
+        if errors:
+            console.print(f"{len(errors)} example(s) could not be scored (see 'why')")
+        if args.min_score is not None:
+            verdict = "FAILED" if gate_failed else "passed"
+            console.print(f"gate --min-score {args.min_score}: {verdict}")
+    return EXIT_FINDINGS if gate_failed else EXIT_OK

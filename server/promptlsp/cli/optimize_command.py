@@ -1,0 +1,136 @@
+"""``promptlsp optimize FILE``: estimate, run GRAD-SUM or TGD with a progress bar, show the result
+and the diff; ``--write`` puts the new prompt into the file (only its prompt strings change)."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..document.edit import EditError, rewrite_prompt
+from .common import CommandError, load, make_engine, state_dir
+from .main import EXIT_FINDINGS, EXIT_OK
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
+
+
+def write_atomically(path: Path, original: str, new_text: str) -> None:
+    """Replace ``path`` with ``new_text`` unless it changed since it was read as ``original``."""
+    current = path.read_bytes().decode("utf-8-sig")
+    if current != original:
+        raise CommandError(f"{path} changed during the run; not written (rerun to optimize the new version)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(new_text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args) -> int:
+    loaded = load(args.file, args.root)
+    prompt_file = loaded.analysis.prompt
+    from ..engine import Budget
+    from ..optimize import make_optimizer
+    from ..runs import RunStore, RunStoreError
+
+    budget = prompt_file.optimize.budget
+    if args.budget_calls is not None:
+        budget = Budget(max_calls=args.budget_calls, max_tokens=budget.max_tokens, max_usd=budget.max_usd)
+    err = Console(stderr=True)
+    engine = make_engine(loaded.root, not args.no_cache)
+    session = engine.session(budget=budget)
+    try:
+        store = RunStore.open(state_dir(loaded.root) / "runs.sqlite")
+    except RunStoreError as exc:
+        err.print(f"run store unavailable ({exc}); the run is not recorded")
+        store = None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                        TimeElapsedColumn(), console=err, transient=False, disable=args.format == "json" and not err.is_terminal)
+    state = {"best": None, "bar": None}
+
+    def on_event(event) -> None:
+        if store is not None:
+            try:
+                store.record(optimizer.run_id, event)
+            except RunStoreError as exc:
+                err.print(f"run store error: {exc}")
+        kind = event.kind
+        if kind == "iteration-done":
+            state["best"] = event.best_score
+            calls = event.accounting.get("total", {}).get("calls", 0)
+            progress.update(state["bar"], advance=1, status=f"best {_fmt(event.best_score)} · {calls} calls")
+        elif kind == "candidate-scored" and event.split != "minibatch":
+            progress.update(state["bar"], status=f"validating · {_fmt(event.score)}")
+
+    optimizer = make_optimizer(prompt_file, session, method=args.method, emit=on_event,
+                               iterations=args.iterations)
+    estimate = optimizer.estimate()
+    over = estimate.exceeds(budget)
+    cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
+    err.print(f"[bold]{optimizer.method}[/bold] on {args.file}: {optimizer.settings.iterations} iterations, "
+              f"at most {estimate.calls} calls, {estimate.tokens} tokens, {cost}"
+              + (f" (the budget's {over} stops it earlier)" if over else ""))
+
+    async def main():
+        with progress:
+            state["bar"] = progress.add_task(optimizer.method, total=optimizer.settings.iterations, status="starting")
+            return await optimizer.run()
+
+    try:
+        finished = asyncio.run(main())
+    except KeyboardInterrupt:
+        err.print("interrupted: the file is unchanged")
+        return 130
+    finally:
+        engine.close()
+        if store is not None:
+            store.close()
+
+    new = {k: v for k, v in (("template", finished.best.template), ("system", finished.best.system)) if v is not None}
+    changed = finished.best.id != optimizer.initial.id
+    try:
+        new_text = rewrite_prompt(loaded.text, new) if changed else loaded.text
+    except EditError as exc:
+        raise CommandError(f"cannot rewrite {args.file}: {exc}") from exc
+    diff = "".join(difflib.unified_diff(loaded.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                                        fromfile=f"a/{args.file}", tofile=f"b/{args.file}"))
+    written = False
+    if args.write and changed:
+        write_atomically(loaded.path, loaded.text, new_text)
+        written = True
+
+    if args.format == "json":
+        out = {
+            "run_id": optimizer.run_id, "status": finished.status, "method": optimizer.method,
+            "scored_on": finished.scored_on, "initial_score": finished.initial_score, "best_score": finished.best_score,
+            "changed": changed, "written": written, "best": finished.best.to_dict(), "diff": diff,
+            "estimate": estimate.as_dict(), "accounting": finished.accounting, "message": finished.message,
+        }
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        console = Console()
+        total = finished.accounting.get("total", {})
+        console.print(f"{finished.status}: {finished.scored_on} score {_fmt(finished.initial_score)} → "
+                      f"{_fmt(finished.best_score)} · {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cached, "
+                      f"{total.get('tokens', 0)} tokens · run {optimizer.run_id}")
+        if finished.message:
+            console.print(finished.message)
+        if diff:
+            console.print(diff, markup=False, highlight=False, end="")
+            console.print("written to " + args.file if written else "not written (use --write to apply)")
+        else:
+            console.print("the prompt is unchanged")
+    return EXIT_FINDINGS if finished.status == "failed" else EXIT_OK

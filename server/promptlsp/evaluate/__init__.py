@@ -1,0 +1,1 @@
+"""Evaluation: run a prompt on examples and score every check (assertions and the LLM judge)."""

@@ -1,0 +1,38 @@
+"""Prompt optimizers — GRAD-SUM and TGD — over the engine, as a library.
+
+``make_optimizer(prompt_file, session, method=..., emit=...)`` builds one; ``await opt.run()``
+runs it to the end and returns the RunFinished event; every step is emitted as a typed event
+(events.py) for the CLI, the language server and the run store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..document.model import PromptFile
+from ..engine import Session
+from .base import Emit, Optimizer
+from .events import Event, PromptText, RunFinished
+from .gradsum import GradSum
+from .tgd import TGD
+
+METHODS: dict[str, type[Optimizer]] = {"gradsum": GradSum, "tgd": TGD}
+
+
+def make_optimizer(prompt_file: PromptFile, session: Session, *, method: str | None = None,
+                   emit: Emit | None = None, run_id: str | None = None, **overrides: Any) -> Optimizer:
+    """An optimizer for ``prompt_file``; ``overrides`` replace [optimize] settings (e.g. iterations=2)."""
+    settings = prompt_file.optimize
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if method:
+        clean["method"] = method
+    if clean:
+        settings = replace(settings, **clean)
+    cls = METHODS.get(settings.method)
+    if cls is None:
+        raise ValueError(f"unknown method {settings.method!r}; choose one of: {', '.join(METHODS)}")
+    return cls(prompt_file, session, settings=settings, emit=emit, run_id=run_id)
+
+
+__all__ = ["Event", "GradSum", "METHODS", "Optimizer", "PromptText", "RunFinished", "TGD", "make_optimizer"]

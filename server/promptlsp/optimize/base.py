@@ -1,0 +1,299 @@
+"""What GRAD-SUM and TGD share: the run's life cycle, events, budget headroom, rewrites with
+variable repair, and the final choice on the validation split.
+
+A run never raises for a bad answer or a spent budget. It ends with exactly one
+:class:`RunFinished` event:
+
+* ``finished`` — all iterations ran;
+* ``budget-exhausted`` — it stopped early because the next iteration (plus the final
+  validation, which is always kept affordable) would not fit the budget, or a call was refused;
+* ``cancelled`` — its task was cancelled (the event is emitted, then CancelledError re-raised);
+* ``failed`` — an internal error (a bug), reported with its message instead of a traceback.
+
+The returned prompt never scores worse on validation (on training data when there is no
+validation split) than the original: a run that cannot show an improvement returns the original.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from ..document.model import Example, OptimizeSettings, PromptFile
+from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
+from ..evaluate.results import EvalReport, ExampleResult
+from ..evaluate.runner import evaluate, initial_prompt, render_messages
+from ..document.template import TemplateRenderError
+from . import prompts
+from .candidates import all_variables, critiques_from, variable_problem
+from .events import (
+    CandidateProposed, CandidateRejected, CandidateScored, Critique, Event, ExampleScored, PromptText,
+    RunFinished, RunStarted, Status, StepFailed, SummaryWritten,
+)
+
+log = logging.getLogger("promptlsp.optimize")
+Emit = Callable[[Event], None]
+
+# Rough sizes (tokens) of the text around a prompt in optimizer and judge requests, for estimates.
+_FRAME_TOKENS = 350
+GRADIENT_TOKENS = 120
+
+
+async def gather(*awaitables):
+    """``asyncio.gather`` that cancels the siblings when one fails (as a TaskGroup would), so a
+    budget stop or a cancellation never leaves orphan calls running."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The outcome of asking the optimizer model for a new prompt."""
+
+    prompt: PromptText | None
+    data: Mapping[str, Any] | None
+
+
+class Optimizer:
+    method = "base"
+
+    def __init__(
+        self,
+        prompt_file: PromptFile,
+        session: Session,
+        *,
+        settings: OptimizeSettings | None = None,
+        emit: Emit | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.file = prompt_file
+        self.session = session
+        self.settings = settings or prompt_file.optimize
+        self._emit = emit or (lambda event: None)
+        self.run_id = run_id or uuid.uuid4().hex[:16]
+        wanted = [t for t in self.settings.targets if t == "template" or prompt_file.system is not None]
+        self.targets: tuple[str, ...] = tuple(wanted) or ("template",)
+        self.initial = initial_prompt(prompt_file)
+        self.train: tuple[Example, ...] = prompt_file.split("train")
+        validation = prompt_file.split("validation")
+        self.scored_on = "validation" if validation else "train"
+        self.selection: tuple[Example, ...] = validation or self.train
+        self.stopped_for_budget = False
+        self.iteration = 0
+        # (prompt, original's score, its score) once a rewrite has been validated as no worse:
+        # what a cancelled run keeps.
+        self.validated: tuple[PromptText, float | None, float | None] | None = None
+
+    # -- events ------------------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        try:
+            self._emit(event)
+        except Exception:  # a consumer's bug must not end the run
+            log.exception("event consumer failed on %s", event.kind)
+
+    # -- evaluation --------------------------------------------------------------------------------
+    async def evaluate(self, prompt: PromptText, examples: Sequence[Example], *, label: str) -> EvalReport:
+        """Score ``prompt`` on ``examples``, emitting ExampleScored per example and CandidateScored."""
+        cid = prompt.id
+
+        def scored(result: ExampleResult) -> None:
+            self.emit(ExampleScored(
+                candidate_id=cid, example_id=result.example_id, split=result.split, score=result.score,
+                passed=result.passed, output=result.output, details=tuple(c.to_dict() for c in result.checks),
+                error=result.error,
+            ))
+
+        report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
+        self.emit(CandidateScored(cid, label, report.score, len(examples), self.iteration))
+        if not report.complete:
+            raise BudgetExhausted(self.session.budget_exhausted or "max_calls", 0, 0)
+        return report
+
+    async def ask(self, prompt: PromptText, messages: list[dict], schema: dict, phase: str) -> Mapping[str, Any] | None:
+        """One structured optimizer-model call about ``prompt``; a failure is emitted and gives None."""
+        answer = await self.session.complete(self.file.models.optimizer, messages, schema=schema, schema_name=phase, phase=phase)
+        if answer.ok and answer.data is not None:
+            return answer.data
+        why = answer.failure.message if answer.failure else "no answer"
+        self.emit(StepFailed(prompt.id, self.iteration, phase, why, answer.text))
+        return None
+
+    # -- rewriting -----------------------------------------------------------------------------------
+    async def rewrite(self, messages: list[dict], schema: dict, parent: PromptText, *, origin: str, phase: str,
+                      sample: int = 0) -> Rewrite:
+        """Ask for a rewritten prompt; repair dropped/invented variables once, else reject."""
+        spec = self.file.models.optimizer
+        answer = await self.session.complete(spec, messages, schema=schema, schema_name="prompt", phase=phase, sample=sample)
+        if not answer.ok or answer.data is None:
+            why = answer.failure.message if answer.failure else "no answer"
+            self.emit(CandidateRejected(parent.id, self.iteration, f"malformed optimizer answer: {why}", answer.text))
+            return Rewrite(None, None)
+        data = answer.data
+        candidate = prompts.parse_prompt(data, parent, self.targets)
+        problem = variable_problem(parent, candidate, self.targets)
+        if problem:
+            retry = prompts.repair_variables_messages(
+                messages, answer.text or "", problem, all_variables(parent, self.targets), self.targets)
+            repaired = await self.session.complete(spec, retry, schema=schema, schema_name="prompt", phase=phase, sample=sample)
+            if repaired.ok and repaired.data is not None:
+                candidate = prompts.parse_prompt(repaired.data, parent, self.targets)
+                problem = variable_problem(parent, candidate, self.targets)
+                answer = repaired
+            else:
+                problem += "; the repair answer was malformed"
+            if problem:
+                self.emit(CandidateRejected(parent.id, self.iteration, f"rejected after one repair: {problem}", answer.text))
+                return Rewrite(None, data)
+        if candidate.id == parent.id:
+            self.emit(CandidateRejected(parent.id, self.iteration, "the rewrite is identical to its parent", answer.text))
+            return Rewrite(None, data)
+        self.emit(CandidateProposed(candidate.id, parent.id, self.iteration, candidate, origin))
+        return Rewrite(candidate, data)
+
+    def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],
+                examples: Sequence[str]) -> tuple[Critique, ...]:
+        critiques = critiques_from(prompt, raw_critiques, examples)
+        self.emit(SummaryWritten(prompt.id, summary, critiques, self.iteration))
+        return critiques
+
+    # -- budget ----------------------------------------------------------------------------------------
+    def _per_example_calls(self) -> int:
+        return 1 + sum(1 for c in self.file.criteria if c.uses_judge)
+
+    def _task_messages(self) -> list[dict]:
+        for example in self.file.examples:
+            try:
+                return render_messages(self.initial, example.vars)
+            except TemplateRenderError:
+                continue
+        return [{"role": "user", "content": self.initial.template}]
+
+    def plan_evaluation(self, prompts_count: int, examples: int) -> list[PlannedCalls]:
+        models = self.file.models
+        task_messages = self._task_messages()
+        judges = self._per_example_calls() - 1
+        task_tokens = PlannedCalls.for_messages(models.task, 1, task_messages).prompt_tokens
+        out_tokens = models.task.max_tokens or 256
+        plan = [PlannedCalls.for_messages(models.task, prompts_count * examples, task_messages, "task")]
+        if judges:
+            plan.append(PlannedCalls(models.judge, prompts_count * examples * judges,
+                                     task_tokens + out_tokens + _FRAME_TOKENS, models.judge.max_tokens or 256, "judge"))
+        return plan
+
+    def plan_optimizer(self, calls: int, phase: str, extra_tokens: int = 0) -> PlannedCalls:
+        spec = self.file.models.optimizer
+        prompt_tokens = PlannedCalls.for_messages(spec, 1, prompts.show_prompt(self.initial)).prompt_tokens
+        return PlannedCalls(spec, calls, prompt_tokens + _FRAME_TOKENS + extra_tokens, spec.max_tokens or 1024, phase)
+
+    def plan_iteration(self, iteration: int) -> list[PlannedCalls]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def plan_final(self) -> list[PlannedCalls]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def plan(self) -> list[PlannedCalls]:
+        planned: list[PlannedCalls] = []
+        for i in range(1, self.settings.iterations + 1):
+            planned += self.plan_iteration(i)
+        return planned + self.plan_final()
+
+    def estimate(self) -> Estimate:
+        """Upper bound of calls, tokens and cost for the whole run (cache hits make it cheaper)."""
+        return estimate(self.plan())
+
+    def affordable(self, planned: list[PlannedCalls]) -> bool:
+        """Whether ``planned`` plus the final validation fits what is left of the budget."""
+        budget = self.session.accounting.budget
+        if budget is None:
+            return True
+        totals = self.session.accounting.total
+        left = Budget(
+            max_calls=None if budget.max_calls is None else budget.max_calls - totals.calls,
+            max_tokens=None if budget.max_tokens is None else budget.max_tokens - totals.tokens,
+            max_usd=None if budget.max_usd is None else budget.max_usd - totals.cost_usd,
+        )
+        return estimate(planned + self.plan_final()).exceeds(left) is None
+
+    # -- the run ---------------------------------------------------------------------------------------
+    async def iterate(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finalists(self) -> list[PromptText]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run_settings(self) -> dict[str, Any]:
+        data = asdict(self.settings)
+        data["targets"] = list(self.targets)
+        data["method"] = self.method
+        data["models"] = {role: getattr(self.file.models, role).as_dict() for role in ("task", "judge", "optimizer")}
+        data["train_examples"] = len(self.train)
+        data["selection_examples"] = len(self.selection)
+        data["scored_on"] = self.scored_on
+        return data
+
+    async def run(self) -> RunFinished:
+        """Run to the end and return the RunFinished event (also emitted)."""
+        self.emit(RunStarted(
+            run_id=self.run_id, method=self.method, file=str(self.file.path) if self.file.path else None,
+            initial=self.initial, settings=self.run_settings(), estimate=self.estimate().as_dict(),
+        ))
+        status: Status = "finished"
+        message = ""
+        try:
+            try:
+                await self.iterate()
+                if self.stopped_for_budget:
+                    status, message = "budget-exhausted", "stopped before the iteration that would exceed the budget"
+            except BudgetExhausted as exc:
+                status, message = "budget-exhausted", str(exc)
+            finished = await self.finish(status, message)
+        except asyncio.CancelledError:
+            if self.validated is not None:
+                best, initial_score, best_score = self.validated
+                note = "cancelled; keeping the last prompt validated as no worse than the original"
+            else:
+                best, initial_score, best_score = self.initial, None, None
+                note = "cancelled before any candidate was validated; the original prompt is kept"
+            self.emit(self._finished("cancelled", best, initial_score, best_score, note))
+            raise
+        except Exception as exc:  # a bug: report it as a failed run, never a traceback for the user
+            log.exception("optimization run %s failed", self.run_id)
+            finished = self._finished("failed", self.initial, None, None, f"internal error: {type(exc).__name__}: {exc}")
+        self.emit(finished)
+        return finished
+
+    def _finished(self, status: Status, best: PromptText, initial_score: float | None, best_score: float | None,
+                  message: str) -> RunFinished:
+        return RunFinished(
+            status=status, best_candidate_id=best.id, best=best, initial_score=initial_score, best_score=best_score,
+            scored_on=self.scored_on, accounting=self.session.accounting.snapshot(), message=message,
+        )
+
+    async def finish(self, status: Status, message: str) -> RunFinished:
+        """Score the original and the finalists on the selection split; keep the best, never a worse one."""
+        self.iteration = self.settings.iterations + 1
+        contenders = [self.initial] + [p for p in self.finalists() if p.id != self.initial.id]
+        try:
+            reports = await gather(*(self.evaluate(p, self.selection, label=self.scored_on) for p in contenders))
+        except BudgetExhausted as exc:
+            note = f"{message}; " if message else ""
+            return self._finished("budget-exhausted", self.initial, None, None,
+                                  f"{note}no budget left to validate candidates ({exc}); the original prompt is kept")
+        initial_score = reports[0].score
+        best, best_score = self.initial, initial_score
+        for prompt, report in zip(contenders[1:], reports[1:]):
+            score = report.score
+            if score is not None and initial_score is not None and best_score is not None and score > best_score + 1e-9:
+                best, best_score = prompt, score
+        if best is self.initial and len(contenders) > 1:
+            message = (message + "; " if message else "") + f"no candidate beat the original on {self.scored_on}"
+        return self._finished(status, best, initial_score, best_score, message)

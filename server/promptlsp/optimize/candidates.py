@@ -1,0 +1,105 @@
+"""Candidate prompts: variable preservation, critique anchoring, and seeded minibatches."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
+
+from ..document import template as templating
+from .events import Critique, PromptText
+
+T = TypeVar("T")
+
+
+def variables_of(prompt: PromptText, targets: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Each target string's variables."""
+    return {t: templating.variables(prompt.get(t) or "") for t in targets}
+
+
+def variable_problem(original: PromptText, candidate: PromptText, targets: Sequence[str]) -> str | None:
+    """Why ``candidate`` cannot replace ``original`` (syntax, dropped or invented variables), or None."""
+    problems = []
+    for target in targets:
+        text = candidate.get(target)
+        if text is None or not text.strip():
+            problems.append(f"the {target} is empty")
+            continue
+        syntax = templating.check_syntax(text)
+        if syntax is not None:
+            problems.append(f"the {target} is not valid jinja2 (line {syntax.line}: {syntax.message})")
+            continue
+        before = templating.variables(original.get(target) or "")
+        after = templating.variables(text)
+        dropped, invented = sorted(before - after), sorted(after - before)
+        if dropped:
+            problems.append(f"the {target} dropped " + ", ".join("{{ " + v + " }}" for v in dropped))
+        if invented:
+            problems.append(f"the {target} invented " + ", ".join("{{ " + v + " }}" for v in invented))
+    return "; ".join(problems) or None
+
+
+def all_variables(prompt: PromptText, targets: Iterable[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for names in variables_of(prompt, targets).values():
+        out |= names
+    return frozenset(out)
+
+
+def sample(items: Sequence[T], size: int, seed: int, label: str) -> list[T]:
+    """A reproducible subset of ``items`` (all of them when ``size`` covers them), in input order."""
+    if size >= len(items):
+        return list(items)
+    chosen = set(random.Random(f"{seed}:{label}").sample(range(len(items)), size))
+    return [item for i, item in enumerate(items) if i in chosen]
+
+
+# -- anchoring critiques on the exact words they quote ------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+
+
+def _loose_find(text: str, quote: str) -> tuple[int, int] | None:
+    """Find ``quote`` in ``text`` ignoring case and differences in white space."""
+    words = [re.escape(w) for w in _SPACE.split(quote.strip()) if w]
+    if not words:
+        return None
+    m = re.search(r"\s+".join(words), text, re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def anchor(prompt: PromptText, quote: str, target: str | None) -> tuple[str, int | None, int | None]:
+    """(target, start, end) of ``quote`` in the prompt; start/end None when it is not there."""
+    quote = quote.strip().strip('"').strip()
+    order = [target] if target in ("template", "system") else []
+    order += [t for t in ("template", "system") if t not in order]
+    if not quote:
+        return order[0], None, None
+    for where in order:
+        text = prompt.get(where)
+        if not text:
+            continue
+        i = text.find(quote)
+        if i >= 0:
+            return where, i, i + len(quote)
+    for where in order:
+        text = prompt.get(where)
+        found = _loose_find(text, quote) if text else None
+        if found:
+            return where, found[0], found[1]
+    return order[0], None, None
+
+
+def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], known_examples: Iterable[str] = ()) -> tuple[Critique, ...]:
+    """Anchored :class:`Critique` objects from a model's critique list (unknown example ids dropped)."""
+    known = set(known_examples)
+    out = []
+    for item in raw:
+        target, start, end = anchor(prompt, str(item.get("quote", "")), item.get("target"))
+        quote = prompt.get(target)[start:end] if start is not None else str(item.get("quote", "")).strip()
+        examples = tuple(str(e) for e in item.get("examples", ()) if not known or str(e) in known)
+        out.append(Critique(
+            critique=str(item.get("critique", "")).strip(), quote=quote, target=target, start=start, end=end,
+            suggestion=str(item.get("suggestion", "")).strip(), examples=examples,
+        ))
+    return tuple(c for c in out if c.critique)

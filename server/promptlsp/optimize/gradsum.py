@@ -1,0 +1,113 @@
+"""GRAD-SUM (Austin & Chartock, arXiv 2407.12865), with a beam.
+
+Per iteration, for every prompt in the beam (all in parallel):
+evaluate on a training minibatch → one *gradient* per example below full score (what in the
+prompt caused the failure, how to change it) → one *summary* per prompt that generalises the
+gradients into critiques quoting the exact spans they criticise → K *edits* written from the
+summary. Then every beam prompt and candidate is scored on a second, independently drawn
+minibatch, and the best B form the next beam. After the last iteration the beam is scored on
+the validation split and the best prompt that beats the original is returned (see base.py).
+"""
+
+from __future__ import annotations
+
+from ..evaluate.results import ExampleResult
+from ..engine import PlannedCalls
+from . import prompts
+from .base import GRADIENT_TOKENS, Optimizer, gather
+from .candidates import all_variables, sample
+from .events import BeamUpdated, GradientComputed, IterationDone, PromptText
+
+
+class GradSum(Optimizer):
+    method = "gradsum"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.beam: list[PromptText] = [self.initial]
+
+    # -- planning -------------------------------------------------------------------------------
+    def _minibatch(self) -> int:
+        return min(self.settings.minibatch, len(self.train))
+
+    def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
+        s = self.settings
+        beam = 1 if iteration == 1 else s.beam_width
+        m = self._minibatch()
+        children = beam * s.candidates
+        return [
+            *self.plan_evaluation(beam, m),  # gradient minibatch
+            self.plan_optimizer(beam * m, "gradient"),
+            self.plan_optimizer(beam, "summary", m * GRADIENT_TOKENS),
+            self.plan_optimizer(children * 2, "edit"),  # each may need its one repair
+            *self.plan_evaluation(beam + children, m),  # selection minibatch
+        ]
+
+    def plan_final(self) -> list[PlannedCalls]:
+        return self.plan_evaluation(self.settings.beam_width + 1, len(self.selection))  # the beam and the original
+
+    # -- one prompt: gradients → summary → edits ---------------------------------------------------
+    async def gradient(self, prompt: PromptText, result: ExampleResult) -> str | None:
+        example = prompts.show_example(result.vars, result.output if result.output is not None else result.error,
+                                       result.expected, (c.to_dict() for c in result.checks))
+        messages = prompts.gradient_messages(self.file.task, prompt, example, result.score)
+        data = await self.ask(prompt, messages, prompts.GRADIENT_SCHEMA, "gradient")
+        if data is None:
+            return None  # recorded as StepFailed; the other gradients carry on
+        text = prompts.parse_gradient(data)
+        self.emit(GradientComputed(prompt.id, result.example_id, text))
+        return text
+
+    async def expand(self, prompt: PromptText, batch) -> list[PromptText]:
+        report = await self.evaluate(prompt, batch, label="minibatch")
+        failing = [r for r in report.results if r.score is not None and not r.perfect]
+        if not failing:
+            return []
+        texts = await gather(*(self.gradient(prompt, r) for r in failing))
+        gradients = [(r.example_id, t) for r, t in zip(failing, texts) if t]
+        if not gradients:
+            return []
+        data = await self.ask(prompt, prompts.summary_messages(self.file.task, prompt, gradients),
+                              prompts.SUMMARY_SCHEMA, "summary")
+        if data is None:
+            return []
+        summary = str(data["summary"])
+        raw = data["critiques"]
+        self.summary(prompt, summary, raw, [example_id for example_id, _ in gradients])
+        critique = prompts.critique_text(summary, raw)
+        variables = all_variables(prompt, self.targets)
+        messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables, self.targets)
+        rewrites = await gather(*(
+            self.rewrite(messages, prompts.edit_schema(self.targets), prompt, origin="edit", phase="edit", sample=k)
+            for k in range(self.settings.candidates)
+        ))
+        return [r.prompt for r in rewrites if r.prompt is not None]
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    async def iterate(self) -> None:
+        seed, width = self.settings.seed, self.settings.beam_width
+        for iteration in range(1, self.settings.iterations + 1):
+            if not self.affordable(self.plan_iteration(iteration)):
+                self.stopped_for_budget = True
+                return
+            self.iteration = iteration
+            gradient_batch = sample(self.train, self._minibatch(), seed, f"gradient:{iteration}")
+            select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
+            children = await gather(*(self.expand(p, gradient_batch) for p in self.beam))
+            pool: dict[str, PromptText] = {p.id: p for p in self.beam}
+            for group in children:
+                for child in group:
+                    pool.setdefault(child.id, child)
+            contenders = list(pool.values())
+            reports = await gather(*(self.evaluate(p, select_batch, label="minibatch") for p in contenders))
+            # Stable sort: on a tie the older prompt (listed first) keeps its place.
+            ranked = sorted(zip(contenders, reports), key=lambda pr: -1.0 if pr[1].score is None else pr[1].score, reverse=True)
+            self.beam = [p for p, _ in ranked[:width]]
+            scores = tuple(-1.0 if r.score is None else r.score for _, r in ranked[:width])
+            self.emit(BeamUpdated(iteration, tuple(p.id for p in self.beam), scores))
+            self.emit(IterationDone(iteration, self.beam[0].id, scores[0] if scores else None,
+                                    self.session.accounting.snapshot()))
+
+    def finalists(self) -> list[PromptText]:
+        return list(self.beam)
+

@@ -1,0 +1,350 @@
+"""Every prompt the optimizers send, with the schema of its answer and the parser beside it.
+
+Read top to bottom, this file is the optimizers' whole conversation with the optimizer model:
+
+* GRAD-SUM: ``GRADIENT`` (one failing example → what in the prompt caused it), ``SUMMARY``
+  (all gradients of one prompt → general critiques quoting the exact spans they criticise),
+  ``EDIT`` (critique → a rewritten prompt).
+* TGD: ``FEEDBACK`` (TextGrad's backward: feedback on the prompt from one example's loss) and
+  ``STEP`` (TextGrad's optimizer step: feedback + momentum + constraints → the new prompt).
+* ``REPAIR_VARIABLES``: sent once when a rewrite drops or invents a template variable.
+
+The optimizer model always sees the *whole* prompt (TextGrad shows only the first and last ten
+words of a long one). Answers are JSON objects checked against the schemas below by the engine
+(schema-constrained decoding where the provider supports it, tolerant parsing plus one repair
+round otherwise); a malformed answer becomes a recorded failure, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from .events import PromptText
+
+SYSTEM = (
+    "You are an expert prompt engineer. You improve prompts for AI models by studying how they fail "
+    "on examples. You are precise: when you quote a prompt, you copy its words exactly. Reply with JSON only."
+)
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+def show_prompt(prompt: PromptText) -> str:
+    """The full prompt, every character, in tags (never shortened)."""
+    parts = []
+    if prompt.system is not None:
+        parts.append(f"<system_message>\n{prompt.system}\n</system_message>")
+    parts.append(f"<prompt_template>\n{prompt.template}\n</prompt_template>")
+    return "\n".join(parts)
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def show_example(variables: Mapping[str, Any], output: str | None, expected: Sequence[str] | None, checks: Iterable[Mapping[str, Any]]) -> str:
+    lines = ["Input variables:"]
+    lines += [f"- {name}: {_value(value)}" for name, value in variables.items()] or ["- (none)"]
+    lines.append(f"Model output:\n<output>\n{output if output is not None else '(no output)'}\n</output>")
+    if expected:
+        lines.append("Expected answer (any of): " + " | ".join(expected))
+    failed = [c for c in checks if not c.get("passed")]
+    if failed:
+        lines.append("Checks that failed:")
+        lines += [f"- {c['name']} ({c['type']}): {c['reason']}" for c in failed]
+    else:
+        lines.append("All checks passed.")
+    return "\n".join(lines)
+
+
+def _message(content: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
+
+
+def _variables_rule(variables: Iterable[str]) -> str:
+    names = sorted(variables)
+    if not names:
+        return "- The template uses no variables; do not add any {{ ... }} placeholders."
+    shown = ", ".join("{{ " + n + " }}" for n in names)
+    return f"- Keep exactly these template variables: {shown}. Each must still appear; add no others."
+
+
+def _constraints(constraints: Sequence[str]) -> str:
+    if not constraints:
+        return ""
+    return "\n## Constraints the new prompt must honour\n" + "\n".join(f"- {c}" for c in constraints) + "\n"
+
+
+def _prompt_schema(targets: Sequence[str], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = dict(extra or {})
+    for target in targets:
+        props[target] = {"type": "string", "minLength": 1}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+# -- GRAD-SUM: gradient ---------------------------------------------------------------------------
+
+GRADIENT = """\
+## The task the prompt must achieve
+{task}
+
+## The full prompt (exactly as written; {{{{ name }}}} marks a variable filled in per example)
+{prompt}
+
+## An example where the prompt fell short (score {score})
+{example}
+
+## What to write
+Explain what in the prompt caused this failure and how the prompt should change so that the model
+gets this kind of input right — a general change, not a patch for this one example.
+Quote the exact words of the prompt that are responsible, copied character for character
+(use an empty string if the problem is something the prompt does not say).
+Reply with JSON: {{"problem": "...", "quote": "...", "suggestion": "..."}}"""
+
+GRADIENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"problem": {"type": "string"}, "quote": {"type": "string"}, "suggestion": {"type": "string"}},
+    "required": ["problem", "quote", "suggestion"],
+    "additionalProperties": False,
+}
+
+
+def gradient_messages(task: str, prompt: PromptText, example_text: str, score: float | None) -> list[dict]:
+    shown = "n/a" if score is None else f"{score:.2f}"
+    return _message(GRADIENT.format(task=task.strip(), prompt=show_prompt(prompt), example=example_text, score=shown))
+
+
+def parse_gradient(data: Mapping[str, Any]) -> str:
+    """The gradient as the text the summary step reads."""
+    quote = str(data.get("quote", "")).strip()
+    lines = [f"Problem: {str(data['problem']).strip()}"]
+    if quote:
+        lines.append(f'Quoted prompt words: "{quote}"')
+    lines.append(f"Suggestion: {str(data['suggestion']).strip()}")
+    return "\n".join(lines)
+
+
+# -- GRAD-SUM: summary ----------------------------------------------------------------------------
+
+SUMMARY = """\
+## The task the prompt must achieve
+{task}
+
+## The full prompt
+{prompt}
+
+## Feedback on this prompt from {count} examples where it fell short
+{gradients}
+
+## What to write
+Summarise the feedback into general criticism of the prompt that will help on unseen inputs:
+merge feedback that says the same thing, and do not copy details of individual examples.
+For each distinct issue write one critique, and quote the exact span of the prompt it criticises,
+copied character for character from the prompt above (an empty quote if the issue is something
+missing). Say whether the span is in the "template" or the "system" message, and list the ids of
+the examples behind it.
+Reply with JSON: {{"summary": "...", "critiques": [{{"quote": "...", "target": "template", "critique": "...", "suggestion": "...", "examples": ["..."]}}]}}"""
+
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string"},
+        "critiques": {
+            "type": "array",
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "quote": {"type": "string"},
+                    "target": {"type": "string", "enum": ["template", "system"]},
+                    "critique": {"type": "string"},
+                    "suggestion": {"type": "string"},
+                    "examples": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["quote", "target", "critique", "suggestion", "examples"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["summary", "critiques"],
+    "additionalProperties": False,
+}
+
+
+def summary_messages(task: str, prompt: PromptText, gradients: Sequence[tuple[str, str]]) -> list[dict]:
+    """``gradients``: (example id, gradient text) pairs."""
+    shown = "\n\n".join(f"### Example {example_id}\n{text}" for example_id, text in gradients)
+    return _message(SUMMARY.format(task=task.strip(), prompt=show_prompt(prompt), count=len(gradients), gradients=shown))
+
+
+# -- GRAD-SUM: edit -------------------------------------------------------------------------------
+
+EDIT = """\
+## The task the prompt must achieve
+{task}
+
+## The current prompt
+{prompt}
+
+## Criticism of the current prompt
+{critique}
+{constraints}
+## What to write
+Rewrite the prompt to fix the issues above, so that it works better on all inputs of this task.
+Rules:
+{variables}
+- Keep valid jinja2 syntax.
+- Write the complete new text, not a description of changes.
+Reply with JSON: {reply}"""
+
+
+def critique_text(summary: str, critiques: Iterable[Mapping[str, Any]]) -> str:
+    lines = [summary.strip()] if summary.strip() else []
+    for c in critiques:
+        quote = f' (on "{c["quote"]}")' if c.get("quote") else ""
+        lines.append(f"- {c['critique'].strip()}{quote} Suggestion: {c.get('suggestion', '').strip()}")
+    return "\n".join(lines) or "(no specific criticism)"
+
+
+def _reply_shape(targets: Sequence[str]) -> str:
+    return "{" + ", ".join(f'"{t}": "..."' for t in targets) + "}"
+
+
+def edit_messages(task: str, prompt: PromptText, critique: str, constraints: Sequence[str],
+                  variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
+    return _message(EDIT.format(
+        task=task.strip(), prompt=show_prompt(prompt), critique=critique, constraints=_constraints(constraints),
+        variables=_variables_rule(variables), reply=_reply_shape(targets),
+    ))
+
+
+def edit_schema(targets: Sequence[str]) -> dict[str, Any]:
+    return _prompt_schema(targets)
+
+
+# -- TGD: backward (feedback per example) -------------------------------------------------------
+
+FEEDBACK = """\
+You are part of an optimization system that improves a prompt (the variable) for this task:
+{task}
+
+## The variable: the full prompt
+{prompt}
+
+## How the prompt did on one example (the loss)
+{example}
+
+## What to write
+Give feedback on the prompt: how should it change so that this evaluation improves?
+Be specific and concise; speak about the prompt, not about this one example's answer.
+Reply with JSON: {{"feedback": "..."}}"""
+
+FEEDBACK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"feedback": {"type": "string"}},
+    "required": ["feedback"],
+    "additionalProperties": False,
+}
+
+
+def feedback_messages(task: str, prompt: PromptText, loss_text: str) -> list[dict]:
+    return _message(FEEDBACK.format(task=task.strip(), prompt=show_prompt(prompt), example=loss_text))
+
+
+def combine_feedback(items: Sequence[tuple[str, str]]) -> str:
+    """TextGrad's ``tg.sum``: the gradients concatenated, each labelled with its example."""
+    return "\n\n".join(f"<feedback example=\"{example_id}\">\n{text.strip()}\n</feedback>" for example_id, text in items)
+
+
+# -- TGD: optimizer step --------------------------------------------------------------------------
+
+STEP = """\
+You are part of an optimization system that improves a prompt (the variable) for this task:
+{task}
+
+## The variable: the current prompt
+{prompt}
+
+## Feedback on the current prompt, from the examples of this step
+{feedback}
+{momentum}{constraints}
+## What to write
+First list the parts of the current prompt that the feedback criticises, quoting each span
+exactly (character for character), then write the improved prompt.
+Rules:
+{variables}
+- Keep valid jinja2 syntax.
+- Write the complete new text, not a description of changes.
+Reply with JSON: {reply}"""
+
+MOMENTUM = """
+## Earlier steps of this optimization (oldest first): the prompt then and the feedback it got
+Use them to keep improving in a consistent direction and to avoid repeating earlier mistakes.
+{steps}
+"""
+
+STEP_CRITIQUES = {
+    "type": "array",
+    "maxItems": 8,
+    "items": {
+        "type": "object",
+        "properties": {
+            "quote": {"type": "string"},
+            "target": {"type": "string", "enum": ["template", "system"]},
+            "critique": {"type": "string"},
+        },
+        "required": ["quote", "target", "critique"],
+        "additionalProperties": False,
+    },
+}
+
+
+def step_schema(targets: Sequence[str]) -> dict[str, Any]:
+    return _prompt_schema(targets, {"critiques": STEP_CRITIQUES})
+
+
+def momentum_text(history: Sequence[tuple[PromptText, str]]) -> str:
+    """The gradient memory: earlier prompts and the (combined) feedback each one received."""
+    if not history:
+        return ""
+    steps = "\n".join(
+        f"<step number=\"{i}\">\n{show_prompt(prompt)}\n<feedback>\n{feedback.strip()}\n</feedback>\n</step>"
+        for i, (prompt, feedback) in enumerate(history, start=1)
+    )
+    return MOMENTUM.format(steps=steps)
+
+
+def step_messages(task: str, prompt: PromptText, feedback: str, history: Sequence[tuple[PromptText, str]],
+                  constraints: Sequence[str], variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
+    reply = "{" + '"critiques": [{"quote": "...", "target": "template", "critique": "..."}], ' + _reply_shape(targets)[1:]
+    return _message(STEP.format(
+        task=task.strip(), prompt=show_prompt(prompt), feedback=feedback, momentum=momentum_text(history),
+        constraints=_constraints(constraints), variables=_variables_rule(variables), reply=reply,
+    ))
+
+
+# -- both: variable repair ------------------------------------------------------------------------
+
+REPAIR_VARIABLES = """\
+Your rewritten prompt is not usable: {problem}
+The prompt is a jinja2 template filled in per example, so it must keep exactly its variables.
+{variables}
+Write the complete prompt again with that fixed. Reply with JSON: {reply}"""
+
+
+def repair_variables_messages(previous: list[dict], bad_answer: str, problem: str,
+                              variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
+    return [
+        *previous,
+        {"role": "assistant", "content": bad_answer},
+        {"role": "user", "content": REPAIR_VARIABLES.format(
+            problem=problem, variables=_variables_rule(variables), reply=_reply_shape(targets))},
+    ]
+
+
+def parse_prompt(data: Mapping[str, Any], current: PromptText, targets: Sequence[str]) -> PromptText:
+    """The rewritten prompt: the targets from the answer, the rest unchanged."""
+    template = str(data["template"]) if "template" in targets else current.template
+    system = str(data["system"]) if "system" in targets else current.system
+    return PromptText(template=template, system=system)

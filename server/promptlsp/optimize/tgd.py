@@ -1,0 +1,109 @@
+"""Textual Gradient Descent with TextGrad's semantics — and its momentum actually working.
+
+Per iteration: evaluate the current prompt on a training minibatch; the *text loss* of each
+example is the evaluation of its output against the file's criteria (each check's verdict and
+reason, judge rubrics included); *backward*: the optimizer model writes feedback on the prompt
+from each example's loss, and the feedbacks are summed — concatenated, as ``tg.sum`` does; the
+*step* rewrites the prompt from that feedback, honouring the file's ``constraints``, and — with
+``gradient_memory = k`` — sees the prompts and feedback of the previous k steps (TextGrad's
+momentum computes this history but never passes it on). A step whose prompt scores lower on the
+validation split than the current one is reverted, as in TextGrad's prompt-optimization example.
+"""
+
+from __future__ import annotations
+
+from ..engine import PlannedCalls
+from ..evaluate.results import ExampleResult
+from . import prompts
+from .base import GRADIENT_TOKENS, Optimizer, gather
+from .candidates import all_variables, sample
+from .events import BeamUpdated, CandidateRejected, GradientComputed, IterationDone, PromptText
+
+
+def loss_text(result: ExampleResult) -> str:
+    """The text loss of one example: its output judged against every criterion."""
+    score = "n/a" if result.score is None else f"{result.score:.2f}"
+    output = result.output if result.output is not None else f"(no output: {result.error})"
+    body = prompts.show_example(result.vars, output, result.expected, (c.to_dict() for c in result.checks))
+    return f"Score {score} of 1.\n{body}"
+
+
+class TGD(Optimizer):
+    method = "tgd"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current: PromptText = self.initial
+        self.history: list[tuple[PromptText, str]] = []  # (prompt, the summed feedback it got)
+
+    def _minibatch(self) -> int:
+        return min(self.settings.minibatch, len(self.train))
+
+    def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
+        m = self._minibatch()
+        memory = min(self.settings.gradient_memory, iteration - 1)
+        return [
+            *self.plan_evaluation(1, m),
+            self.plan_optimizer(m, "feedback"),
+            self.plan_optimizer(2, "step", (m + memory * (m + 1)) * GRADIENT_TOKENS),
+            *self.plan_evaluation(1, len(self.selection)),
+        ]
+
+    def plan_final(self) -> list[PlannedCalls]:
+        return self.plan_evaluation(1, len(self.selection))  # the original (the current one is cached)
+
+    async def feedback(self, prompt: PromptText, result: ExampleResult) -> str | None:
+        data = await self.ask(prompt, prompts.feedback_messages(self.file.task, prompt, loss_text(result)),
+                              prompts.FEEDBACK_SCHEMA, "feedback")
+        text = str(data["feedback"]).strip() if data is not None else ""
+        if not text:
+            return None
+        self.emit(GradientComputed(prompt.id, result.example_id, text))
+        return text
+
+    async def iterate(self) -> None:
+        s = self.settings
+        self.iteration = 0
+        current_score = (await self.evaluate(self.current, self.selection, label=self.scored_on)).score
+        for iteration in range(1, s.iterations + 1):
+            if not self.affordable(self.plan_iteration(iteration)):
+                self.stopped_for_budget = True
+                return
+            self.iteration = iteration
+            batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
+            report = await self.evaluate(self.current, batch, label="minibatch")
+            texts = await gather(*(self.feedback(self.current, r) for r in report.results))
+            items = [(r.example_id, t) for r, t in zip(report.results, texts) if t]
+            if items:
+                current_score = await self.step(iteration, prompts.combine_feedback(items), [e for e, _ in items], current_score)
+            self.emit(BeamUpdated(iteration, (self.current.id,), (-1.0 if current_score is None else current_score,)))
+            self.emit(IterationDone(iteration, self.current.id, current_score, self.session.accounting.snapshot()))
+
+    async def step(self, iteration: int, feedback: str, example_ids: list[str], current_score: float | None) -> float | None:
+        """One TGD step from the summed feedback; returns the score of the (possibly new) current prompt."""
+        s = self.settings
+        memory = self.history[-s.gradient_memory:] if s.gradient_memory > 0 else []
+        variables = all_variables(self.current, self.targets)
+        messages = prompts.step_messages(self.file.task, self.current, feedback, memory, s.constraints, variables, self.targets)
+        rewrite = await self.rewrite(messages, prompts.step_schema(self.targets), self.current, origin="tgd-step", phase="step")
+        if rewrite.data is not None:
+            self.summary(self.current, feedback, rewrite.data.get("critiques", ()), example_ids)
+        self.history.append((self.current, feedback))
+        new = rewrite.prompt
+        if new is None:
+            return current_score
+        new_score = (await self.evaluate(new, self.selection, label=self.scored_on)).score
+        if new_score is not None and (current_score is None or new_score >= current_score - 1e-9):
+            first = self.validated[1] if self.validated else current_score
+            self.current = new
+            self.validated = (new, first, new_score)
+            return new_score
+        else:
+            shown = "n/a" if new_score is None else f"{new_score:.3f}"
+            before = "n/a" if current_score is None else f"{current_score:.3f}"
+            self.emit(CandidateRejected(self.current.id, iteration,
+                                        f"{self.scored_on} score fell from {before} to {shown}: step reverted"))
+            return current_score
+
+    def finalists(self) -> list[PromptText]:
+        return [self.current]

@@ -1,0 +1,142 @@
+"""GRAD-SUM, pinned with a scripted model: what is called, when, and what is kept."""
+
+import itertools
+
+from promptlsp.engine import Budget
+from promptlsp.optimize import make_optimizer
+from promptlsp.optimize.events import CandidateProposed, SummaryWritten
+
+from optimizer_support import FILE, engine_with, make_file, smart_task
+
+GOOD = "Answer with one word: positive or negative.\nReview: {{ review }}"
+
+
+def gradsum_routes(edit=None):
+    counter = itertools.count()
+    return {
+        "task": smart_task,
+        "gradient": lambda r: {"problem": "no output format", "quote": "What is the sentiment?", "suggestion": "ask for one word"},
+        "summary": lambda r: {"summary": "The prompt does not fix the output format.", "critiques": [
+            {"quote": "What is the sentiment?", "target": "template", "critique": "open question invites chatter",
+             "suggestion": "ask for one word", "examples": ["#1", "#999"]}]},
+        "edit": edit or (lambda r: {"template": f"{GOOD}\n{{# v{next(counter)} #}}"}),
+    }
+
+
+async def run(prompt_file, routes, **kw):
+    events = []
+    engine, backend = engine_with(routes)
+    session = engine.session(budget=kw.pop("budget", None))
+    finished = await make_optimizer(prompt_file, session, method="gradsum", emit=events.append, **kw).run()
+    return finished, events, backend, session
+
+
+async def test_improves_and_returns_a_validated_prompt(prompt_file):
+    finished, events, backend, _ = await run(prompt_file, gradsum_routes())
+    assert finished.status == "finished"
+    assert finished.scored_on == "validation"
+    assert finished.initial_score == 0.0 and finished.best_score == 1.0
+    assert "one word" in finished.best.template
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "run-started" and kinds[-1] == "run-finished"
+    assert kinds.count("iteration-done") == 2
+
+
+async def test_gradients_only_for_imperfect_examples(prompt_file):
+    finished, events, backend, _ = await run(prompt_file, gradsum_routes())
+    gradients = [e for e in events if e.kind == "gradient"]
+    imperfect = {(e.candidate_id, e.example_id) for e in events
+                 if e.kind == "example-scored" and e.score is not None and e.score < 1}
+    assert gradients and {(g.candidate_id, g.example_id) for g in gradients} <= imperfect
+    # prompts that answer perfectly get no gradient at all
+    perfect_ids = {e.candidate_id for e in events if e.kind == "candidate-proposed"}
+    assert not [g for g in gradients if g.candidate_id in perfect_ids]
+
+
+async def test_one_summary_per_prompt_per_iteration(prompt_file):
+    finished, events, backend, _ = await run(prompt_file, gradsum_routes(), iterations=1)
+    summaries = [e for e in events if isinstance(e, SummaryWritten)]
+    assert [(s.candidate_id, s.iteration) for s in summaries] == [(prompt_file_initial_id(prompt_file), 1)]
+    assert backend.calls_by_phase["summary"] == 1
+    assert backend.calls_by_phase["edit"] == 2  # candidates = 2
+
+
+def prompt_file_initial_id(prompt_file):
+    from promptlsp.evaluate.runner import initial_prompt
+
+    return initial_prompt(prompt_file).id
+
+
+async def test_summary_critiques_are_anchored_on_the_quoted_words(prompt_file):
+    _, events, _, _ = await run(prompt_file, gradsum_routes(), iterations=1)
+    (summary,) = [e for e in events if isinstance(e, SummaryWritten)]
+    (critique,) = summary.critiques
+    assert prompt_file.template[critique.start:critique.end] == "What is the sentiment?"
+    assert critique.examples == ("#1",)  # an example id the model made up is dropped
+
+
+async def test_beam_keeps_the_top_b(prompt_file):
+    scores = iter([0.1, 0.9, 0.5, 0.7])
+    per_prompt = {}
+
+    def task(request):
+        text = request["messages"][-1]["content"]
+        marker = text.split("#")[-1] if "#" in text else "orig"
+        if marker not in per_prompt:
+            per_prompt[marker] = next(scores, 0.0)
+        return "positive" if per_prompt[marker] > 0.5 else "nope"
+
+    counter = itertools.count()
+    routes = gradsum_routes(edit=lambda r: {"template": "Review: {{ review }} #" + str(next(counter))})
+    routes["task"] = task
+    finished, events, _, _ = await run(prompt_file, routes, iterations=1, beam_width=2, candidates=3)
+    beam = [e for e in events if e.kind == "beam-updated"][-1]
+    scored = {e.candidate_id: e.score for e in events if e.kind == "candidate-scored" and e.split == "minibatch" and e.iteration == 1}
+    contenders = sorted(scored.values(), reverse=True)
+    assert len(beam.beam) == 2 and list(beam.scores) == contenders[:2]
+
+
+async def test_never_returns_a_prompt_worse_on_validation(prompt_file):
+    # the edit looks great on the training minibatch but fails validation
+    def task(request):
+        text = request["messages"][-1]["content"]
+        review = text.split("Review: ")[-1]
+        if "TRAIN-HACK" in text:
+            return "positive" if review.split("\n")[0] in ("I love it", "Great value") else "negative" if review.startswith(("Broke", "Awful")) else "zzz"
+        return "It sounds positive to me!" if "Works" in review else "negative"
+
+    routes = gradsum_routes(edit=lambda r: {"template": "TRAIN-HACK Review: {{ review }}"})
+    routes["task"] = task
+    finished, events, _, _ = await run(prompt_file, routes, iterations=1)
+    assert finished.best.template == prompt_file.template
+    assert "no candidate beat the original" in finished.message
+
+
+async def test_budget_stop_is_clean_and_keeps_the_best_so_far(prompt_file):
+    finished, events, backend, session = await run(prompt_file, gradsum_routes(), budget=Budget(max_calls=40))
+    assert finished.status == "budget-exhausted"
+    assert session.accounting.total.calls <= 40
+    assert backend.calls <= 40
+    assert events[-1].kind == "run-finished"
+    # the final validation was kept affordable: the result is validated, not a guess
+    assert finished.initial_score is not None
+
+
+async def test_full_prompt_reaches_the_optimizer_untruncated(tmp_path):
+    long_template = " ".join(f"word{i}" for i in range(400)) + "\nReview: {{ review }}\nWhat is the sentiment?"
+    body = FILE.replace('"""Review: {{ review }}\nWhat is the sentiment?"""', '"""' + long_template + '"""')
+    prompt_file = make_file(tmp_path, body=body)
+    _, _, backend, _ = await run(prompt_file, gradsum_routes(), iterations=1)
+    for phase in ("gradient", "summary", "edit"):
+        for request in backend.requests_for(phase):
+            assert long_template in request["messages"][-1]["content"], phase
+            assert "You label reviews." in request["messages"][-1]["content"]
+
+
+async def test_candidates_are_deduplicated_and_identical_rewrites_rejected(prompt_file):
+    routes = gradsum_routes(edit=lambda r: {"template": prompt_file.template})
+    finished, events, _, _ = await run(prompt_file, routes, iterations=1)
+    assert not [e for e in events if isinstance(e, CandidateProposed)]
+    rejected = [e for e in events if e.kind == "candidate-rejected"]
+    assert rejected and all("identical" in e.reason for e in rejected)
+    assert finished.status == "finished" and finished.best.template == prompt_file.template
