@@ -1,0 +1,48 @@
+"""A scripted "model" behind the loopback OpenAI-compatible stub, for CLI and e2e tests.
+
+It answers by what a request asks for (the optimizer's prompts say which JSON they want), so the
+real litellm HTTP path runs end to end: task answers are right only when the prompt demands one
+word; gradients, summaries and edits push the prompt towards that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from promptlsp.engine.messages import last_user_text
+
+GOOD_TEMPLATE = "Answer with one word: positive, negative or neutral.\n\nReview: {{ review }}"
+POSITIVE = re.compile(r"love|great|perfect|excellent|best|fantastic|happy|recommend", re.I)
+NEGATIVE = re.compile(r"broke|awful|terrible|worst|refund|disappoint|poor|never|waste|stopped", re.I)
+
+
+def _label(review: str) -> str:
+    if POSITIVE.search(review) and not NEGATIVE.search(review):
+        return "positive"
+    if NEGATIVE.search(review):
+        return "negative"
+    return "neutral"
+
+
+def answer(body: dict) -> str:
+    messages = body.get("messages", [])
+    text = last_user_text(messages)
+    everything = " ".join(str(m.get("content", "")) for m in messages)
+    if '{"problem"' in text:
+        return json.dumps({"problem": "The prompt never states the labels or the output format.",
+                           "quote": "What is the sentiment?", "suggestion": "Ask for exactly one word."})
+    if '{"summary"' in text:
+        return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [
+            {"quote": "What is the sentiment?", "target": "template", "critique": "An open question invites prose.",
+             "suggestion": "Ask for one of the labels.", "examples": []}]})
+    if "Rewrite the prompt" in text or "write the improved prompt" in text:
+        return json.dumps({"template": GOOD_TEMPLATE, "critiques": []} if "critiques" in text else {"template": GOOD_TEMPLATE})
+    if '{"feedback"' in text:
+        return json.dumps({"feedback": "Ask for exactly one word from the label set."})
+    if "Grade the answer" in text:
+        return json.dumps({"reason": "ok", "score": 10})
+    review = text.rsplit(":", 1)[-1] if ":" in text else text
+    if "one word" in everything:
+        return _label(review)
+    return "I think this review is fairly " + _label(review) + ", overall."
