@@ -34,8 +34,7 @@ def answer(body: dict) -> str:
                            "quote": "What is the sentiment?", "suggestion": "Ask for exactly one word."})
     if '{"summary"' in text:
         return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [
-            {"quote": "What is the sentiment?", "target": "template", "critique": "An open question invites prose.",
-             "suggestion": "Ask for one of the labels.", "examples": []}]})
+            {"quote": "What is the sentiment?", "critique": "An open question invites prose."}]})
     if "Rewrite the prompt" in text or "write the improved prompt" in text:
         return json.dumps({"template": GOOD_TEMPLATE, "critiques": []} if "critiques" in text else {"template": GOOD_TEMPLATE})
     if '{"feedback"' in text:

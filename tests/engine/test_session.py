@@ -270,3 +270,19 @@ async def test_scripted_backend_routes_and_errors_when_used_up(scripted) -> None
     used_up = await session.complete(SPEC, "c", metadata={"role": "critic"})
     assert used_up.failure.kind == "other" and "used up" in used_up.failure.message
     assert backend.calls_by_phase["task"] == 3 and len(backend.requests_for("task")) == 3
+
+
+async def test_a_backend_serving_fewer_requests_at_once_caps_the_limiter():
+    """Requests beyond a model's slots wait in the engine, before their timeout starts."""
+    from promptlsp.engine import BackendCaps, Engine, ModelSpec, ScriptedBackend
+
+    class OneSlot(ScriptedBackend):
+        async def prepare(self, spec):
+            return BackendCaps(json_schema=False, max_concurrency=1)
+
+    backend = OneSlot("ok", latency=0.05)
+    session = Engine(cache_path=None, backend=backend).session()
+    spec = ModelSpec(model="scripted/x", concurrency=4, timeout=0.12)
+    results = await asyncio.gather(*(session.complete(spec, f"q{i}") for i in range(5)))
+    assert backend.max_in_flight == 1
+    assert all(r.ok for r in results)  # 5 × 50 ms in a row, yet none waited past its 120 ms timeout

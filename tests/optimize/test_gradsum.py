@@ -17,8 +17,7 @@ def gradsum_routes(edit=None):
         "task": smart_task,
         "gradient": lambda r: {"problem": "no output format", "quote": "What is the sentiment?", "suggestion": "ask for one word"},
         "summary": lambda r: {"summary": "The prompt does not fix the output format.", "critiques": [
-            {"quote": "What is the sentiment?", "target": "template", "critique": "open question invites chatter",
-             "suggestion": "ask for one word", "examples": ["#1", "#999"]}]},
+            {"quote": "What is the sentiment?", "critique": "open question invites chatter"}]},
         "edit": edit or (lambda r: {"template": f"{GOOD}\n{{# v{next(counter)} #}}"}),
     }
 
@@ -72,7 +71,8 @@ async def test_summary_critiques_are_anchored_on_the_quoted_words(prompt_file):
     (summary,) = [e for e in events if isinstance(e, SummaryWritten)]
     (critique,) = summary.critiques
     assert prompt_file.template[critique.start:critique.end] == "What is the sentiment?"
-    assert critique.examples == ("#1",)  # an example id the model made up is dropped
+    failing = {e.example_id for e in events if e.kind == "gradient" and e.candidate_id == summary.candidate_id}
+    assert set(critique.examples) == failing and failing  # the failing examples behind the summary
 
 
 async def test_beam_keeps_the_top_b(prompt_file):

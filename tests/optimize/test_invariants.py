@@ -159,3 +159,15 @@ async def test_failed_steps_are_recorded_as_events(prompt_file, method):
     assert failed and {e.phase for e in failed} == ({"gradient"} if method == "gradsum" else {"feedback"})
     assert all(e.raw == "no JSON here" and e.message for e in failed)
     assert finished.status == "finished"
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_estimate_holds_without_a_cache_and_validation_is_never_scored_twice(prompt_file, method):
+    engine, backend = engine_with(routes_for({"template": GOOD, "critiques": []}))
+    events = []
+    optimizer = make_optimizer(prompt_file, engine.session(), method=method, emit=events.append, iterations=3)
+    predicted = optimizer.estimate()
+    await optimizer.run()
+    assert backend.calls <= predicted.calls
+    validations = [e.candidate_id for e in events if e.kind == "candidate-scored" and e.split == "validation"]
+    assert len(validations) == len(set(validations))

@@ -15,8 +15,8 @@ def tgd_routes(step=None):
     return {
         "task": smart_task,
         "feedback": lambda r: {"feedback": f"feedback-{next(counter)}: ask for one word"},
-        "step": step or (lambda r: {"critiques": [{"quote": "What is the sentiment?", "target": "template",
-                                                   "critique": "too open"}], "template": GOOD}),
+        "step": step or (lambda r: {"critiques": [{"quote": "What is the sentiment?", "critique": "too open"}],
+                                    "template": GOOD}),
     }
 
 

@@ -31,6 +31,10 @@ class BackendCaps:
     """What a backend can do for one model."""
 
     json_schema: bool = False  # enforces ``response_format={"type": "json_schema", ...}``
+    # Requests the model serves at once (a local server's slots). The engine admits no more, so
+    # a request waits in the engine's queue — not inside the server, where the per-call timeout
+    # would already be running.
+    max_concurrency: int | None = None
 
 
 @runtime_checkable

@@ -38,13 +38,15 @@ class Engine:
         """A new run: its own budget and accounting; ``use_cache=False`` skips cache reads."""
         return Session(self, budget, use_cache)
 
-    def limiter(self, spec: ModelSpec) -> Limiter:
-        """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency``."""
+    def limiter(self, spec: ModelSpec, max_concurrency: int | None = None) -> Limiter:
+        """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency``
+        (capped by what the backend says the model serves at once)."""
+        capacity = spec.concurrency if max_concurrency is None else max(1, min(spec.concurrency, max_concurrency))
         limiter = self._limiters.get(spec.model)
         if limiter is None:
-            limiter = self._limiters[spec.model] = Limiter(spec.concurrency)
-        elif limiter.capacity != spec.concurrency:
-            limiter.resize(spec.concurrency)
+            limiter = self._limiters[spec.model] = Limiter(capacity)
+        elif limiter.capacity != capacity:
+            limiter.resize(capacity)
         return limiter
 
     def close(self) -> None:

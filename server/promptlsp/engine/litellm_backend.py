@@ -155,7 +155,10 @@ class LiteLLMBackend:
         if spec.model in self._caps:
             return self._caps[spec.model]
         if spec.is_local:
-            caps = BackendCaps(json_schema=bool((await self._local_route(spec.model)).supports_json_schema))
+            from .local.runtime import Settings
+
+            route = await self._local_route(spec.model)
+            caps = BackendCaps(json_schema=bool(route.supports_json_schema), max_concurrency=Settings.from_env().slots)
         else:
             try:
                 caps = BackendCaps(json_schema=bool(litellm.supports_response_schema(model=spec.model)))

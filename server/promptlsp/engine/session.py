@@ -49,6 +49,15 @@ class _Outcome:
     failure: CallFailure | None = None
 
 
+def _cut_off(error: str | None, outcome: _Outcome, spec: ModelSpec) -> str | None:
+    """Say so when an unusable answer used the whole completion allowance: it was cut off, and
+    the repair round should ask for a shorter answer rather than a corrected one."""
+    if error is None or spec.max_tokens is None or outcome.usage.completion_tokens < spec.max_tokens:
+        return error
+    return (f"the answer was cut off at max_tokens={spec.max_tokens} before the JSON was complete "
+            f"({error}); give a much shorter answer")
+
+
 class Session:
     def __init__(self, engine: "Engine", budget: Budget | None = None, use_cache: bool = True) -> None:
         self.engine = engine
@@ -94,18 +103,20 @@ class Session:
             msgs = structured.with_instruction(msgs, schema, schema_name)
         call = functools.partial(
             self._call, spec, schema=schema, schema_name=schema_name, mode=mode, phase=phase,
-            sample=sample, metadata=metadata or {},
+            sample=sample, metadata=metadata or {}, max_concurrency=caps.max_concurrency,
         )
         outcomes = [await call(msgs, repair=False)]
         data = None
         if outcomes[0].failure is None and schema is not None:
             data, error = structured.parse_answer(outcomes[0].text, schema, schema_name)
+            error = _cut_off(error, outcomes[0], spec)
             if error is not None:
                 log.info("%s answer unusable (%s): one repair round", spec.model, scrub(error, self._secret_names(spec)))
                 repair = structured.repair_messages(msgs, outcomes[0].text or "", error)
                 outcomes.append(await call(repair, repair=True))
                 if outcomes[-1].failure is None:
                     data, error = structured.parse_answer(outcomes[-1].text, schema, schema_name)
+                    error = _cut_off(error, outcomes[-1], spec)
                     if error is not None:
                         attempts = sum(o.attempts for o in outcomes)
                         outcomes[-1].failure = CallFailure("parse", scrub(error, self._secret_names(spec)), attempts)
@@ -180,7 +191,8 @@ class Session:
         }
 
     async def _call(self, spec: ModelSpec, messages: list[dict], *, schema: dict | None, schema_name: str,
-                    mode: str | None, phase: str, sample: int, repair: bool, metadata: dict[str, Any]) -> _Outcome:
+                    mode: str | None, phase: str, sample: int, repair: bool, metadata: dict[str, Any],
+                    max_concurrency: int | None = None) -> _Outcome:
         """One request: from the cache, or from the backend with retries under the budget."""
         engine = self.engine
         seed = None if spec.seed is None else spec.seed + sample
@@ -195,7 +207,7 @@ class Session:
                 return _Outcome(hit.text, Usage(hit.prompt_tokens, hit.completion_tokens), hit.cost_usd, cached=True)
         request = self._request(spec, messages, seed, schema, schema_name, mode, phase, sample, repair, metadata)
         reserve = self._reservation(spec, messages)
-        limiter = engine.limiter(spec)
+        limiter = engine.limiter(spec, max_concurrency)
         attempt = 0
         while True:
             attempt += 1

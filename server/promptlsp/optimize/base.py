@@ -92,6 +92,7 @@ class Optimizer:
         # (prompt, original's score, its score) once a rewrite has been validated as no worse:
         # what a cancelled run keeps.
         self.validated: tuple[PromptText, float | None, float | None] | None = None
+        self._selection_reports: dict[str, EvalReport] = {}  # prompt id -> its complete selection report
 
     # -- events ------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -126,6 +127,13 @@ class Optimizer:
         why = answer.failure.message if answer.failure else "no answer"
         self.emit(StepFailed(prompt.id, self.iteration, phase, why, answer.text))
         return None
+
+    async def score_selection(self, prompt: PromptText) -> EvalReport:
+        """``prompt`` on the selection split (validation, else train), scored once per run."""
+        known = self._selection_reports.get(prompt.id)
+        if known is None:
+            known = self._selection_reports[prompt.id] = await self.evaluate(prompt, self.selection, label=self.scored_on)
+        return known
 
     # -- rewriting -----------------------------------------------------------------------------------
     async def rewrite(self, messages: list[dict], schema: dict, parent: PromptText, *, origin: str, phase: str,
@@ -198,10 +206,15 @@ class Optimizer:
         raise NotImplementedError
 
     def plan_final(self) -> list[PlannedCalls]:  # pragma: no cover - abstract
+        """The final validation (kept affordable by :meth:`affordable`)."""
         raise NotImplementedError
 
+    def plan_start(self) -> list[PlannedCalls]:
+        """Calls made before the first iteration."""
+        return []
+
     def plan(self) -> list[PlannedCalls]:
-        planned: list[PlannedCalls] = []
+        planned = self.plan_start()
         for i in range(1, self.settings.iterations + 1):
             planned += self.plan_iteration(i)
         return planned + self.plan_final()
@@ -283,7 +296,7 @@ class Optimizer:
         self.iteration = self.settings.iterations + 1
         contenders = [self.initial] + [p for p in self.finalists() if p.id != self.initial.id]
         try:
-            reports = await gather(*(self.evaluate(p, self.selection, label=self.scored_on) for p in contenders))
+            reports = await gather(*(self.score_selection(p) for p in contenders))
         except BudgetExhausted as exc:
             note = f"{message}; " if message else ""
             return self._finished("budget-exhausted", self.initial, None, None,

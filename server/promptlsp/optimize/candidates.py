@@ -90,16 +90,20 @@ def anchor(prompt: PromptText, quote: str, target: str | None) -> tuple[str, int
     return order[0], None, None
 
 
-def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], known_examples: Iterable[str] = ()) -> tuple[Critique, ...]:
-    """Anchored :class:`Critique` objects from a model's critique list (unknown example ids dropped)."""
-    known = set(known_examples)
+def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], examples: Iterable[str] = ()) -> tuple[Critique, ...]:
+    """Anchored :class:`Critique` objects from a model's critique list.
+
+    ``examples`` are the failing examples whose feedback the critiques summarise; each critique
+    carries them all (a summary generalises across its examples, so the model is not asked to
+    attribute — a small model copies whole inputs there instead of ids).
+    """
+    behind = tuple(examples)
     out = []
     for item in raw:
         target, start, end = anchor(prompt, str(item.get("quote", "")), item.get("target"))
         quote = prompt.get(target)[start:end] if start is not None else str(item.get("quote", "")).strip()
-        examples = tuple(str(e) for e in item.get("examples", ()) if not known or str(e) in known)
         out.append(Critique(
             critique=str(item.get("critique", "")).strip(), quote=quote, target=target, start=start, end=end,
-            suggestion=str(item.get("suggestion", "")).strip(), examples=examples,
+            suggestion=str(item.get("suggestion", "")).strip(), examples=behind,
         ))
     return tuple(c for c in out if c.critique)

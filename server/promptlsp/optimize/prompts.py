@@ -140,11 +140,10 @@ SUMMARY = """\
 ## What to write
 Summarise the feedback into general criticism of the prompt that will help on unseen inputs:
 merge feedback that says the same thing, and do not copy details of individual examples.
-For each distinct issue write one critique, and quote the exact span of the prompt it criticises,
-copied character for character from the prompt above (an empty quote if the issue is something
-missing). Say whether the span is in the "template" or the "system" message, and list the ids of
-the examples behind it.
-Reply with JSON: {{"summary": "...", "critiques": [{{"quote": "...", "target": "template", "critique": "...", "suggestion": "...", "examples": ["..."]}}]}}"""
+Write at most 3 critiques, one sentence each. For each, quote the exact span of the prompt it
+criticises, copied character for character from the prompt above (an empty quote if the issue
+is something the prompt does not say).
+Reply with JSON: {{"summary": "...", "critiques": [{{"quote": "...", "critique": "..."}}]}}"""
 
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -152,17 +151,10 @@ SUMMARY_SCHEMA: dict[str, Any] = {
         "summary": {"type": "string"},
         "critiques": {
             "type": "array",
-            "maxItems": 8,
             "items": {
                 "type": "object",
-                "properties": {
-                    "quote": {"type": "string"},
-                    "target": {"type": "string", "enum": ["template", "system"]},
-                    "critique": {"type": "string"},
-                    "suggestion": {"type": "string"},
-                    "examples": {"type": "array", "items": {"type": "string"}},
-                },
-                "required": ["quote", "target", "critique", "suggestion", "examples"],
+                "properties": {"quote": {"type": "string"}, "critique": {"type": "string"}},
+                "required": ["quote", "critique"],
                 "additionalProperties": False,
             },
         },
@@ -203,7 +195,8 @@ def critique_text(summary: str, critiques: Iterable[Mapping[str, Any]]) -> str:
     lines = [summary.strip()] if summary.strip() else []
     for c in critiques:
         quote = f' (on "{c["quote"]}")' if c.get("quote") else ""
-        lines.append(f"- {c['critique'].strip()}{quote} Suggestion: {c.get('suggestion', '').strip()}")
+        suggestion = f" Suggestion: {c['suggestion'].strip()}" if c.get("suggestion") else ""
+        lines.append(f"- {c['critique'].strip()}{quote}{suggestion}")
     return "\n".join(lines) or "(no specific criticism)"
 
 
@@ -270,8 +263,8 @@ You are part of an optimization system that improves a prompt (the variable) for
 {feedback}
 {momentum}{constraints}
 ## What to write
-First list the parts of the current prompt that the feedback criticises, quoting each span
-exactly (character for character), then write the improved prompt.
+List at most 3 parts of the current prompt that the feedback criticises, one sentence each,
+quoting each span exactly (character for character). Then write the improved prompt.
 Rules:
 {variables}
 - Keep valid jinja2 syntax.
@@ -284,20 +277,7 @@ Use them to keep improving in a consistent direction and to avoid repeating earl
 {steps}
 """
 
-STEP_CRITIQUES = {
-    "type": "array",
-    "maxItems": 8,
-    "items": {
-        "type": "object",
-        "properties": {
-            "quote": {"type": "string"},
-            "target": {"type": "string", "enum": ["template", "system"]},
-            "critique": {"type": "string"},
-        },
-        "required": ["quote", "target", "critique"],
-        "additionalProperties": False,
-    },
-}
+STEP_CRITIQUES = SUMMARY_SCHEMA["properties"]["critiques"]
 
 
 def step_schema(targets: Sequence[str]) -> dict[str, Any]:
@@ -317,7 +297,7 @@ def momentum_text(history: Sequence[tuple[PromptText, str]]) -> str:
 
 def step_messages(task: str, prompt: PromptText, feedback: str, history: Sequence[tuple[PromptText, str]],
                   constraints: Sequence[str], variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
-    reply = "{" + '"critiques": [{"quote": "...", "target": "template", "critique": "..."}], ' + _reply_shape(targets)[1:]
+    reply = "{" + '"critiques": [{"quote": "...", "critique": "..."}], ' + _reply_shape(targets)[1:]
     return _message(STEP.format(
         task=task.strip(), prompt=show_prompt(prompt), feedback=feedback, momentum=momentum_text(history),
         constraints=_constraints(constraints), variables=_variables_rule(variables), reply=reply,

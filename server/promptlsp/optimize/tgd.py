@@ -49,8 +49,11 @@ class TGD(Optimizer):
             *self.plan_evaluation(1, len(self.selection)),
         ]
 
+    def plan_start(self) -> list[PlannedCalls]:
+        return self.plan_evaluation(1, len(self.selection))  # the original, on the selection split
+
     def plan_final(self) -> list[PlannedCalls]:
-        return self.plan_evaluation(1, len(self.selection))  # the original (the current one is cached)
+        return []  # the original and the current prompt were both scored on the selection split already
 
     async def feedback(self, prompt: PromptText, result: ExampleResult) -> str | None:
         data = await self.ask(prompt, prompts.feedback_messages(self.file.task, prompt, loss_text(result)),
@@ -64,7 +67,7 @@ class TGD(Optimizer):
     async def iterate(self) -> None:
         s = self.settings
         self.iteration = 0
-        current_score = (await self.evaluate(self.current, self.selection, label=self.scored_on)).score
+        current_score = (await self.score_selection(self.current)).score
         for iteration in range(1, s.iterations + 1):
             if not self.affordable(self.plan_iteration(iteration)):
                 self.stopped_for_budget = True
@@ -92,7 +95,7 @@ class TGD(Optimizer):
         new = rewrite.prompt
         if new is None:
             return current_score
-        new_score = (await self.evaluate(new, self.selection, label=self.scored_on)).score
+        new_score = (await self.score_selection(new)).score
         if new_score is not None and (current_score is None or new_score >= current_score - 1e-9):
             first = self.validated[1] if self.validated else current_score
             self.current = new

@@ -1,0 +1,615 @@
+"""Optimizer wall time vs the critical path: promptlsp's GRAD-SUM and TGD, and textgrad 0.1.8.
+
+    python bench/optimize.py [--latency 0.2] [--iterations 3] [--no-judge] [--no-textgrad] [--smoke]
+
+Every model is a loopback OpenAI-compatible stub (``promptlsp.testing.openai_stub``, in this
+process) that waits a fixed ``--latency`` before each answer and answers from a script that
+recognises every request both optimizers send (task answers, judge grades, gradients,
+summaries, edits, feedback, TGD steps — see :class:`ScriptedModel`). The task is the sentiment
+example (``prompts-spec/examples/sentiment.prompt.toml``) with every model pointed at the stub
+and, unless ``--no-judge``, an ``llm-rubric`` criterion added, so that both sides evaluate each
+answer with an LLM (textgrad's side then uses ``TextLoss``; with ``--no-judge`` promptlsp keeps
+the file's exact-match check and textgrad uses its example's ``StringBasedFunction``).
+
+promptlsp runs through ``make_optimizer`` on an ``Engine(cache_path=None)`` (no cache: every
+call is real); textgrad runs its README prompt-optimization loop (``bench/textgrad_loop.py``)
+in a subprocess with its own venv, ``bench/.venv-textgrad``, created on first use (textgrad
+and its dependencies never enter promptlsp's venv; ``import textgrad`` writes ``./logs/``, so
+it runs in a temporary folder). Both sides use the same minibatches, iterations and endpoint.
+
+Before any timing, both sides make one warm-up request (litellm's import and HTTP client; the
+OpenAI client's first connection). One row per (method, iteration): **wall s** is the time between the iteration's boundary
+events (promptlsp: ``RunStarted`` / the initial validation's ``CandidateScored`` /
+``IterationDone`` / ``RunFinished``, stamped on arrival; textgrad: the loop's own timestamps);
+**calls** come from the accounting snapshots in those events (textgrad: requests counted at the
+stub in the window) and are cross-checked against the stub's request log; **phases** splits them
+by what the stub was asked.
+
+**Critical path** = dependent rounds × latency: the longest chain of calls that must wait for
+one another, when every independent call runs in parallel. A *round* is one stage of the
+algorithm's dependency structure; the calls of one stage are independent of each other. A stage
+counts when the window made calls of its kind (so an iteration whose minibatch had no failures,
+hence no gradients, is charged fewer rounds), plus one round when any of its requests needed a
+repair (a second request that waits for the first). E = 1 eval round (task), 2 with an
+llm-rubric judge (task → judge, per example):
+
+* GRAD-SUM iteration: E (gradient minibatch) → gradient → summary → edit (+ variable repair)
+  → E (selection minibatch); beam prompts expand in parallel, so the beam does not add rounds.
+* TGD iteration: E (minibatch) → feedback → step (+ repair) → E (validation, when the step
+  produced a new prompt). ``init`` = the validation of the original before iteration 1.
+* ``final`` (both): E — the original and the finalists on the validation split.
+* textgrad iteration: task → loss (TextLoss: an LLM call; StringBasedFunction: none) →
+  backward loss→response → backward response→system prompt (each example's chain is
+  independent of the others', ``tg.sum``'s backward makes no call) → TGD step → validation
+  task → validation loss. ``init`` = its first validation.
+
+The critical path is reachable only if the widest round fits the concurrency limit; the header
+prints the limit, the widest round of each method and the most requests the stub saw in flight.
+``--smoke``: 1 iteration at 10 ms latency; textgrad runs only if its venv already exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER_DIR = REPO / "server"
+sys.path.insert(0, str(SERVER_DIR))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_TELEMETRY", "False")
+
+import tomlkit  # noqa: E402
+
+from promptlsp.document import analyze  # noqa: E402
+from promptlsp.document.model import PromptFile  # noqa: E402
+from promptlsp.engine import Engine, ModelSpec  # noqa: E402
+from promptlsp.engine.litellm_backend import _import_litellm  # noqa: E402
+from promptlsp.evaluate.judge import JUDGE_SYSTEM  # noqa: E402
+from promptlsp.optimize import make_optimizer  # noqa: E402
+from promptlsp.optimize import prompts as optimizer_prompts  # noqa: E402
+from promptlsp.optimize.candidates import sample  # noqa: E402
+from promptlsp.testing.openai_stub import StubServer  # noqa: E402
+
+EXAMPLE = REPO / "prompts-spec" / "examples" / "sentiment.prompt.toml"
+TG_VENV = REPO / "bench" / ".venv-textgrad"
+TG_LOOP = REPO / "bench" / "textgrad_loop.py"
+TG_VERSION = "0.1.8"
+KEY_ENV = "PROMPTLSP_BENCH_KEY"
+DUMMY_KEY = "sk-bench-not-a-secret"
+RUBRIC = "The answer is exactly the correct label: one lowercase word (positive, negative or neutral), nothing else."
+
+# What textgrad sends, recognised by its system prompts (textgrad/autograd/llm_backward_prompts.py,
+# textgrad/optimizer/optimizer_prompts.py) and by the evaluation instruction bench/textgrad_loop.py writes.
+TG_BACKWARD_SYSTEM = "You are the gradient (feedback) engine."
+TG_OPTIMIZER_SYSTEM = "You will receive some feedback, and use the feedback to improve the variable."
+TG_EVAL_MARKER = "You evaluate one answer of a sentiment classifier."
+
+REVISION = re.compile(r"\(revision (\d+)\)")
+RULES = (
+    "Answer with exactly one lowercase word: positive, negative or neutral.",
+    "Do not explain the answer or repeat the review.",
+    "Reviews that only state facts, or are neither clearly good nor clearly bad, are neutral.",
+    "Praise with a complaint about the product itself is negative.",
+)
+
+
+# -- the scripted model ------------------------------------------------------------------------
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def _parts(body: dict) -> tuple[str, str, bool, str]:
+    """(system text, first user text, whether the conversation is a repair, everything)."""
+    messages = body.get("messages") or []
+    system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
+    repair = any(m.get("role") == "assistant" for m in messages)
+    everything = "\n".join(_text(m.get("content")) for m in messages)
+    return system, users[0] if users else "", repair, everything
+
+
+def classify(body: dict) -> tuple[str, bool]:
+    """What a request asks for (its phase) and whether it is a repair round of an earlier one.
+
+    promptlsp: ``task``, ``judge``, ``gradient``, ``summary``, ``edit``, ``feedback``, ``step``;
+    textgrad: ``tg-task``, ``tg-loss``, ``tg-backward-response``, ``tg-backward-prompt``, ``tg-step``.
+    """
+    system, user, repair, _ = _parts(body)
+    if TG_BACKWARD_SYSTEM in system:
+        return ("tg-backward-prompt" if "<ROLE> system prompt" in user else "tg-backward-response"), repair
+    if TG_OPTIMIZER_SYSTEM in system:
+        return "tg-step", repair
+    if TG_EVAL_MARKER in system:
+        return "tg-loss", repair
+    if optimizer_prompts.SYSTEM in system:
+        if '{"problem"' in user:
+            return "gradient", repair
+        if '{"summary"' in user:
+            return "summary", repair
+        if '{"feedback"' in user:
+            return "feedback", repair
+        if "write the improved prompt" in user:
+            return "step", repair
+        if "Rewrite the prompt" in user:
+            return "edit", repair
+        return "optimizer", repair
+    if JUDGE_SYSTEM in system:
+        return "judge", repair
+    return ("tg-task" if system else "task"), repair  # the sentiment file has no system prompt; textgrad's task has
+
+
+def revision(text: str) -> int:
+    return max((int(n) for n in REVISION.findall(text)), default=0)
+
+
+def accuracy_at(level: int) -> float:
+    """How often the scripted task model answers right, by prompt revision: better with each
+    rewrite, never perfect (so every iteration has failures to learn from)."""
+    return min(0.30 + 0.15 * level, 0.75)
+
+
+def revised(text: str, variant: str = "") -> str:
+    """``text`` with one more rule and its revision number raised."""
+    level = revision(text)
+    base = REVISION.sub("", text).rstrip()
+    return f"{base}\nRule {level + 1}{variant}: {RULES[level % len(RULES)]}\n(revision {level + 1})"
+
+
+class ScriptedModel:
+    """Answers every request of both optimizers, deterministically, from what it asks for."""
+
+    def __init__(self, prompt_file: PromptFile, textgrad_prompt: str) -> None:
+        self.labels = {str(e.vars["review"]): str(e.expected[0]) for e in prompt_file.examples if e.expected}
+        self.textgrad_prompt = textgrad_prompt
+
+    def textgrad_at(self, level: int) -> str:
+        text = self.textgrad_prompt
+        for _ in range(level):
+            text = revised(text)
+        return text
+
+    def task(self, everything: str) -> str:
+        """The label when the prompt's revision is good enough for this review's (fixed, hashed)
+        difficulty, else a sentence: the same prompt quality scores the same on both sides."""
+        review = next((r for r in self.labels if r in everything), None)
+        if review is None:
+            return "ok"
+        label = self.labels[review]
+        right = zlib.crc32(review.encode("utf-8")) % 100 < 100 * accuracy_at(revision(everything))
+        return label if right else f"This review sounds {label} to me, overall."
+
+    def __call__(self, body: dict) -> str:
+        phase, _ = classify(body)
+        system, user, _, everything = _parts(body)
+        if phase in ("task", "tg-task"):
+            return self.task(everything)
+        if phase == "judge":
+            answer = re.search(r"<answer>\n(.*?)\n</answer>", user, re.S)
+            reference = re.search(r"## Reference answer \(any of\)\n(.*)\n", user)
+            refs = [r.strip() for r in reference.group(1).split("|")] if reference else []
+            ok = answer is not None and answer.group(1).strip() in refs
+            return json.dumps({"reason": "exact label" if ok else "not just the label", "score": 10 if ok else 2})
+        if phase == "gradient":
+            return json.dumps({"problem": "The prompt never states the labels or the output format.",
+                               "quote": "What is the sentiment?", "suggestion": "Ask for exactly one word."})
+        if phase == "summary":
+            return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [
+                {"quote": "What is the sentiment?", "critique": "An open question invites prose."}]})
+        if phase == "feedback":
+            return json.dumps({"feedback": "Ask for exactly one word from the label set."})
+        if phase in ("edit", "step"):
+            current = re.search(r"<prompt_template>\n(.*?)\n</prompt_template>", user, re.S)
+            variant = f" (variant {body['seed']})" if body.get("seed") is not None else ""
+            data: dict[str, Any] = {"template": revised(current.group(1) if current else "{{ review }}", variant)}
+            if phase == "step":
+                data["critiques"] = [{"quote": "What is the sentiment?", "critique": "An open question invites prose."}]
+            return json.dumps(data)
+        if phase == "tg-loss":
+            expected = re.search(r"The correct label is: (\w+)\.", system)
+            if expected and user.strip() == expected.group(1):
+                return "Correct."
+            return "Incorrect: the answer must be exactly the one lowercase label, with no other words."
+        if phase in ("tg-backward-response", "tg-backward-prompt"):
+            return "The system prompt should demand exactly one lowercase word from the label set, with no explanation."
+        if phase == "tg-step":
+            shown = re.search(r"<VARIABLE>(.*?)</VARIABLE>", user, re.S)
+            level = revision(shown.group(1)) if shown else 0
+            return f"<IMPROVED_VARIABLE>{self.textgrad_at(level + 1)}</IMPROVED_VARIABLE>"
+        return "{}"
+
+
+# -- the task file -------------------------------------------------------------------------------
+
+def write_task(folder: Path, url: str, *, judge: bool, concurrency: int) -> PromptFile:
+    """The sentiment example with every model at the stub (and an llm-rubric criterion if ``judge``)."""
+    doc = tomlkit.parse(EXAMPLE.read_text(encoding="utf-8"))
+    models = tomlkit.table()
+    for role in ("task", "judge", "optimizer"):
+        models[role] = {"model": "openai/stub", "api_base": url, "api_key_env": KEY_ENV, "seed": 7,
+                        "concurrency": concurrency, "timeout": 60}
+    doc["models"] = models
+    if judge:
+        doc["criteria"].append({"name": "one-word label", "type": "llm-rubric", "rubric": RUBRIC})
+    doc["optimize"].pop("budget", None)
+    path = folder / "sentiment.prompt.toml"
+    text = tomlkit.dumps(doc)
+    path.write_text(text, encoding="utf-8")
+    analysis = analyze(text, path, folder)
+    if analysis.prompt is None:
+        raise SystemExit(f"the bench task file has errors: {[d.message for d in analysis.diagnostics]}")
+    return analysis.prompt
+
+
+def textgrad_system_prompt(prompt_file: PromptFile) -> str:
+    """textgrad optimizes a system prompt; the review goes in the user message."""
+    return re.sub(r"\{\{\s*review\s*\}\}", "(the review is the user message)", prompt_file.template).strip()
+
+
+# -- measurement ---------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    method: str
+    label: str  # iteration number, "init", "final" or "total"
+    wall: float | None
+    rounds: int | None
+    calls: int | None
+    phases: Counter = field(default_factory=Counter)
+    note: str = ""
+
+
+@dataclass
+class MethodRun:
+    method: str
+    rows: list[Row] = field(default_factory=list)
+    widest: int = 0
+    max_in_flight: int = 0
+    summary: str = ""
+    mismatches: list[str] = field(default_factory=list)
+
+
+class Requests:
+    """The stub's request log, read by time window."""
+
+    def __init__(self, stub: StubServer) -> None:
+        self.stub = stub
+
+    def window(self, start: float, end: float) -> tuple[Counter, Counter]:
+        """(calls by phase, repair requests by phase) of requests that arrived in [start, end]."""
+        with self.stub.stats.lock:
+            log = list(zip(self.stub.stats.arrivals, self.stub.stats.bodies))
+        calls, repairs = Counter(), Counter()
+        for arrived, body in log:
+            if start <= arrived <= end:
+                phase, repair = classify(body)
+                calls[phase] += 1
+                repairs[phase] += int(repair)
+        return calls, repairs
+
+    def reset_in_flight(self) -> None:
+        with self.stub.stats.lock:
+            self.stub.stats.max_in_flight = self.stub.stats.in_flight
+
+    def max_in_flight(self) -> int:
+        with self.stub.stats.lock:
+            return self.stub.stats.max_in_flight
+
+
+def _stages(calls: Counter, repairs: Counter, *phases: str) -> int:
+    """One round per stage that ran, one more per stage that needed a repair round."""
+    return sum(int(calls[p] > 0) + int(repairs[p] > 0) for p in phases)
+
+
+def promptlsp_rounds(method: str, label: str, judge: bool, calls: Counter, repairs: Counter, validated: bool) -> int:
+    evaluation = 1 + int(judge)
+    eval_repairs = int(repairs["task"] > 0) + int(repairs["judge"] > 0)
+    if label in ("init", "final"):
+        return evaluation + eval_repairs if calls["task"] else 0
+    if method == "gradsum":
+        return 2 * evaluation + eval_repairs + _stages(calls, repairs, "gradient", "summary", "edit")
+    return evaluation * (1 + int(validated)) + eval_repairs + _stages(calls, repairs, "feedback", "step")
+
+
+async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, requests: Requests,
+                         judge: bool) -> MethodRun:
+    engine = Engine(cache_path=None)
+    session = engine.session()
+    marks: list[tuple[float, Any]] = []
+    optimizer = make_optimizer(prompt_file, session, method=method, emit=lambda e: marks.append((time.monotonic(), e)),
+                               **settings)
+    planned = optimizer.estimate().calls
+    requests.reset_in_flight()
+    try:
+        finished = await optimizer.run()
+    finally:
+        engine.close()
+    run = MethodRun(method, max_in_flight=requests.max_in_flight())
+    s = optimizer.settings
+    m = min(s.minibatch, len(optimizer.train))
+    children = s.beam_width * s.candidates
+    validation = len(optimizer.selection)
+    if method == "gradsum":  # iteration 1 expands the original alone; the final scores the original and the beam
+        later = (s.beam_width + children) * m if s.iterations > 1 else 0
+        run.widest = max((1 + s.candidates) * m, later, (s.beam_width + 1) * validation)
+    else:  # the final scores the original and the current prompt
+        run.widest = max(m, 2 * validation)
+
+    # boundaries: (label, time, accounting snapshot or None)
+    start = next(t for t, e in marks if e.kind == "run-started")
+    bounds: list[tuple[str, float, dict | None]] = []
+    if method == "tgd":
+        t_init = next((t for t, e in marks if e.kind == "candidate-scored" and e.iteration == 0), None)
+        if t_init is not None:
+            bounds.append(("init", t_init, None))
+    bounds += [(str(e.iteration), t, e.accounting) for t, e in marks if e.kind == "iteration-done"]
+    end = next(t for t, e in marks if e.kind == "run-finished")
+    bounds.append(("final", end, finished.accounting))
+
+    previous_t, previous_calls = start, 0
+    for label, t, snapshot in bounds:
+        calls, repairs = requests.window(previous_t, t)
+        seen = sum(calls.values())
+        counted = seen if snapshot is None else snapshot["total"]["calls"] - previous_calls
+        if counted != seen:
+            run.mismatches.append(f"{method} {label}: accounting {counted} calls, stub {seen} requests")
+        validated = any(e.kind == "candidate-scored" and e.split == optimizer.scored_on and str(e.iteration) == label
+                        for mt, e in marks if previous_t <= mt <= t)
+        rounds = promptlsp_rounds(method, label, judge, calls, repairs, validated)
+        run.rows.append(Row(method, label, t - previous_t, rounds, counted, calls))
+        previous_t, previous_calls = t, previous_calls + counted
+    total = finished.accounting["total"]["calls"]
+    failures = finished.accounting["total"]["failures"]
+    if failures:
+        run.mismatches.append(f"{method}: {failures} calls failed (see the log above)")
+    run.rows.append(Row(method, "total", end - start, sum(r.rounds or 0 for r in run.rows), total,
+                        sum((r.phases for r in run.rows), Counter())))
+    scores = f"{finished.scored_on} {_score(finished.initial_score)} → {_score(finished.best_score)}"
+    run.summary = (f"{method}: {finished.status}, {scores}; estimate said at most {planned} calls, it made {total}"
+                   + (f" ({finished.message})" if finished.message else ""))
+    return run
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+async def _warm_up(prompt_file: PromptFile) -> None:
+    """Import litellm and build its HTTP client before any timing (bench/engine.py does the same)."""
+    await asyncio.to_thread(_import_litellm)
+    engine = Engine(cache_path=None)
+    try:
+        await engine.session().complete(prompt_file.models.task, "warm-up", phase="warm-up")
+    finally:
+        engine.close()
+
+
+# -- textgrad ---------------------------------------------------------------------------------------
+
+def _venv_python() -> Path:
+    return TG_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _textgrad_installed(python: Path) -> bool:
+    if not python.exists():
+        return False
+    probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('textgrad'))"],
+                           capture_output=True, text=True, timeout=60, check=False)
+    return probe.returncode == 0 and probe.stdout.strip() == TG_VERSION
+
+
+def ensure_textgrad(install: bool) -> tuple[Path | None, str]:
+    """The textgrad venv's Python, or None and why not."""
+    python = _venv_python()
+    if _textgrad_installed(python):
+        return python, ""
+    if not install:
+        return None, f"not installed ({TG_VENV.relative_to(REPO)} has no textgrad {TG_VERSION}; a run without --smoke installs it)"
+    print(f"textgrad: creating {TG_VENV.relative_to(REPO)} and installing textgrad=={TG_VERSION} "
+          "(first run only; about a minute) ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    steps = ([sys.executable, "-m", "venv", str(TG_VENV)],
+             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"textgrad=={TG_VERSION}"])
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if step is steps[0] and done.returncode == 0:
+            (TG_VENV / ".gitignore").write_text("# created by bench/optimize.py\n*\n", encoding="utf-8")
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return None, f"install failed: {' | '.join(tail)}"
+    print(f"textgrad: installed in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return python, ""
+
+
+def run_textgrad(python: Path, prompt_file: PromptFile, stub: StubServer, batches: list[list], judge: bool,
+                 threads: int, requests: Requests) -> MethodRun:
+    run = MethodRun("textgrad")
+    validation = [{"review": str(e.vars["review"]), "expected": e.expected[0]} for e in prompt_file.split("validation")]
+    config = {
+        "url": stub.url, "api_key": DUMMY_KEY, "system_prompt": textgrad_system_prompt(prompt_file),
+        "batches": [[{"review": str(e.vars["review"]), "expected": e.expected[0]} for e in b] for b in batches],
+        "validation": validation, "judge": judge, "threads": threads, "eval_marker": TG_EVAL_MARKER,
+    }
+    run.widest = max(len(validation), 1)
+    with tempfile.TemporaryDirectory(prefix="bench-textgrad-") as tmp:
+        folder = Path(tmp)
+        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        env = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache"), "TEXTGRAD_LOG_DIR": str(folder / "logs"),
+               "OPENAI_API_KEY": DUMMY_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
+        env.pop("PYTHONPATH", None)
+        requests.reset_in_flight()
+        started = time.monotonic()
+        try:
+            done = subprocess.run([str(python), str(TG_LOOP), str(folder / "config.json")], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=600, check=False)
+        except subprocess.TimeoutExpired:
+            run.rows.append(Row("textgrad", "-", None, None, None, note="failed: no result within 600 s"))
+            run.summary = "textgrad: failed: no result within 600 s"
+            return run
+        elapsed = time.monotonic() - started
+    run.max_in_flight = requests.max_in_flight()
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines or lines[-1].get("phase") != "done":
+        tail = " | ".join(done.stderr.strip().splitlines()[-4:]) or f"exit {done.returncode}"
+        run.rows.append(Row("textgrad", "-", None, None, None, note=f"failed: {tail}"))
+        run.summary = f"textgrad: failed (exit {done.returncode}): {tail}"
+        return run
+    first = lines[0]
+    for line in lines[:-1]:
+        if line["phase"] == "initial":
+            calls, repairs = requests.window(line["t0"], line["t1"])
+            rounds = _stages(calls, repairs, "tg-task", "tg-loss")
+            label = "init"
+        else:
+            forward, fr = requests.window(line["t0"], line["t_forward"])
+            backward, br = requests.window(line["t_forward"], line["t_backward"])
+            step, sr = requests.window(line["t_backward"], line["t_step"])
+            validate, vr = requests.window(line["t_step"], line["t1"])
+            rounds = (_stages(forward, fr, "tg-task", "tg-loss")
+                      + _stages(backward, br, "tg-backward-response", "tg-backward-prompt")
+                      + _stages(step, sr, "tg-step") + _stages(validate, vr, "tg-task", "tg-loss"))
+            calls = forward + backward + step + validate
+            label = str(line["iteration"])
+        seen = sum(calls.values())
+        if seen != line["calls"]:
+            run.mismatches.append(f"textgrad {label}: its engine made {line['calls']} calls, stub saw {seen} requests")
+        note = "reverted" if line.get("reverted") else ""
+        run.rows.append(Row("textgrad", label, line["t1"] - line["t0"], rounds, seen, calls, note))
+    last = lines[-2]
+    run.rows.append(Row("textgrad", "total", last["t1"] - first["t0"], sum(r.rounds or 0 for r in run.rows),
+                        sum(r.calls or 0 for r in run.rows), sum((r.phases for r in run.rows), Counter())))
+    accuracies = [line["val_acc"] for line in lines[:-1]]
+    loop = last["t1"] - first["t0"]
+    run.summary = (f"textgrad {lines[-1].get('version')}: validation {accuracies[0]:.3f} → {accuracies[-1]:.3f}; "
+                   f"{'TextLoss' if judge else 'StringBasedFunction'} loss; process {elapsed:.1f} s, of which "
+                   f"{elapsed - loop:.1f} s start-up, import and warm-up (not in the rows)")
+    return run
+
+
+# -- the table ---------------------------------------------------------------------------------------
+
+SHORT = {"gradient": "grad", "summary": "sum", "feedback": "fb", "tg-task": "task", "tg-loss": "loss",
+         "tg-backward-response": "bwd-resp", "tg-backward-prompt": "bwd-prompt", "tg-step": "step"}
+HEADERS = ("method", "iter", "wall s", "crit s", "rounds", "wall/crit", "calls", "phases")
+
+
+def table(runs: list[MethodRun], latency: float) -> str:
+    cells = []
+    for run in runs:
+        for row in run.rows:
+            crit = None if row.rounds is None else row.rounds * latency
+            ratio = "-" if not crit or row.wall is None else f"{row.wall / crit:.2f}"
+            phases = ",".join(f"{SHORT.get(p, p)}={n}" for p, n in row.phases.items())
+            cells.append([row.method, row.label, "-" if row.wall is None else f"{row.wall:.2f}",
+                          "-" if crit is None else f"{crit:.2f}", "-" if row.rounds is None else str(row.rounds),
+                          ratio, "-" if row.calls is None else str(row.calls),
+                          " ".join(x for x in (phases, row.note) if x) or "-"])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
+
+    def line(values: list[str] | tuple[str, ...]) -> str:
+        out = [v.ljust(w) if i in (0, 1) else v.rjust(w) for i, (v, w) in enumerate(zip(values[:-1], widths))]
+        return "  ".join(out + [values[-1]]).rstrip()
+
+    lines = [line(HEADERS), "  ".join("-" * w for w in widths)]
+    previous = None
+    for c in cells:
+        if previous is not None and c[0] != previous:
+            lines.append("")
+        lines.append(line(c))
+        previous = c[0]
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=None, help="stub latency per call, seconds (default 0.2)")
+    parser.add_argument("--iterations", type=int, default=None, help="optimizer iterations (default 3)")
+    parser.add_argument("--minibatch", type=int, default=4)
+    parser.add_argument("--beam", type=int, default=2, help="GRAD-SUM beam width")
+    parser.add_argument("--candidates", type=int, default=2, help="GRAD-SUM edits per beam prompt")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="per-model concurrency limit (all three roles use openai/stub: one limiter)")
+    parser.add_argument("--methods", default="gradsum,tgd", help="promptlsp methods, comma-separated")
+    parser.add_argument("--no-judge", action="store_true",
+                        help="keep the file's exact-match check only (textgrad: StringBasedFunction loss)")
+    parser.add_argument("--no-textgrad", action="store_true", help="skip the textgrad side")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny run: 1 iteration, 10 ms latency; textgrad only if its venv exists")
+    args = parser.parse_args(argv)
+    latency = args.latency if args.latency is not None else (0.01 if args.smoke else 0.2)
+    iterations = args.iterations if args.iterations is not None else (1 if args.smoke else 3)
+    judge = not args.no_judge
+    os.environ.setdefault(KEY_ENV, DUMMY_KEY)
+    settings = {"iterations": iterations, "minibatch": args.minibatch, "beam_width": args.beam,
+                "candidates": args.candidates}
+
+    textgrad_python, textgrad_why = (None, "skipped (--no-textgrad)")
+    if not args.no_textgrad:
+        textgrad_python, textgrad_why = ensure_textgrad(install=not args.smoke)
+
+    with tempfile.TemporaryDirectory(prefix="bench-optimize-") as tmp:
+        model_box: dict[str, ScriptedModel] = {}
+        with StubServer(latency=latency, answer=lambda body: model_box["model"](body)) as stub:
+            prompt_file = write_task(Path(tmp), stub.url, judge=judge, concurrency=args.concurrency)
+            model_box["model"] = ScriptedModel(prompt_file, textgrad_system_prompt(prompt_file))
+            requests = Requests(stub)
+            asyncio.run(_warm_up(prompt_file))
+            runs = []
+            for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
+                runs.append(asyncio.run(_run_promptlsp(method, prompt_file, settings, requests, judge)))
+            train = prompt_file.split("train")
+            batches = [sample(train, min(args.minibatch, len(train)), prompt_file.optimize.seed, f"batch:{i}")
+                       for i in range(1, iterations + 1)]
+            if textgrad_python is not None:
+                runs.append(run_textgrad(textgrad_python, prompt_file, stub, batches, judge, args.concurrency, requests))
+            else:
+                tg_run = MethodRun("textgrad")
+                tg_run.rows.append(Row("textgrad", "-", None, None, None, note=textgrad_why))
+                tg_run.summary = f"textgrad: {textgrad_why}"
+                runs.append(tg_run)
+
+    spec: ModelSpec = prompt_file.models.task
+    print(f"stub latency {latency * 1000:g} ms; iterations {iterations}, minibatch {args.minibatch}, "
+          f"beam {args.beam}, candidates {args.candidates}; {len(prompt_file.split('train'))} train / "
+          f"{len(prompt_file.split('validation'))} validation examples; judge "
+          f"{'on (llm-rubric; textgrad TextLoss)' if judge else 'off (exact match; textgrad StringBasedFunction)'}")
+    print(f"concurrency limit {spec.concurrency} per model (task, judge and optimizer are all {spec.model}: one shared "
+          "limiter); widest round / most in flight at the stub: "
+          + ", ".join(f"{r.method} {r.widest}/{r.max_in_flight}" for r in runs if r.rows and r.rows[0].wall is not None))
+    unreachable = [r.method for r in runs if r.widest > spec.concurrency]
+    if unreachable:
+        print(f"warning: the widest round of {', '.join(unreachable)} exceeds the limit: its critical path is not reachable")
+    print()
+    print(table(runs, latency))
+    print()
+    for run in runs:
+        print(run.summary)
+    for run in runs:
+        for problem in run.mismatches:
+            print(f"warning: {problem}")
+    print("crit s = rounds x latency: the longest chain of dependent calls (see the docstring for the stages); "
+          "wall/crit 1.0 = every independent call ran in parallel")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
