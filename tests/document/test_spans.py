@@ -80,3 +80,13 @@ def test_duplicate_keys_are_found_with_both_places():
     assert path == ("t", "b")
     assert text[second.start:second.end] == "b" and second.start == text.rindex("b =")
     assert first.start == text.index("b =")
+
+
+def test_node_at_finds_the_innermost_key_or_value():
+    from promptlsp.document import analyze
+
+    text = '[prompt]\ntemplate = "Hi {{ name }}"\n[[examples]]\nvars = { name = "Ann" }\n'
+    analysis = analyze(text)
+    assert analysis.node_at(text.index("Ann")).path == ("examples", 0, "vars", "name")
+    assert analysis.node_at(text.index("emplate")).path == ("prompt", "template")
+    assert analysis.node_at(text.index("[[examples")).path == ("examples", 0)

@@ -94,6 +94,8 @@ async def test_budget_is_never_exceeded(prompt_file, method):
                                               budget=Budget(max_calls=limit))
         assert backend.calls <= limit, (limit, backend.calls)
         assert finished.status in ("budget-exhausted", "finished")
+        if "budget exhausted" in finished.message:  # the real figures, not placeholders
+            assert f"of {limit})" in finished.message, finished.message
         assert events[-1].kind == "run-finished"
 
 

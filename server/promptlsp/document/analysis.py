@@ -81,15 +81,14 @@ class Analysis:
 
     def node_at(self, offset: int) -> Node | None:
         """The innermost key or value whose span contains ``offset`` (for hovers)."""
-        best: Node | None = None
         if not self.spans:
             return None
+        best: tuple[int, Node] | None = None
         for node in self.spans.nodes.values():
             for span in (node.key, node.value):
-                if span is not None and span.start <= offset <= span.end:
-                    if best is None or len(span) <= len(best.value if best.key is None else best.key):
-                        best = node
-        return best
+                if span is not None and span.start <= offset <= span.end and (best is None or len(span) <= best[0]):
+                    best = (len(span), node)
+        return best[1] if best else None
 
 
 def analyze(text: str, path: Path | None = None, root: Path | None = None) -> Analysis:

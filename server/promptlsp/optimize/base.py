@@ -116,8 +116,17 @@ class Optimizer:
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
         self.emit(CandidateScored(cid, label, report.score, len(examples), self.iteration))
         if not report.complete:
-            raise BudgetExhausted(self.session.budget_exhausted or "max_calls", 0, 0)
+            raise self._budget_error()
         return report
+
+    def _budget_error(self) -> BudgetExhausted:
+        """The budget stop that cut an evaluation short, with the real figures."""
+        accounting = self.session.accounting
+        limit = accounting.exhausted or "max_calls"
+        used = {"max_calls": accounting.total.calls, "max_tokens": accounting.total.tokens,
+                "max_usd": accounting.total.cost_usd}[limit]
+        maximum = getattr(accounting.budget, limit, None) or 0
+        return BudgetExhausted(limit, used, maximum)
 
     async def ask(self, prompt: PromptText, messages: list[dict], schema: dict, phase: str) -> Mapping[str, Any] | None:
         """One structured optimizer-model call about ``prompt``; a failure is emitted and gives None."""
