@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--format", choices=("text", "json"), default="text")
     optimize.add_argument("--no-cache", action="store_true", help="do not read answers from the cache")
     optimize.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="talk JSON-RPC over stdin/stdout (default)")
+    transport.add_argument("--tcp", action="store_true", help="listen on --host:--port instead")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=2087)
     return parser
 
 
@@ -64,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .check import run
         elif args.command == "eval":
             from .eval_command import run
+        elif args.command == "serve":
+            from .serve_command import run
         else:
             from .optimize_command import run
         return run(args)

@@ -1,0 +1,188 @@
+"""The pygls 2 language server: document sync, debounced validation, pull/push diagnostics, hover.
+
+Positions: pygls negotiates ``general.positionEncodings`` (UTF-16 unless the client offers
+UTF-8 or UTF-32); every range sent is computed by :meth:`SourceText.range` in that encoding and
+every incoming position is converted with :meth:`SourceText.offset`.
+
+Diagnostics: pulled (``textDocument/diagnostic``) when the client supports it, else pushed after
+a debounce, with the analysed ``version``; a result for a version that changed meanwhile (or a
+document closed meanwhile) is dropped, never published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from ..document import Analysis, analyze
+from ..document.source import Encoding
+from . import diagnostics as lsp_diagnostics
+from .hover import hover_markdown
+from .positions import encoding_of, to_lsp_range, to_offset
+
+log = logging.getLogger("promptlsp.lsp")
+
+DEBOUNCE_SECONDS = 0.15
+
+
+def uri_to_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return Path(url2pathname(unquote(parsed.path)))
+
+
+class PromptLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("promptlsp", "0.1.0", text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.pull_diagnostics = False
+        self._pending: dict[str, asyncio.Task] = {}
+        # uri -> (version, analysis of that version): hovers and pulls reuse the latest analysis
+        self._analyses: dict[str, tuple[int | None, Analysis]] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def encoding(self) -> Encoding:
+        return encoding_of(self.workspace.position_encoding)
+
+    def root_for(self, path: Path | None) -> Path | None:
+        """The innermost workspace folder holding ``path``, else the file's folder."""
+        if path is None:
+            return None
+        best: Path | None = None
+        folders = [f.uri for f in self.workspace.folders.values()]
+        if not folders and self.workspace.root_uri:
+            folders = [self.workspace.root_uri]
+        for uri in folders:
+            folder = uri_to_path(uri)
+            if folder is None:
+                continue
+            try:
+                path.resolve().relative_to(folder.resolve())
+            except ValueError:
+                continue
+            if best is None or len(folder.parts) > len(best.parts):
+                best = folder
+        return best or path.parent
+
+    async def analyse(self, uri: str) -> tuple[Analysis, int | None] | None:
+        """Analyse the current text of ``uri`` off the event loop; (analysis, version analysed)."""
+        document = self.workspace.text_documents.get(uri)
+        if document is None:
+            return None
+        text, version = document.source, document.version
+        cached = self._analyses.get(uri)
+        if cached is not None and cached[0] == version and cached[1].text == text:
+            return cached[1], version
+        path = uri_to_path(uri)
+        result = await asyncio.to_thread(analyze, text, path, self.root_for(path))
+        if uri in self.workspace.text_documents:
+            self._analyses[uri] = (version, result)
+        return result, version
+
+    def schedule(self, uri: str) -> None:
+        """Debounced validation and push (push mode only)."""
+        if self.pull_diagnostics:
+            return
+        self.cancel_pending(uri)
+        self._pending[uri] = asyncio.ensure_future(self._validate_later(uri))
+
+    def forget(self, uri: str) -> None:
+        """A closed document: no pending validation, no cached analysis."""
+        self.cancel_pending(uri)
+        self._analyses.pop(uri, None)
+
+    def cancel_pending(self, uri: str) -> None:
+        task = self._pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    async def _validate_later(self, uri: str) -> None:
+        try:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+            outcome = await self.analyse(uri)
+            if outcome is None:
+                return
+            analysis, version = outcome
+            current = self.workspace.text_documents.get(uri)
+            if current is None or current.version != version:
+                log.debug("dropping diagnostics for %s v%s (now v%s)", uri, version, current and current.version)
+                return
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri, version=version,
+                    diagnostics=lsp_diagnostics.to_lsp(analysis, uri, self.encoding),
+                )
+            )
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # never take the session down
+            log.exception("validation of %s failed", uri)
+        finally:
+            if self._pending.get(uri) is asyncio.current_task():
+                del self._pending[uri]
+
+
+server = PromptLanguageServer()
+
+
+@server.feature(types.INITIALIZE)
+def on_initialize(ls: PromptLanguageServer, params: types.InitializeParams) -> None:
+    caps = params.capabilities
+    ls.pull_diagnostics = bool(caps.text_document and caps.text_document.diagnostic)
+    log.info("promptlsp: %s diagnostics", "pull" if ls.pull_diagnostics else "push")
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: PromptLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: PromptLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.forget(uri)
+    if not ls.pull_diagnostics:
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_DIAGNOSTIC,
+    types.DiagnosticOptions(identifier="promptlsp", inter_file_dependencies=True, workspace_diagnostics=False),
+)
+async def pull_diagnostics(ls: PromptLanguageServer, params: types.DocumentDiagnosticParams):
+    outcome = await ls.analyse(params.text_document.uri)
+    items = [] if outcome is None else lsp_diagnostics.to_lsp(outcome[0], params.text_document.uri, ls.encoding)
+    return types.RelatedFullDocumentDiagnosticReport(items=items)
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Hover | None:
+    outcome = await ls.analyse(params.text_document.uri)
+    if outcome is None:
+        return None
+    analysis = outcome[0]
+    encoding = ls.encoding
+    offset = to_offset(analysis.source, params.position, encoding)
+    node = analysis.node_at(offset)
+    if node is None:
+        return None
+    text = hover_markdown(tuple(node.path))
+    if text is None:
+        return None
+    span = node.key if node.key is not None and node.key.start <= offset <= node.key.end else node.value
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+        range=to_lsp_range(analysis.source, span, encoding),
+    )

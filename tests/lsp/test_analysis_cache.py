@@ -1,0 +1,27 @@
+"""Hovers and pulls reuse the analysis of the current version instead of re-analysing."""
+
+from lsprotocol import types
+from pygls.workspace import Workspace
+
+from promptlsp.lsp import server as lsp_server
+
+TEXT = 'task = "t"\n[prompt]\ntemplate = "Hi {{ name }}"\n[[examples]]\nvars = { name = "Ann" }\n'
+
+
+async def test_analysis_is_reused_until_the_version_changes(monkeypatch, tmp_path):
+    calls = []
+    real = lsp_server.analyze
+    monkeypatch.setattr(lsp_server, "analyze", lambda *a: calls.append(a) or real(*a))
+    ls = lsp_server.PromptLanguageServer()
+    ls.protocol._workspace = Workspace(tmp_path.as_uri())
+    uri = (tmp_path / "a.prompt.toml").as_uri()
+    ls.workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id="toml", version=1, text=TEXT))
+    first, _ = await ls.analyse(uri)
+    again, _ = await ls.analyse(uri)
+    assert again is first and len(calls) == 1
+    ls.workspace.get_text_document(uri).apply_change(types.TextDocumentContentChangeWholeDocument(text=TEXT + "\n"))
+    ls.workspace.get_text_document(uri).version = 2
+    changed, version = await ls.analyse(uri)
+    assert changed is not first and version == 2 and len(calls) == 2
+    ls.forget(uri)
+    assert uri not in ls._analyses
