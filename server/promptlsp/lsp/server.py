@@ -22,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 
 from ..document import Analysis, analyze
 from ..document.source import Encoding
+from . import critiques
 from . import diagnostics as lsp_diagnostics
 from .hover import hover_markdown
 from .positions import encoding_of, to_lsp_range, to_offset
@@ -93,6 +94,12 @@ class PromptLanguageServer(LanguageServer):
         self.cancel_pending(uri)
         self._pending[uri] = asyncio.ensure_future(self._validate_later(uri))
 
+    async def diagnostics_for(self, analysis: Analysis, uri: str) -> list[types.Diagnostic]:
+        """Validation diagnostics plus the critiques of the file's last run (read off the loop)."""
+        view = await asyncio.to_thread(critiques.index_for(self).lookup, analysis)
+        return lsp_diagnostics.to_lsp(analysis, uri, self.encoding) + critiques.critique_diagnostics(
+            analysis, uri, self.encoding, lambda _analysis: view)
+
     def forget(self, uri: str) -> None:
         """A closed document: no pending validation, no cached analysis."""
         self.cancel_pending(uri)
@@ -114,11 +121,12 @@ class PromptLanguageServer(LanguageServer):
             if current is None or current.version != version:
                 log.debug("dropping diagnostics for %s v%s (now v%s)", uri, version, current and current.version)
                 return
+            items = await self.diagnostics_for(analysis, uri)
+            current = self.workspace.text_documents.get(uri)
+            if current is None or current.version != version:
+                return
             self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(
-                    uri=uri, version=version,
-                    diagnostics=lsp_diagnostics.to_lsp(analysis, uri, self.encoding),
-                )
+                types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
             )
         except asyncio.CancelledError:
             pass
@@ -163,7 +171,7 @@ def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams
 )
 async def pull_diagnostics(ls: PromptLanguageServer, params: types.DocumentDiagnosticParams):
     outcome = await ls.analyse(params.text_document.uri)
-    items = [] if outcome is None else lsp_diagnostics.to_lsp(outcome[0], params.text_document.uri, ls.encoding)
+    items = [] if outcome is None else await ls.diagnostics_for(outcome[0], params.text_document.uri)
     return types.RelatedFullDocumentDiagnosticReport(items=items)
 
 
@@ -175,6 +183,10 @@ async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Ho
     analysis = outcome[0]
     encoding = ls.encoding
     offset = to_offset(analysis.source, params.position, encoding)
+    view = await asyncio.to_thread(critiques.index_for(ls).lookup, analysis)
+    on_critique = critiques.critique_hover(analysis, offset, encoding, lambda _analysis: view)
+    if on_critique is not None:
+        return on_critique
     node = analysis.node_at(offset)
     if node is None:
         return None
@@ -186,3 +198,6 @@ async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Ho
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
         range=to_lsp_range(analysis.source, span, encoding),
     )
+
+
+critiques.register(server)

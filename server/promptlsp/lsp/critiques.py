@@ -1,0 +1,437 @@
+"""Critiques of the last run as diagnostics and hovers, and its candidates as code actions.
+
+The source of truth is the run store beside the workspace (``<root>/.promptlsp/runs.sqlite``).
+For an open prompt file, :class:`CritiqueIndex` loads ``last_run(file)`` (cached per file,
+re-read when the store file changes or on :meth:`CritiqueIndex.refresh`) into a
+:class:`RunView`: the critiques about the run's *initial* candidate, its per-example results and
+the run's other candidates, best first. Nothing is kept in memory only, so after a restart the
+same view comes back from the store.
+
+* Diagnostics (:func:`critique_diagnostics`): each critique is re-anchored on the words it
+  quotes in the *current* prompt text (exact first, then ignoring case and white space — the
+  optimizer's own :func:`~promptlsp.optimize.candidates.anchor`); edits move it, a quote that no
+  longer exists drops it.
+* Hover (:func:`critique_hover`): the critique, its suggestion, the failing examples behind it
+  (input, output, expected, the criteria's reasons) and the scores.
+* Code actions (:func:`code_actions`, served by :func:`register`): "Apply rewritten prompt
+  (score a → b)" per candidate, a versioned ``TextDocumentEdit`` of the prompt strings only
+  (:func:`~promptlsp.document.edit.plan_edits`) computed against the current text — so edits
+  elsewhere in the file are rebased for free — with a change annotation that needs confirmation.
+  When the prompt strings differ from the run's initial prompt the actions are disabled, with
+  the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from lsprotocol import types
+
+from ..document import Analysis
+from ..document.edit import EditError, plan_edits, rewrite_prompt
+from ..document.source import Encoding, Span
+from ..optimize.candidates import anchor
+from ..optimize.events import ExampleScored, PromptText
+from ..runs.store import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
+from .positions import to_lsp_range
+
+log = logging.getLogger("promptlsp.lsp.critiques")
+
+SOURCE = "promptlsp-critique"
+CODE = "critique"
+STORE_NAME = Path(".promptlsp") / "runs.sqlite"
+ACTION_KIND = types.CodeActionKind.RefactorRewrite
+ANNOTATION_PREFIX = "promptlsp.apply-candidate"
+
+
+# -- what is known about the last run of a file ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: RunRecord
+    initial: PromptText
+    critiques: tuple[CritiqueRecord, ...]  # about the initial candidate, in the order written
+    candidates: tuple[CandidateRecord, ...]  # other candidates with a text, best first
+    initial_candidate: CandidateRecord | None = None
+    example_scores: dict[str, ExampleScored] = field(default_factory=dict)  # initial candidate's, latest per example
+
+    @property
+    def initial_id(self) -> str:
+        return self.initial.id
+
+    @property
+    def initial_score(self) -> float | None:
+        if self.run.initial_score is not None:
+            return self.run.initial_score
+        c = self.initial_candidate
+        if c is None:
+            return None
+        return c.validation_score if c.validation_score is not None else c.minibatch_score
+
+
+StoreLookup = Callable[[Analysis], Optional[RunView]]
+
+
+def store_path(root: Path) -> Path:
+    return Path(root) / STORE_NAME
+
+
+def load_view(store: RunStore, file: Path | str) -> RunView | None:
+    """The :class:`RunView` of the last restorable run of ``file`` in ``store``, or None."""
+    run = store.last_run(file)
+    if run is None or not run.initial or run.initial.get("template") is None:
+        return None
+    initial = PromptText(template=run.initial["template"], system=run.initial.get("system"))
+    initial_id = initial.id
+    critiques = tuple(store.critiques(run.id, initial_id))
+    initial_candidate = None
+    others: list[CandidateRecord] = []
+    for c in store.candidates(run.id, include_rejected=False):
+        if c.candidate_id == initial_id:
+            initial_candidate = c
+        elif c.template is not None and PromptText(c.template, c.system).id != initial_id:
+            others.append(c)
+    scores: dict[str, ExampleScored] = {}
+    for e in store.example_scores(run.id, initial_id):  # in scoring order: later ones win
+        scores[e.example_id] = e
+    return RunView(run, initial, critiques, tuple(others), initial_candidate, scores)
+
+
+class CritiqueIndex:
+    """Per-file :class:`RunView` from ``<root>/.promptlsp/runs.sqlite``, cached.
+
+    The cache is keyed on the store files' modification times, so a run written by the CLI or
+    another process shows up on the next lookup; :meth:`refresh` drops it explicitly. The store
+    is opened read-mostly (never created, never moved aside when damaged).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple, RunView | None]] = {}
+
+    @staticmethod
+    def _stamp(db: Path) -> tuple:
+        stamp = []
+        for p in (db, db.with_name(db.name + "-wal")):
+            try:
+                st = p.stat()
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def view(self, file: Path | str | None, root: Path | str | None) -> RunView | None:
+        if file is None:
+            return None
+        file = Path(file)
+        db = store_path(Path(root) if root is not None else file.parent)
+        if not db.exists():
+            return None
+        key = normalize_file(file)
+        stamp = (str(db), self._stamp(db))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        try:
+            store = RunStore(db)
+        except RunStoreError as exc:
+            log.warning("critiques: cannot read %s: %s", db, exc)
+            return None
+        try:
+            result = load_view(store, file)
+        except RunStoreError as exc:
+            log.warning("critiques: cannot read %s: %s", db, exc)
+            result = None
+        finally:
+            store.close()
+        with self._lock:
+            self._cache[key] = (stamp, result)
+        return result
+
+    def lookup(self, analysis: Analysis) -> RunView | None:
+        """The view for an analysed document (its ``path`` and ``root``)."""
+        return self.view(analysis.path, analysis.root)
+
+    __call__ = lookup
+
+    def refresh(self, file: Path | str | None = None) -> None:
+        """Forget the cached view of ``file`` (of every file when None)."""
+        with self._lock:
+            if file is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(normalize_file(file), None)
+
+
+# -- the current prompt text -------------------------------------------------------------------
+
+
+def current_prompt(analysis: Analysis) -> PromptText | None:
+    prompt = (analysis.data or {}).get("prompt")
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
+        return None
+    system = prompt.get("system")
+    return PromptText(template=prompt["template"], system=system if isinstance(system, str) else None)
+
+
+@dataclass(frozen=True)
+class AnchoredCritique:
+    critique: CritiqueRecord
+    target: str
+    start: int  # indices into the current target string
+    end: int
+    span: Span  # source span of those characters
+
+
+def anchored_critiques(analysis: Analysis, view: RunView | None) -> list[AnchoredCritique]:
+    """The view's critiques re-found in the current prompt text (those not found are left out)."""
+    if view is None:
+        return []
+    prompt = current_prompt(analysis)
+    if prompt is None:
+        return []
+    out = []
+    for c in view.critiques:
+        target, start, end = anchor(prompt, c.quote, c.target)
+        if start is None or end is None or start == end:
+            continue
+        span = analysis.string_span(("prompt", target), start, end)
+        if span is None:
+            continue
+        out.append(AnchoredCritique(c, target, start, end, span))
+    return out
+
+
+def critique_diagnostics(analysis: Analysis, uri: str, encoding: Encoding, store_lookup: StoreLookup) -> list[types.Diagnostic]:
+    """One information diagnostic (source ``promptlsp-critique``) per critique still quoted."""
+    view = store_lookup(analysis)
+    out = []
+    for a in anchored_critiques(analysis, view):
+        message = a.critique.critique
+        if a.critique.suggestion:
+            message += f"\nSuggestion: {a.critique.suggestion}"
+        out.append(types.Diagnostic(
+            range=to_lsp_range(analysis.source, a.span, encoding),
+            message=message,
+            severity=types.DiagnosticSeverity.Information,
+            code=CODE,
+            source=SOURCE,
+            data={"run_id": view.run.id, "quote": a.critique.quote},  # type: ignore[union-attr]
+        ))
+    return out
+
+
+# -- hover -------------------------------------------------------------------------------------
+
+
+def _score(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _code(text: Any) -> str:
+    text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _reasons(e: ExampleScored) -> list[str]:
+    out = []
+    for d in e.details:
+        if not isinstance(d, dict):
+            continue
+        if d.get("passed") is True:
+            continue
+        name = d.get("name") or d.get("type") or "criterion"
+        reason = d.get("reason") or ""
+        out.append(f"`{name}` ({_score(d.get('score'))}){': ' + str(reason) if reason else ''}")
+    if e.error:
+        out.append(f"error: {e.error}")
+    return out
+
+
+def hover_text(analysis: Analysis, view: RunView, items: list[AnchoredCritique]) -> str:
+    examples = {x.id: x for x in (analysis.prompt.examples if analysis.prompt else ())}
+    parts = []
+    for a in items:
+        c = a.critique
+        lines = [f"**Critique** (run `{view.run.id}`, score {_score(view.initial_score)} on {view.run.scored_on or 'validation'})", "", c.critique]
+        if c.suggestion:
+            lines += ["", f"*Suggestion:* {c.suggestion}"]
+        failing = [view.example_scores[x] for x in c.examples if x in view.example_scores]
+        missing = [x for x in c.examples if x not in view.example_scores]
+        if failing or missing:
+            lines += ["", "**Failing examples**"]
+        for e in failing:
+            lines += ["", f"- Example `{e.example_id}` ({e.split}) — score {_score(e.score)}{'' if e.passed else ', failed'}"]
+            known = examples.get(e.example_id)
+            if known is not None:
+                lines += ["", "  Input:", "", _indent(_code(dict(known.vars)))]
+            lines += ["", "  Output:", "", _indent(_code(e.output if e.output is not None else "(none)"))]
+            if known is not None and known.expected is not None:
+                expected = known.expected[0] if len(known.expected) == 1 else list(known.expected)
+                lines += ["", "  Expected:", "", _indent(_code(expected))]
+            for reason in _reasons(e):
+                lines += ["", f"  Reason: {reason}"]
+        for x in missing:
+            lines += ["", f"- Example `{x}` (no recorded result)"]
+        parts.append("\n".join(lines))
+    return "\n\n---\n\n".join(parts)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
+
+
+def critique_hover(analysis: Analysis, offset: int, encoding: Encoding, store_lookup: StoreLookup) -> types.Hover | None:
+    """The hover for the critique span(s) under source ``offset``, or None."""
+    view = store_lookup(analysis)
+    if view is None:
+        return None
+    items = [a for a in anchored_critiques(analysis, view) if a.span.start <= offset <= a.span.end]
+    if not items:
+        return None
+    start = min(a.span.start for a in items)
+    end = max(a.span.end for a in items)
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(analysis, view, items)),
+        range=to_lsp_range(analysis.source, Span(start, end), encoding),
+    )
+
+
+# -- code actions ------------------------------------------------------------------------------
+
+
+def _candidate_score(c: CandidateRecord) -> float | None:
+    return c.validation_score if c.validation_score is not None else c.minibatch_score
+
+
+def action_title(view: RunView, candidate: CandidateRecord) -> str:
+    return f"Apply rewritten prompt (score {_score(view.initial_score)} → {_score(_candidate_score(candidate))})"
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    def key(p: types.Position) -> tuple[int, int]:
+        return (p.line, p.character)
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+def _prompt_ranges(analysis: Analysis, encoding: Encoding) -> list[types.Range]:
+    out = []
+    for key in ("template", "system"):
+        node = analysis.node(("prompt", key))
+        if node is not None:
+            out.append(to_lsp_range(analysis.source, Span(node.key.start if node.key else node.value.start, node.value.end), encoding))
+    return out
+
+
+def withdrawn_reason(analysis: Analysis, view: RunView) -> str | None:
+    """Why the run's candidates cannot be applied to the current text, or None."""
+    prompt = current_prompt(analysis)
+    if prompt is None:
+        return "prompt.template cannot be read from the file as it is now"
+    changed = [k for k in ("template", "system") if prompt.get(k) != view.initial.get(k)]
+    if changed:
+        what = " and ".join(f"prompt.{k}" for k in changed)
+        return f"{what} changed since run {view.run.id}; run the optimizer again to get candidates for it"
+    return None
+
+
+def code_actions(
+    analysis: Analysis,
+    uri: str,
+    version: int | None,
+    encoding: Encoding,
+    store_lookup: StoreLookup,
+    range: types.Range | None = None,
+    only: list[str] | None = None,
+) -> list[types.CodeAction]:
+    """"Apply rewritten prompt" actions for the last run's candidates, best first.
+
+    Offered when ``range`` (None: anywhere) touches ``prompt.template``/``prompt.system``;
+    disabled with the reason when the prompt changed since the run.
+    """
+    if only:
+        kinds = [str(getattr(k, "value", k)) for k in only]
+        if not any(ACTION_KIND.value == k or ACTION_KIND.value.startswith(k + ".") for k in kinds):
+            return []
+    view = store_lookup(analysis)
+    if view is None or not view.candidates:
+        return []
+    if range is not None and not any(_overlaps(range, r) for r in _prompt_ranges(analysis, encoding)):
+        return []
+    reason = withdrawn_reason(analysis, view)
+    actions = []
+    for candidate in view.candidates:
+        title = action_title(view, candidate)
+        if reason is not None:
+            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, disabled=types.CodeActionDisabled(reason=reason)))
+            continue
+        new = {"template": candidate.template}
+        if candidate.system != view.initial.system and candidate.system is not None:
+            new["system"] = candidate.system
+        try:
+            rewrite_prompt(analysis.text, new)  # checks that nothing else would change
+            edits = plan_edits(analysis.text, new)
+        except EditError as exc:
+            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, disabled=types.CodeActionDisabled(reason=str(exc))))
+            continue
+        annotation_id = f"{ANNOTATION_PREFIX}:{view.run.id}:{candidate.candidate_id}"
+        text_edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
+            types.AnnotatedTextEdit(range=to_lsp_range(analysis.source, e.span, encoding), new_text=e.new_text, annotation_id=annotation_id)
+            for e in edits
+        ]
+        edit = types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                edits=text_edits,
+            )],
+            change_annotations={annotation_id: types.ChangeAnnotation(
+                label=title,
+                needs_confirmation=True,
+                description=f"Replace prompt.{' and prompt.'.join(new)} with candidate {candidate.candidate_id} of run {view.run.id}",
+            )},
+        )
+        actions.append(types.CodeAction(title=title, kind=ACTION_KIND, edit=edit))
+    return actions
+
+
+# -- the server side ---------------------------------------------------------------------------
+
+
+def index_for(server: Any) -> CritiqueIndex:
+    """The server's :class:`CritiqueIndex` (created on first use)."""
+    index = getattr(server, "critique_index", None)
+    if index is None:
+        index = CritiqueIndex()
+        server.critique_index = index
+    return index
+
+
+def register(server: Any) -> None:
+    """Serve ``textDocument/codeAction`` on ``server`` (a PromptLanguageServer); idempotent."""
+    index_for(server)
+    if types.TEXT_DOCUMENT_CODE_ACTION in server.protocol.fm.features:
+        return
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[ACTION_KIND]))
+    async def on_code_action(ls: Any, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        uri = params.text_document.uri
+        outcome = await ls.analyse(uri)
+        if outcome is None:
+            return None
+        analysis, version = outcome
+        view = await asyncio.to_thread(index_for(ls).lookup, analysis)
+        return code_actions(
+            analysis, uri, version, ls.encoding, lambda _a: view,
+            range=params.range, only=params.context.only if params.context else None,
+        )
