@@ -26,6 +26,7 @@ from . import critiques
 from . import diagnostics as lsp_diagnostics
 from .hover import hover_markdown
 from .positions import encoding_of, to_lsp_range, to_offset
+from .watch import WorkspaceWatcher
 
 log = logging.getLogger("promptlsp.lsp")
 
@@ -46,6 +47,7 @@ class PromptLanguageServer(LanguageServer):
         self._pending: dict[str, asyncio.Task] = {}
         # uri -> (version, analysis of that version): hovers and pulls reuse the latest analysis
         self._analyses: dict[str, tuple[int | None, Analysis]] = {}
+        self.watcher = WorkspaceWatcher(self)
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -57,13 +59,7 @@ class PromptLanguageServer(LanguageServer):
         if path is None:
             return None
         best: Path | None = None
-        folders = [f.uri for f in self.workspace.folders.values()]
-        if not folders and self.workspace.root_uri:
-            folders = [self.workspace.root_uri]
-        for uri in folders:
-            folder = uri_to_path(uri)
-            if folder is None:
-                continue
+        for folder in self.workspace_folders():
             try:
                 path.resolve().relative_to(folder.resolve())
             except ValueError:
@@ -103,7 +99,19 @@ class PromptLanguageServer(LanguageServer):
     def forget(self, uri: str) -> None:
         """A closed document: no pending validation, no cached analysis."""
         self.cancel_pending(uri)
+        self.forget_analysis(uri)
+
+    def forget_analysis(self, uri: str) -> None:
+        """Drop the cached analysis (a file it read changed on disk)."""
         self._analyses.pop(uri, None)
+
+    def cached_analysis(self, uri: str) -> Analysis | None:
+        cached = self._analyses.get(uri)
+        return cached[1] if cached else None
+
+    def workspace_folders(self) -> list[Path]:
+        uris = [f.uri for f in self.workspace.folders.values()] or ([self.workspace.root_uri] if self.workspace.root_uri else [])
+        return [p for p in (uri_to_path(u) for u in uris) if p is not None]
 
     def cancel_pending(self, uri: str) -> None:
         task = self._pending.pop(uri, None)
@@ -145,6 +153,16 @@ def on_initialize(ls: PromptLanguageServer, params: types.InitializeParams) -> N
     caps = params.capabilities
     ls.pull_diagnostics = bool(caps.text_document and caps.text_document.diagnostic)
     log.info("promptlsp: %s diagnostics", "pull" if ls.pull_diagnostics else "push")
+
+
+@server.feature(types.INITIALIZED)
+def on_initialized(ls: PromptLanguageServer, params: types.InitializedParams) -> None:
+    ls.watcher.start(ls.workspace_folders())
+
+
+@server.feature(types.SHUTDOWN)
+def on_shutdown(ls: PromptLanguageServer, params: None) -> None:
+    ls.watcher.stop()
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
