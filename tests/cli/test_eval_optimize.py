@@ -1,7 +1,6 @@
 """`promptlsp eval` and `promptlsp optimize` end to end: real litellm HTTP path, loopback stub model."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -286,3 +286,16 @@ async def test_a_backend_serving_fewer_requests_at_once_caps_the_limiter():
     results = await asyncio.gather(*(session.complete(spec, f"q{i}") for i in range(5)))
     assert backend.max_in_flight == 1
     assert all(r.ok for r in results)  # 5 × 50 ms in a row, yet none waited past its 120 ms timeout
+
+
+async def test_engines_sharing_limiters_share_one_limit_per_model():
+    """A language server keeps one engine per workspace root and one concurrency limit per model."""
+    from promptlsp.engine import Engine, ModelSpec, ScriptedBackend
+
+    backend = ScriptedBackend("ok", latency=0.03)
+    first = Engine(cache_path=None, backend=backend)
+    second = Engine(cache_path=None, backend=backend, limiters=first.limiters)
+    spec = ModelSpec(model="scripted/x", concurrency=2)
+    calls = [engine.session().complete(spec, f"q{i}") for i in range(4) for engine in (first, second)]
+    await asyncio.gather(*calls)
+    assert backend.max_in_flight == 2 and second.limiters is first.limiters

@@ -222,16 +222,7 @@ def test_code_actions_only_on_the_prompt_and_for_rewrite_kinds(ws):
 
 # -- end to end: textDocument/codeAction over stdio ------------------------------------------------
 
-SERVER = [
-    sys.executable, "-c",
-    "import argparse\n"
-    "from promptlsp.lsp.server import server\n"
-    "from promptlsp.lsp.critiques import register\n"
-    "register(server)\n"
-    "register(server)  # idempotent (the server registers it too)\n"
-    "from promptlsp.cli.serve_command import run\n"
-    "raise SystemExit(run(argparse.Namespace(tcp=False)))\n",
-]
+SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))

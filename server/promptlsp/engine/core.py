@@ -23,8 +23,11 @@ class Engine:
         backend: Backend | None = None,
         *,
         retry: RetryPolicy | None = None,
+        limiters: dict[str, Limiter] | None = None,
     ) -> None:
-        """``cache_path=None``: no cache. ``backend=None``: the real litellm backend."""
+        """``cache_path=None``: no cache. ``backend=None``: the real litellm backend.
+        ``limiters``: another engine's :attr:`limiters`, to share its per-model concurrency
+        limits (a language server with one engine per workspace root, one limit per model)."""
         if backend is None:
             from .litellm_backend import LiteLLMBackend  # cheap: litellm itself loads on first call
 
@@ -32,11 +35,15 @@ class Engine:
         self.backend = backend
         self.cache = ResponseCache(cache_path) if cache_path is not None else None
         self.retry = retry or RetryPolicy()
-        self._limiters: dict[str, Limiter] = {}
+        self._limiters: dict[str, Limiter] = limiters if limiters is not None else {}
 
     def session(self, budget: Budget | None = None, use_cache: bool = True) -> Session:
         """A new run: its own budget and accounting; ``use_cache=False`` skips cache reads."""
         return Session(self, budget, use_cache)
+
+    @property
+    def limiters(self) -> dict[str, Limiter]:
+        return self._limiters
 
     def limiter(self, spec: ModelSpec, max_concurrency: int | None = None) -> Limiter:
         """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency``

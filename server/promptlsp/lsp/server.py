@@ -23,6 +23,7 @@ from pygls.lsp.server import LanguageServer
 from ..document import Analysis, analyze
 from ..document.source import Encoding
 from . import critiques
+from .config import Settings
 from . import diagnostics as lsp_diagnostics
 from .hover import hover_markdown
 from .positions import encoding_of, to_lsp_range, to_offset
@@ -48,6 +49,7 @@ class PromptLanguageServer(LanguageServer):
         # uri -> (version, analysis of that version): hovers and pulls reuse the latest analysis
         self._analyses: dict[str, tuple[int | None, Analysis]] = {}
         self.watcher = WorkspaceWatcher(self)
+        self.settings = Settings()  # from initializationOptions, then workspace/configuration
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -152,6 +154,10 @@ server = PromptLanguageServer()
 def on_initialize(ls: PromptLanguageServer, params: types.InitializeParams) -> None:
     caps = params.capabilities
     ls.pull_diagnostics = bool(caps.text_document and caps.text_document.diagnostic)
+    options = params.initialization_options
+    if isinstance(options, dict) and isinstance(options.get("promptlsp"), dict):
+        options = options["promptlsp"]  # accept the section or its content
+    ls.settings = Settings.from_json(options)
     log.info("promptlsp: %s diagnostics", "pull" if ls.pull_diagnostics else "push")
 
 
@@ -163,6 +169,24 @@ def on_initialized(ls: PromptLanguageServer, params: types.InitializedParams) ->
 @server.feature(types.SHUTDOWN)
 def on_shutdown(ls: PromptLanguageServer, params: None) -> None:
     ls.watcher.stop()
+    manager = getattr(ls, "run_manager", None)
+    if manager is not None:
+        manager.cancel_all()  # the run store then shows those runs as cancelled
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def on_configuration(ls: PromptLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+    """New settings take effect for the next request, without a restart."""
+    caps = ls.client_capabilities
+    raw = params.settings.get("promptlsp", params.settings) if isinstance(params.settings, dict) else None
+    if caps and caps.workspace and caps.workspace.configuration:
+        try:
+            (raw,) = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="promptlsp")]))
+        except Exception:  # a client that says it can answer but does not: keep the pushed settings
+            log.warning("workspace/configuration failed; using the settings sent with the notification")
+    ls.settings = Settings.from_json(raw)
+    log.info("promptlsp settings updated")
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -219,3 +243,7 @@ async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Ho
 
 
 critiques.register(server)
+
+from . import runs as run_requests  # noqa: E402  (it imports this module's server class)
+
+run_requests.register(server)

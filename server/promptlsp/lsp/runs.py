@@ -1,0 +1,440 @@
+"""Optimization, evaluation and run history over LSP: custom requests and executeCommand commands.
+
+Custom requests (for clients that can send them, e.g. VS Code)::
+
+    promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
+    promptlsp/evaluate    {uri, split?}                                       -> EvalReport dict
+    promptlsp/runs        {uri}                                               -> runs, newest first
+    promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
+
+The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.optimize``,
+``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
+``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
+
+Every run is an asyncio task kept in a registry per uri; it is cancelled by ``$/cancelRequest``
+on the custom request (pygls raises CancelledError in the handler), by the client cancelling the
+work-done progress, or by ``promptlsp.cancel``. The optimizer then records a ``cancelled`` run.
+
+One engine per workspace root (the cache lives in ``<root>/.promptlsp/``), all of them sharing
+one backend and one set of per-model concurrency limiters, so runs on several files at once
+respect the same limits. Nothing here imports litellm: the engine loads it on the first call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from .config import effective
+from .server import PromptLanguageServer, uri_to_path
+
+log = logging.getLogger("promptlsp.lsp.runs")
+
+OPTIMIZE, EVALUATE, RUNS, CANDIDATES = "promptlsp/optimize", "promptlsp/evaluate", "promptlsp/runs", "promptlsp/candidates"
+CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+    "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates", "promptlsp.cancel",
+)
+REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
+
+
+class Refused(JsonRpcException):
+    """A request the server will not run (errors in the file, stale version, over budget…)."""
+
+    CODE = REQUEST_FAILED
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
+
+
+def _plain(value: Any) -> Any:
+    """Request params as plain JSON: pygls turns unknown-method params into namedtuples."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    params = _plain(raw)
+    if isinstance(params, list) and len(params) == 1:  # executeCommand arguments: [ {...} ]
+        params = params[0]
+    if not isinstance(params, dict):
+        raise JsonRpcInvalidParams(message="expected one object as params, e.g. {\"uri\": \"file:///…\"}")
+    return params
+
+
+def _uri(params: dict[str, Any]) -> tuple[str, Path]:
+    uri = params.get("uri")
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(message="missing 'uri' (a file:// uri of a *.prompt.toml file)")
+    path = uri_to_path(uri)
+    if path is None:
+        raise JsonRpcInvalidParams(message=f"not a file uri: {uri}")
+    return uri, path
+
+
+def _int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise JsonRpcInvalidParams(message=f"'{key}' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _cost(accounting: dict[str, Any]) -> str:
+    cost = (accounting or {}).get("total", {}).get("cost_usd")
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+class RunManager:
+    """The engines, run stores and running tasks of one server process."""
+
+    def __init__(self, ls: PromptLanguageServer) -> None:
+        self.ls = ls
+        self._engines: dict[Path, Any] = {}
+        self._stores: dict[Path, Any] = {}
+        self._limiters: dict[str, Any] | None = None
+        self._backend: Any = None
+        # uri -> run id (or "eval-…") -> task
+        self.tasks: dict[str, dict[str, asyncio.Task]] = {}
+
+    # -- shared resources ----------------------------------------------------------------------
+    def engine(self, root: Path):
+        engine = self._engines.get(root)
+        if engine is None:
+            from ..engine import Engine  # cheap: litellm loads on the first model call
+
+            state = root / ".promptlsp"
+            state.mkdir(parents=True, exist_ok=True)
+            # one backend and one concurrency limit per model, process-wide
+            engine = Engine(cache_path=state / "cache.sqlite", backend=self._backend, limiters=self._limiters)
+            self._limiters, self._backend = engine.limiters, engine.backend
+            self._engines[root] = engine
+        return engine
+
+    def store(self, root: Path):
+        store = self._stores.get(root)
+        if store is None:
+            from ..runs import RunStore
+
+            store = self._stores[root] = RunStore.open(root / ".promptlsp" / "runs.sqlite")
+        return store
+
+    def root(self, path: Path) -> Path:
+        return self.ls.root_for(path) or path.parent
+
+    # -- loading -------------------------------------------------------------------------------
+    async def load(self, uri: str, path: Path, version: int | None = None):
+        """The valid PromptFile of ``uri`` (open document, else the file on disk), or Refused."""
+        document = self.ls.workspace.text_documents.get(uri)
+        if document is not None:
+            if version is not None and document.version != version:
+                raise Refused(message=f"{path.name} is at version {document.version}, not {version}; "
+                                      "it changed since the request was made")
+            outcome = await self.ls.analyse(uri)
+            if outcome is None:
+                raise Refused(message=f"{path.name} was closed")
+            analysis = outcome[0]
+        else:
+            from ..cli.check import read_prompt_file
+            from ..document import analyze
+
+            try:
+                text = await asyncio.to_thread(read_prompt_file, path)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise Refused(message=f"cannot read {path}: {exc}") from exc
+            analysis = await asyncio.to_thread(analyze, text, path, self.root(path))
+        prompt_file = effective(analysis, self.ls.settings)
+        if prompt_file is None:
+            errors = [d for d in analysis.diagnostics if d.severity == "error"]
+            first = f" (first: [{errors[0].code}] {errors[0].message})" if errors else ""
+            raise Refused(message=f"{path.name} has {len(errors) or 'some'} error(s); fix them first{first}")
+        return prompt_file
+
+    # -- progress ------------------------------------------------------------------------------
+    async def progress_begin(self, title: str, message: str, on_cancel: Callable[[], None]) -> str | None:
+        caps = self.ls.client_capabilities
+        if not (caps and caps.window and caps.window.work_done_progress):
+            return None
+        token = str(uuid.uuid4())  # never reuse: pygls never frees tokens
+        try:
+            await self.ls.work_done_progress.create_async(token)
+        except Exception as exc:
+            log.warning("client refused a progress token: %s", exc)
+            return None
+        future = self.ls.work_done_progress.tokens.get(token)
+        if future is not None:
+            future.add_done_callback(lambda f: f.cancelled() and on_cancel())
+        self.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+            title=title, message=message, cancellable=True, percentage=0))
+        return token
+
+    def progress_report(self, token: str | None, message: str, percentage: int | None = None) -> None:
+        if token is not None:
+            self.ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+
+    def progress_end(self, token: str | None, message: str) -> None:
+        if token is not None:
+            try:
+                self.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            except Exception:  # the transport may be gone at shutdown
+                log.debug("progress end failed", exc_info=True)
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.ls.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    # -- running tasks -------------------------------------------------------------------------
+    async def supervise(self, uri: str, key: str, coro, token: str | None):
+        """Run ``coro`` as a registered task; a cancelled handler cancels it. Returns the task
+        (done): cancelled when stopped from outside (progress cancel, promptlsp.cancel)."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.setdefault(uri, {})[key] = task
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:  # $/cancelRequest: stop the run now
+            task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.wait({task}), 5)
+            except BaseException:
+                pass
+            self.progress_end(token, "cancelled")
+            raise
+        finally:
+            running = self.tasks.get(uri, {})
+            if running.get(key) is task:
+                del running[key]
+                if not running:
+                    self.tasks.pop(uri, None)
+        return task
+
+    def cancel_all(self) -> list[str]:
+        """Cancel every running task (the server is shutting down)."""
+        cancelled = [key for running in self.tasks.values() for key, task in running.items() if task.cancel()]
+        return cancelled
+
+    def cancel(self, uri: str | None = None, run_id: str | None = None) -> list[str]:
+        cancelled = []
+        for task_uri, running in list(self.tasks.items()):
+            for key, task in list(running.items()):
+                if (uri is not None and task_uri == uri) or (run_id is not None and key == run_id):
+                    if task.cancel():
+                        cancelled.append(key)
+        return cancelled
+
+    # -- operations ----------------------------------------------------------------------------
+    async def optimize(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        uri, path = _uri(params)
+        version, iterations, budget_calls = _int(params, "version"), _int(params, "iterations"), _int(params, "budgetCalls")
+        method = params.get("method")
+        if method is not None and not isinstance(method, str):
+            raise JsonRpcInvalidParams(message=f"'method' must be a string, got {method!r}")
+        prompt_file = await self.load(uri, path, version)
+        root = self.root(path)
+
+        from ..engine import Budget
+        from ..optimize import make_optimizer
+        from ..runs import RunStoreError
+
+        budget = prompt_file.optimize.budget
+        if budget_calls is not None:
+            budget = Budget(max_calls=budget_calls, max_tokens=budget.max_tokens if budget else None,
+                            max_usd=budget.max_usd if budget else None)
+        try:
+            store = self.store(root)
+        except RunStoreError as exc:
+            self.log(f"run store unavailable ({exc}); the run is not recorded", types.MessageType.Warning)
+            store = None
+        session = self.engine(root).session(budget=budget)
+        state: dict[str, Any] = {"token": None}
+
+        def on_event(event) -> None:
+            if store is not None:
+                try:
+                    store.record(optimizer.run_id, event)
+                except RunStoreError as exc:
+                    log.warning("run store error: %s", exc)
+            if event.kind == "iteration-done":
+                total = event.accounting.get("total", {})
+                n = optimizer.settings.iterations
+                self.progress_report(
+                    state["token"],
+                    f"iteration {event.iteration}/{n} · best {_fmt(event.best_score)} · "
+                    f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
+                    min(100, int(100 * event.iteration / max(1, n))),
+                )
+            elif event.kind == "candidate-scored" and event.split != "minibatch":
+                self.progress_report(state["token"], f"validating · {_fmt(event.score)}")
+
+        try:
+            optimizer = make_optimizer(prompt_file, session, method=method, emit=on_event, iterations=iterations)
+        except (ValueError, TypeError) as exc:
+            raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
+        estimate = optimizer.estimate()
+        cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
+        summary = (f"{optimizer.method} on {path.name}: {optimizer.settings.iterations} iterations, at most "
+                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}")
+        self.log(f"estimate: {summary} (run {optimizer.run_id})")
+        over = estimate.exceeds(budget)
+        if over is not None:
+            have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
+                    "max_usd": (estimate.cost_usd, "USD")}[over]
+            limit = getattr(budget, over)
+            message = (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
+                       f"the limit {limit}. Raise [optimize.budget] {over}, pass a larger budget or fewer iterations.")
+            self.log(message, types.MessageType.Warning)
+            raise Refused(message=message, data={"limit": over, "estimate": estimate.as_dict(), "budget": limit})
+
+        run_id = optimizer.run_id
+
+        def on_progress_cancel() -> None:
+            task = self.tasks.get(uri, {}).get(run_id)
+            if task is not None:
+                task.cancel()
+
+        state["token"] = await self.progress_begin(f"Optimizing {path.name}", summary, on_progress_cancel)
+        task = await self.supervise(uri, run_id, optimizer.run(), state["token"])
+        if task.cancelled():
+            status, finished = "cancelled", None
+        else:
+            exc = task.exception()
+            if exc is not None:
+                self.progress_end(state["token"], "failed")
+                raise exc
+            finished = task.result()
+            status = finished.status
+        found = store.run(run_id) if store is not None else None
+        record = found.run if found is not None else None
+        if finished is not None:
+            best = {"template": finished.best.template, "system": finished.best.system}
+            initial_score, best_score, scored_on = finished.initial_score, finished.best_score, finished.scored_on
+            accounting, message = finished.accounting, finished.message
+        else:
+            best = (record.best if record else None) or (record.initial if record else None)
+            initial_score = record.initial_score if record else None
+            best_score = record.best_score if record else None
+            scored_on = record.scored_on if record else None
+            accounting = (record.accounting if record else None) or session.accounting.snapshot()
+            message = record.message if record else "cancelled"
+        self.progress_end(state["token"], f"{status}: {scored_on} score {_fmt(initial_score)} → {_fmt(best_score)}")
+        self.log(f"run {run_id} {status}: {_fmt(initial_score)} → {_fmt(best_score)}")
+        candidates = [c.to_dict() for c in store.candidates(run_id)] if store is not None else []
+        return {
+            "runId": run_id, "status": status, "method": optimizer.method, "initialScore": initial_score,
+            "bestScore": best_score, "scoredOn": scored_on, "best": best, "candidates": candidates,
+            "accounting": accounting, "estimate": estimate.as_dict(), "message": message,
+        }
+
+    async def evaluate(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        uri, path = _uri(params)
+        prompt_file = await self.load(uri, path, _int(params, "version"))
+        split = params.get("split")
+        examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
+        if not examples:
+            raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
+        from ..evaluate.runner import evaluate
+
+        session = self.engine(self.root(path)).session()
+        done = [0]
+        key = f"eval-{uuid.uuid4()}"
+        token_box: dict[str, str | None] = {"token": None}
+
+        def on_result(_result) -> None:
+            done[0] += 1
+            self.progress_report(token_box["token"], f"{done[0]}/{len(examples)} examples",
+                                 int(100 * done[0] / len(examples)))
+
+        def on_cancel() -> None:
+            task = self.tasks.get(uri, {}).get(key)
+            if task is not None:
+                task.cancel()
+
+        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples", on_cancel)
+        task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
+                                    token_box["token"])
+        if task.cancelled():
+            self.progress_end(token_box["token"], "cancelled")
+            raise Refused(message=f"evaluation of {path.name} was cancelled")
+        report = task.result()
+        self.progress_end(token_box["token"], f"score {_fmt(report.score)}")
+        return report.to_dict()
+
+    async def runs(self, raw: Any) -> list[dict[str, Any]]:
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        store = self.store(self.root(path))
+        return [r.to_dict() for r in store.runs(path)]
+
+    async def candidates(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        store = self.store(self.root(path))
+        run_id = params.get("runId")
+        if run_id is None:
+            latest = store.runs(path, limit=1)
+            if not latest:
+                raise Refused(message=f"{path.name} has no recorded runs")
+            run_id = latest[0].id
+        elif not isinstance(run_id, str) or store.run(run_id) is None:
+            raise Refused(message=f"no run {run_id!r} in the run store")
+        return {"runId": run_id, "candidates": [c.to_dict() for c in store.candidates(run_id)]}
+
+    async def cancel_command(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        uri, run_id = params.get("uri"), params.get("runId")
+        if uri is None and run_id is None:
+            raise JsonRpcInvalidParams(message="promptlsp.cancel needs {uri} or {runId}")
+        return {"cancelled": self.cancel(uri, run_id)}
+
+
+def _guard(name: str, operation: Callable[[Any], Any]):
+    """Errors become LSP errors (and a log line); the server never dies on bad input."""
+
+    async def handler(ls: PromptLanguageServer, params: Any):
+        try:
+            return await operation(params)
+        except (JsonRpcException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("%s failed", name)
+            raise JsonRpcException(message=f"{name} failed: {type(exc).__name__}: {exc}", code=REQUEST_FAILED) from exc
+
+    return handler
+
+
+def register(server: PromptLanguageServer) -> None:
+    """Register the requests and commands on ``server`` (once; later calls do nothing)."""
+    if getattr(server, "run_manager", None) is not None:
+        return
+    manager = RunManager(server)
+    server.run_manager = manager  # type: ignore[attr-defined]
+
+    for method, operation in ((OPTIMIZE, manager.optimize), (EVALUATE, manager.evaluate),
+                              (RUNS, manager.runs), (CANDIDATES, manager.candidates)):
+        server.feature(method)(_guard(method, operation))
+
+    def command(name: str, operation: Callable[[Any], Any]) -> None:
+        guarded = _guard(name, operation)
+
+        async def handler(ls: PromptLanguageServer, *args: Any):
+            return await guarded(ls, list(args))
+
+        server.command(name)(handler)
+
+    for name, operation in ((CMD_OPTIMIZE, manager.optimize), (CMD_EVALUATE, manager.evaluate),
+                            (CMD_RUNS, manager.runs), (CMD_CANDIDATES, manager.candidates),
+                            (CMD_CANCEL, manager.cancel_command)):
+        command(name, operation)

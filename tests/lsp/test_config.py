@@ -1,0 +1,57 @@
+"""Editor settings fill in what the file leaves out; budgets take the stricter limit."""
+
+from promptlsp.document import analyze
+from promptlsp.engine import Budget
+from promptlsp.lsp.config import Settings, effective
+
+BASE = '''task = "t"
+[prompt]
+template = "Hi {{ name }}"
+[[examples]]
+vars = { name = "Ann" }
+split = "validation"
+'''
+
+
+def test_settings_parse_tolerantly():
+    s = Settings.from_json({
+        "models": {"task": "openai/gpt-4o-mini", "judge": {"model": "openai/gpt-4o", "maxTokens": 64, "temperature": "hot"},
+                   "critic": "x"},
+        "apiBase": "http://proxy:4000", "concurrency": 0, "budget": {"maxCalls": 50, "maxUsd": "lots"},
+        "method": "adam", "iterations": 3,
+    })
+    assert s.models == {"task": {"model": "openai/gpt-4o-mini"}, "judge": {"model": "openai/gpt-4o", "max_tokens": 64}}
+    assert s.api_base == "http://proxy:4000" and s.concurrency is None
+    assert s.budget == Budget(max_calls=50) and s.method is None and s.iterations == 3
+    assert Settings.from_json("nonsense") == Settings() and Settings.from_json(None) == Settings()
+
+
+def test_editor_models_fill_in_what_the_file_leaves_out():
+    analysis = analyze(BASE)
+    settings = Settings.from_json({"models": {"task": "openai/gpt-4o-mini"}, "apiBase": "http://proxy:4000",
+                                   "apiKeyEnv": "TEAM_KEY", "concurrency": 12})
+    prompt = effective(analysis, settings)
+    task = prompt.models.task
+    assert (task.model, task.api_base, task.api_key_env, task.concurrency) == ("openai/gpt-4o-mini", "http://proxy:4000", "TEAM_KEY", 12)
+    assert prompt.models.optimizer.model == "openai/gpt-4o-mini"  # inherits the task model, as in the file format
+
+
+def test_the_file_wins_where_it_says_something():
+    analysis = analyze(BASE + '[models.task]\nmodel = "anthropic/claude-3-5-haiku-latest"\nconcurrency = 2\n')
+    prompt = effective(analysis, Settings.from_json({"models": {"task": "openai/gpt-4o-mini"}, "concurrency": 12}))
+    assert prompt.models.task.model == "anthropic/claude-3-5-haiku-latest" and prompt.models.task.concurrency == 2
+
+
+def test_local_models_get_no_api_base():
+    prompt = effective(analyze(BASE), Settings.from_json({"apiBase": "http://proxy:4000"}))
+    assert prompt.models.task.model.startswith("local/") and prompt.models.task.api_base is None
+
+
+def test_budgets_take_the_stricter_limit():
+    analysis = analyze(BASE + "[optimize.budget]\nmax_calls = 100\nmax_usd = 2.0\n")
+    prompt = effective(analysis, Settings.from_json({"budget": {"maxCalls": 40, "maxTokens": 9000, "maxUsd": 5}}))
+    assert prompt.optimize.budget == Budget(max_calls=40, max_tokens=9000, max_usd=2.0)
+
+
+def test_files_with_errors_have_no_effective_prompt():
+    assert effective(analyze("task = 1"), Settings()) is None

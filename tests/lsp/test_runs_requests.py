@@ -1,0 +1,275 @@
+"""End to end over stdio: promptlsp/optimize, evaluate, runs, candidates and the executeCommand
+equivalents, against the real server process and the loopback stub model (real litellm path)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+import tomlkit
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from promptlsp.runs import RunStore
+from promptlsp.testing.openai_stub import StubServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from stub_model import GOOD_TEMPLATE, answer  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
+ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "promptlsp", "serve"], server_env=ENV)
+
+
+@pytest.fixture
+def stub():
+    with StubServer(latency=0.0, answer=answer) as server:
+        yield server
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    lsp_client.root = tmp_path  # type: ignore[attr-defined]
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+        root_uri=tmp_path.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+    ))
+    yield
+    await lsp_client.shutdown_session()
+
+
+def _plain(value):
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml") -> tuple[str, str, Path]:
+    doc = tomlkit.parse(EXAMPLE.read_text(encoding="utf-8"))
+    models = tomlkit.table()
+    for role in ("task", "judge", "optimizer"):
+        models[role] = {"model": "openai/stub", "api_base": stub.url, "api_key_env": "STUB_KEY", "seed": 7}
+    doc["models"] = models
+    text = tomlkit.dumps(doc)
+    path = client.root / name  # type: ignore[attr-defined]
+    path.write_text(text, encoding="utf-8")
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="toml", version=1, text=text)))
+    return uri, text, path
+
+
+def _store(client: LanguageClient) -> RunStore:
+    return RunStore(client.root / ".promptlsp" / "runs.sqlite")  # type: ignore[attr-defined]
+
+
+async def _request(client: LanguageClient, method: str, params: dict, msg_id: str | None = None):
+    return _plain(await client.protocol.send_request_async(method, params, msg_id=msg_id))
+
+
+async def _command(client: LanguageClient, name: str, params: dict):
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=[params]))
+    return _plain(result)
+
+
+async def _until(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def _assert_calls_stop(stub: StubServer) -> None:
+    """After a cancel, the stub's request counter stops growing within ~1 s."""
+    await asyncio.sleep(1.0)
+    settled = stub.stats.requests
+    await asyncio.sleep(0.8)
+    assert stub.stats.requests == settled, "model calls went on after the cancel"
+
+
+async def _status(client: LanguageClient, expected: str, timeout: float = 5.0) -> None:
+    def done():
+        runs = _store(client).runs()
+        return bool(runs) and runs[0].status == expected
+    await _until(done, timeout)
+
+
+async def test_optimize_returns_the_summary_with_progress(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    summary = await _request(client, "promptlsp/optimize", {"uri": uri, "version": 1, "iterations": 1})
+    assert summary["status"] == "finished"
+    assert summary["initialScore"] == 0.0 and summary["bestScore"] == 1.0
+    assert summary["best"]["template"] == GOOD_TEMPLATE
+    assert summary["candidates"] and summary["candidates"][0]["template"] == GOOD_TEMPLATE  # best first
+    assert summary["accounting"]["total"]["calls"] > 0
+    # one fresh token whose begin carries the estimate, a report per iteration, an end with the outcome
+    (reports,) = [r for r in client.progress_reports.values() if r and isinstance(r[0], types.WorkDoneProgressBegin)
+                  and "Optimizing" in r[0].title]
+    assert "at most" in reports[0].message and "calls" in reports[0].message
+    assert any(isinstance(r, types.WorkDoneProgressReport) and r.message.startswith("iteration 1/1") for r in reports)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd) and reports[-1].message.startswith("finished")
+    assert any("estimate:" in m.message for m in client.log_messages)
+    (run,) = _store(client).runs()
+    assert run.id == summary["runId"] and run.status == "finished"
+
+
+async def test_over_budget_is_refused_naming_the_limit(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    with pytest.raises(JsonRpcException) as caught:
+        await _request(client, "promptlsp/optimize", {"uri": uri, "budgetCalls": 1})
+    assert "max_calls" in caught.value.message and "the limit 1" in caught.value.message
+    assert stub.stats.requests == 0
+    assert _store(client).runs() == []
+    # a stale version is refused too, and the server is still alive
+    with pytest.raises(JsonRpcException) as caught:
+        await _request(client, "promptlsp/optimize", {"uri": uri, "version": 7})
+    assert "version" in caught.value.message
+    with pytest.raises(JsonRpcException):
+        await _request(client, "promptlsp/optimize", {"nonsense": True})
+
+
+async def test_cancel_request_stops_the_run(client: LanguageClient, stub: StubServer):
+    stub.latency = 0.5
+    uri, _text, _path = _write(client, stub)
+    msg_id = str(uuid.uuid4())
+    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri}, msg_id=msg_id))
+    assert await stub.until(lambda s: s.requests >= 3, timeout=20)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    with pytest.raises(JsonRpcException):
+        await asyncio.wait_for(pending, 5)
+    await _assert_calls_stop(stub)
+    await _status(client, "cancelled")
+
+
+async def test_progress_cancel_stops_the_run(client: LanguageClient, stub: StubServer):
+    stub.latency = 0.5
+    uri, _text, _path = _write(client, stub)
+    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri}))
+    assert await stub.until(lambda s: s.requests >= 3, timeout=20)
+    (token,) = list(client.progress_reports)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    summary = await asyncio.wait_for(pending, 5)
+    assert summary["status"] == "cancelled"
+    await _assert_calls_stop(stub)
+    await _status(client, "cancelled")
+
+
+async def test_hover_answers_while_an_optimization_runs(client: LanguageClient, stub: StubServer):
+    stub.latency = 0.5
+    uri, text, _path = _write(client, stub)
+    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri}))
+    assert await stub.until(lambda s: s.requests >= 2, timeout=20)
+    lines = text.split("\n")
+    line = next(i for i, l in enumerate(lines) if l.startswith("iterations"))
+    started = time.monotonic()
+    hover = await asyncio.wait_for(client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=2))), 2)
+    assert time.monotonic() - started < 1.0
+    assert hover is not None and "iteration" in hover.contents.value.lower()
+    assert not pending.done(), "the optimization should still be running"
+    assert (await _command(client, "promptlsp.cancel", {"uri": uri}))["cancelled"]
+    assert (await asyncio.wait_for(pending, 5))["status"] == "cancelled"
+
+
+async def test_execute_command_optimize_and_cancel(client: LanguageClient, stub: StubServer):
+    stub.latency = 0.5
+    uri, _text, _path = _write(client, stub)
+    pending = asyncio.ensure_future(_command(client, "promptlsp.optimize", {"uri": uri}))
+    assert await stub.until(lambda s: s.requests >= 3, timeout=20)
+    (run,) = _store(client).runs()
+    cancelled = await _command(client, "promptlsp.cancel", {"runId": run.id})
+    assert cancelled == {"cancelled": [run.id]}
+    summary = await asyncio.wait_for(pending, 5)
+    assert summary["status"] == "cancelled" and summary["runId"] == run.id
+    await _assert_calls_stop(stub)
+    await _status(client, "cancelled")
+    assert (await _command(client, "promptlsp.cancel", {"uri": uri})) == {"cancelled": []}
+
+
+async def test_runs_candidates_and_evaluate_after_a_run(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    with pytest.raises(JsonRpcException) as caught:
+        await _request(client, "promptlsp/candidates", {"uri": uri})
+    assert "no recorded runs" in caught.value.message
+    first = await _command(client, "promptlsp.optimize", {"uri": uri, "iterations": 1})
+    second = await _request(client, "promptlsp/optimize", {"uri": uri, "iterations": 1, "method": "tgd"})
+    runs = await _request(client, "promptlsp/runs", {"uri": uri})
+    assert [r["id"] for r in runs] == [second["runId"], first["runId"]]  # newest first
+    assert runs[0]["method"] == "tgd" and runs[1]["status"] == "finished"
+    assert (await _command(client, "promptlsp.runs", {"uri": uri})) == runs
+
+    latest = await _request(client, "promptlsp/candidates", {"uri": uri})
+    assert latest["runId"] == second["runId"]
+    older = await _command(client, "promptlsp.candidates", {"uri": uri, "runId": first["runId"]})
+    scores = [c["validation_score"] for c in older["candidates"] if c["validation_score"] is not None]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
+    assert older["candidates"][0]["template"] == GOOD_TEMPLATE
+
+    report = await _request(client, "promptlsp/evaluate", {"uri": uri, "split": "validation"})
+    assert report["score"] == 0.0 and len(report["examples"]) == 4
+
+
+SETTINGS_FILE = """task = "Classify the sentiment of a product review."
+[prompt]
+template = "Review: {{ review }}\\nWhat is the sentiment?"
+[[criteria]]
+type = "equals"
+[[examples]]
+vars = { review = "I love it" }
+expected = "positive"
+split = "validation"
+[[examples]]
+vars = { review = "Broke in a day" }
+expected = "negative"
+"""
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def configured(lsp_client: LanguageClient, tmp_path: Path, stub: StubServer):
+    """A client whose initializationOptions name the model (the file has no [models]) and a budget."""
+    lsp_client.root = tmp_path  # type: ignore[attr-defined]
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(),
+        root_uri=tmp_path.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
+        initialization_options={"promptlsp": {
+            "models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
+            "budget": {"maxCalls": 1},
+        }},
+    ))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_settings_apply_and_change_without_a_restart(configured: LanguageClient, stub: StubServer):
+    client = configured
+    path = client.root / "plain.prompt.toml"  # type: ignore[attr-defined]
+    path.write_text(SETTINGS_FILE, encoding="utf-8")
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="toml", version=1, text=SETTINGS_FILE)))
+    # the editor's budget caps every run
+    with pytest.raises(JsonRpcException) as caught:
+        await _request(client, "promptlsp/optimize", {"uri": uri})
+    assert "max_calls" in caught.value.message and "the limit 1" in caught.value.message
+    # the editor's model (and api base, key variable) serve a file without [models]
+    report = await _request(client, "promptlsp/evaluate", {"uri": uri})
+    assert stub.stats.requests >= 2 and len(report["examples"]) == 2
+    # a new budget takes effect without a restart
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"promptlsp": {"models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
+                                "budget": {"maxCalls": 500}, "iterations": 1}}))
+    summary = await _request(client, "promptlsp/optimize", {"uri": uri})
+    assert summary["status"] == "finished" and summary["bestScore"] == 1.0
