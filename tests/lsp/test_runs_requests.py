@@ -273,3 +273,16 @@ async def test_settings_apply_and_change_without_a_restart(configured: LanguageC
                                 "budget": {"maxCalls": 500}, "iterations": 1}}))
     summary = await _request(client, "promptlsp/optimize", {"uri": uri})
     assert summary["status"] == "finished" and summary["bestScore"] == 1.0
+
+
+async def test_critiques_of_a_finished_run_are_published_on_the_open_document(client: LanguageClient, stub: StubServer):
+    uri, text, _path = _write(client, stub)
+    await _request(client, "promptlsp/optimize", {"uri": uri, "iterations": 1})
+
+    def critiques():
+        return [d for d in client.diagnostics.get(uri, ()) if d.source == "promptlsp-critique"]
+
+    await _until(lambda: bool(critiques()))
+    (found,) = critiques()
+    line = text.split("\n")[found.range.start.line]
+    assert line[found.range.start.character:found.range.end.character] == "What is the sentiment?"

@@ -217,6 +217,8 @@ class RunManager:
                 del running[key]
                 if not running:
                     self.tasks.pop(uri, None)
+            if uri in self.ls.workspace.text_documents:
+                self.ls.schedule(uri)  # the run's critiques now show on the open document
         return task
 
     def cancel_all(self) -> list[str]:
