@@ -286,3 +286,20 @@ async def test_critiques_of_a_finished_run_are_published_on_the_open_document(cl
     (found,) = critiques()
     line = text.split("\n")[found.range.start.line]
     assert line[found.range.start.character:found.range.end.character] == "What is the sentiment?"
+
+
+async def test_several_files_optimize_at_once_under_one_limit(client: LanguageClient, stub: StubServer):
+    first, _, _ = _write(client, stub, "a.prompt.toml")
+    second, _, _ = _write(client, stub, "b.prompt.toml")
+    stub.latency = 0.05  # long enough for the two runs to overlap
+    results = await asyncio.gather(
+        _request(client, "promptlsp/optimize", {"uri": first, "iterations": 1}),
+        _request(client, "promptlsp/optimize", {"uri": second, "iterations": 1}),
+    )
+    assert [r["status"] for r in results] == ["finished", "finished"]
+    assert results[0]["runId"] != results[1]["runId"]
+    runs = _store(client).runs()
+    assert len({run.file for run in runs}) == 2
+    a, b = runs
+    assert a.started_at < b.ended_at and b.started_at < a.ended_at  # the two runs overlapped
+    assert stub.stats.max_in_flight <= 4  # yet the per-model limit (the example's default 4) held
