@@ -303,3 +303,19 @@ async def test_several_files_optimize_at_once_under_one_limit(client: LanguageCl
     a, b = runs
     assert a.started_at < b.ended_at and b.started_at < a.ended_at  # the two runs overlapped
     assert stub.stats.max_in_flight <= 4  # yet the per-model limit (the example's default 4) held
+
+
+async def test_evaluate_with_critiques_publishes_them(client: LanguageClient, stub: StubServer):
+    uri, text, _path = _write(client, stub)
+    summary = await _request(client, "promptlsp/evaluate", {"uri": uri, "critique": True})
+    assert summary["status"] == "finished" and summary["best"]["template"] == tomlkit.parse(text)["prompt"]["template"]
+    (run,) = _store(client).runs()
+    assert run.method == "critique" and run.best_score == run.initial_score
+
+    def critiques():
+        return [d for d in client.diagnostics.get(uri, ()) if d.source == "promptlsp-critique"]
+
+    await _until(lambda: bool(critiques()))
+    line = text.split("\n")[critiques()[0].range.start.line]
+    found = critiques()[0].range
+    assert line[found.start.character:found.end.character] == "What is the sentiment?"

@@ -140,3 +140,17 @@ async def test_candidates_are_deduplicated_and_identical_rewrites_rejected(promp
     rejected = [e for e in events if e.kind == "candidate-rejected"]
     assert rejected and all("identical" in e.reason for e in rejected)
     assert finished.status == "finished" and finished.best.template == prompt_file.template
+
+
+async def test_the_critic_evaluates_and_summarises_without_rewriting(prompt_file):
+    events = []
+    engine, backend = engine_with(gradsum_routes())
+    finished = await make_optimizer(prompt_file, engine.session(), method="critique", emit=events.append).run()
+    assert finished.status == "finished" and finished.best.template == prompt_file.template
+    assert finished.initial_score == 0.0
+    (summary,) = [e for e in events if isinstance(e, SummaryWritten)]
+    assert summary.candidate_id == prompt_file_initial_id(prompt_file) and summary.critiques
+    assert backend.calls_by_phase["edit"] == 0 and not [e for e in events if isinstance(e, CandidateProposed)]
+    scored = {e.example_id for e in events if e.kind == "example-scored"}
+    assert scored == {e.id for e in prompt_file.examples if e.split != "test"}
+    assert events[0].method == "critique"

@@ -340,7 +340,12 @@ class RunManager:
         }
 
     async def evaluate(self, raw: Any) -> dict[str, Any]:
+        """The evaluation report; with ``critique: true``, an evaluation plus GRAD-SUM's gradient
+        summary, run and recorded like an optimization (its summary is returned) so that its
+        critiques show on the document."""
         params = _params(raw)
+        if params.get("critique") is True:
+            return await self.optimize({**params, "method": "critique"})
         uri, path = _uri(params)
         prompt_file = await self.load(uri, path, _int(params, "version"))
         split = params.get("split")

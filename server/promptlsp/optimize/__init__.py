@@ -14,10 +14,12 @@ from ..document.model import PromptFile
 from ..engine import Session
 from .base import Emit, Optimizer
 from .events import Event, PromptText, RunFinished
-from .gradsum import GradSum
+from .gradsum import Critic, GradSum
 from .tgd import TGD
 
 METHODS: dict[str, type[Optimizer]] = {"gradsum": GradSum, "tgd": TGD}
+# Not an optimizer method of the file format: evaluation plus critiques, recorded as a run.
+CRITIC = Critic
 
 
 def make_optimizer(prompt_file: PromptFile, session: Session, *, method: str | None = None,
@@ -25,14 +27,14 @@ def make_optimizer(prompt_file: PromptFile, session: Session, *, method: str | N
     """An optimizer for ``prompt_file``; ``overrides`` replace [optimize] settings (e.g. iterations=2)."""
     settings = prompt_file.optimize
     clean = {k: v for k, v in overrides.items() if v is not None}
-    if method:
+    if method and method != "critique":
         clean["method"] = method
     if clean:
         settings = replace(settings, **clean)
-    cls = METHODS.get(settings.method)
+    cls = Critic if method == "critique" else METHODS.get(settings.method)
     if cls is None:
         raise ValueError(f"unknown method {settings.method!r}; choose one of: {', '.join(METHODS)}")
     return cls(prompt_file, session, settings=settings, emit=emit, run_id=run_id)
 
 
-__all__ = ["Event", "GradSum", "METHODS", "Optimizer", "PromptText", "RunFinished", "TGD", "make_optimizer"]
+__all__ = ["Critic", "Event", "GradSum", "METHODS", "Optimizer", "PromptText", "RunFinished", "TGD", "make_optimizer"]

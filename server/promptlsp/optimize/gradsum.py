@@ -58,23 +58,30 @@ class GradSum(Optimizer):
         self.emit(GradientComputed(prompt.id, result.example_id, text))
         return text
 
-    async def expand(self, prompt: PromptText, batch) -> list[PromptText]:
+    async def diagnose(self, prompt: PromptText, batch) -> str | None:
+        """Evaluate on ``batch``, a gradient per imperfect example, one summary with anchored
+        critiques (emitted). Returns the critique text the edits are written from, or None."""
         report = await self.evaluate(prompt, batch, label="minibatch")
         failing = [r for r in report.results if r.score is not None and not r.perfect]
         if not failing:
-            return []
+            return None
         texts = await gather(*(self.gradient(prompt, r) for r in failing))
         gradients = [(r.example_id, t) for r, t in zip(failing, texts) if t]
         if not gradients:
-            return []
+            return None
         data = await self.ask(prompt, prompts.summary_messages(self.file.task, prompt, gradients),
                               prompts.SUMMARY_SCHEMA, "summary")
         if data is None:
-            return []
+            return None
         summary = str(data["summary"])
         raw = data["critiques"]
         self.summary(prompt, summary, raw, [example_id for example_id, _ in gradients])
-        critique = prompts.critique_text(summary, raw)
+        return prompts.critique_text(summary, raw)
+
+    async def expand(self, prompt: PromptText, batch) -> list[PromptText]:
+        critique = await self.diagnose(prompt, batch)
+        if critique is None:
+            return []
         variables = all_variables(prompt, self.targets)
         messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables, self.targets)
         rewrites = await gather(*(
@@ -111,3 +118,33 @@ class GradSum(Optimizer):
     def finalists(self) -> list[PromptText]:
         return list(self.beam)
 
+
+
+class Critic(GradSum):
+    """Evaluation with critiques, no rewrites: the current prompt on every non-test example,
+    then GRAD-SUM's gradients and summary. Recorded as a run like any other, so the editor shows
+    its critiques on the quoted words exactly as after an optimization."""
+
+    method = "critique"
+
+    def _examples(self):
+        return self.train + tuple(e for e in self.selection if e not in self.train)
+
+    def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
+        n = len(self._examples())
+        return [*self.plan_evaluation(1, n), self.plan_optimizer(n, "gradient"),
+                self.plan_optimizer(1, "summary", n * GRADIENT_TOKENS)]
+
+    def plan(self) -> list[PlannedCalls]:
+        return self.plan_iteration(1) + self.plan_final()
+
+    def plan_final(self) -> list[PlannedCalls]:
+        return self.plan_evaluation(1, len(self.selection))  # scored during the diagnosis: cache hits
+
+    async def iterate(self) -> None:
+        self.iteration = 1
+        await self.diagnose(self.initial, self._examples())
+        self.emit(IterationDone(1, self.initial.id, None, self.session.accounting.snapshot()))
+
+    def finalists(self) -> list[PromptText]:
+        return []
