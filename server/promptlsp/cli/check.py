@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..document import Analysis, Diagnostic, analyze
+from ..document import Analysis, Diagnostic, analyze, read_text
 from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 
-def read_prompt_file(path: Path) -> str:
-    """The file's text; raises OSError/UnicodeDecodeError for the caller to report."""
-    return path.read_bytes().decode("utf-8-sig")
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in a few words."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _record(analysis: Analysis, d: Diagnostic) -> dict[str, Any]:
@@ -39,9 +39,13 @@ def _record(analysis: Analysis, d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def print_diagnostics(name: str, analysis: Analysis, stream) -> None:
-    for d in sorted(analysis.diagnostics, key=lambda d: d.span.start):
-        r = _record(analysis, d)
+def records(analysis: Analysis) -> list[dict[str, Any]]:
+    """Every diagnostic as a JSON-ready record, in file order."""
+    return [_record(analysis, d) for d in sorted(analysis.diagnostics, key=lambda d: d.span.start)]
+
+
+def print_diagnostics(name: str, rows: list[dict[str, Any]], stream) -> None:
+    for r in rows:
         print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]", file=stream)
 
 
@@ -55,20 +59,20 @@ def run(args) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            text = read_prompt_file(path)
+            text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = unreadable(exc)
             print(f"promptlsp: cannot read {name}: {reason}", file=sys.stderr)
             reports.append({"file": name, "error": f"cannot read: {reason}", "diagnostics": []})
             status = EXIT_USAGE
             continue
         analysis = analyze(text, path, root)
-        records = [_record(analysis, d) for d in sorted(analysis.diagnostics, key=lambda d: d.span.start)]
-        reports.append({"file": name, "diagnostics": records})
+        rows = records(analysis)
+        reports.append({"file": name, "diagnostics": rows})
         if not analysis.ok and status == EXIT_OK:
             status = EXIT_FINDINGS
         if args.format == "text":
-            print_diagnostics(name, analysis, sys.stdout)
+            print_diagnostics(name, rows, sys.stdout)
     if args.format == "json":
         json.dump({"files": reports}, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -6,8 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..document import Analysis, analyze, find_root
-from .check import print_diagnostics, read_prompt_file
+from ..document import Analysis, analyze, find_root, read_text
+from .check import print_diagnostics, records, unreadable
 
 
 class CommandError(Exception):
@@ -25,14 +25,13 @@ class Loaded:
 def load(name: str, root: str | None) -> Loaded:
     path = Path(name)
     try:
-        text = read_prompt_file(path)
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CommandError(f"cannot read {name}: {reason}") from exc
+        raise CommandError(f"cannot read {name}: {unreadable(exc)}") from exc
     workspace = Path(root) if root else find_root(path)
     analysis = analyze(text, path, workspace)
     if analysis.prompt is None:
-        print_diagnostics(name, analysis, sys.stderr)
+        print_diagnostics(name, records(analysis), sys.stderr)
         raise CommandError(f"{name} has errors; fix them first (promptlsp check {name})")
     return Loaded(path, workspace, text, analysis)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from .common import load, make_engine
 from .main import EXIT_FINDINGS, EXIT_OK
+from ..evaluate.results import format_score
 
 
 def _short(text: str | None, width: int = 60) -> str:
@@ -19,10 +20,6 @@ def _short(text: str | None, width: int = 60) -> str:
         return "—"
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.3f}"
 
 
 def run(args) -> int:
@@ -67,13 +64,13 @@ def run(args) -> int:
         for r in report.results:
             failing = [c for c in r.checks if not c.passed and c.weight > 0]
             why = r.error or (failing[0].reason if failing else "")
-            table.add_row(r.example_id, r.split, _fmt(r.score), "yes" if r.passed else "no", _short(r.output), _short(why, 80))
+            table.add_row(r.example_id, r.split, format_score(r.score), "yes" if r.passed else "no", _short(r.output), _short(why, 80))
         console.print(table)
         for split, row in report.split_scores().items():
-            console.print(f"{split}: score {_fmt(row['score'])} over {row['examples']} examples, "
+            console.print(f"{split}: score {format_score(row['score'])} over {row['examples']} examples, "
                           f"{row['passed']} passed, {row['errors']} errors")
         total = report.accounting.get("total", {})
-        console.print(f"score {_fmt(score)}; {total.get('calls', 0)} model calls, {total.get('cache_hits', 0)} from cache")
+        console.print(f"score {format_score(score)}; {total.get('calls', 0)} model calls, {total.get('cache_hits', 0)} from cache")
         if errors:
             console.print(f"{len(errors)} example(s) could not be scored (see 'why')")
         if args.min_score is not None:

@@ -14,18 +14,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..document import read_text
 from ..document.edit import EditError, rewrite_prompt
 from .common import CommandError, load, make_engine, state_dir
 from .main import EXIT_FINDINGS, EXIT_OK
-
-
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.3f}"
+from ..evaluate.results import format_score
 
 
 def write_atomically(path: Path, original: str, new_text: str) -> None:
     """Replace ``path`` with ``new_text`` unless it changed since it was read as ``original``."""
-    current = path.read_bytes().decode("utf-8-sig")
+    current = read_text(path)
     if current != original:
         raise CommandError(f"{path} changed during the run; not written (rerun to optimize the new version)")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -70,9 +68,9 @@ def run(args) -> int:
         if kind == "iteration-done":
             state["best"] = event.best_score
             calls = event.accounting.get("total", {}).get("calls", 0)
-            progress.update(state["bar"], advance=1, status=f"best {_fmt(event.best_score)} · {calls} calls")
+            progress.update(state["bar"], advance=1, status=f"best {format_score(event.best_score)} · {calls} calls")
         elif kind == "candidate-scored" and event.split != "minibatch":
-            progress.update(state["bar"], status=f"validating · {_fmt(event.score)}")
+            progress.update(state["bar"], status=f"validating · {format_score(event.score)}")
 
     optimizer = make_optimizer(prompt_file, session, method=args.method, emit=on_event,
                                iterations=args.iterations)
@@ -123,8 +121,8 @@ def run(args) -> int:
     else:
         console = Console()
         total = finished.accounting.get("total", {})
-        console.print(f"{finished.status}: {finished.scored_on} score {_fmt(finished.initial_score)} → "
-                      f"{_fmt(finished.best_score)} · {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cached, "
+        console.print(f"{finished.status}: {finished.scored_on} score {format_score(finished.initial_score)} → "
+                      f"{format_score(finished.best_score)} · {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cached, "
                       f"{total.get('tokens', 0)} tokens · run {optimizer.run_id}")
         if finished.message:
             console.print(finished.message)

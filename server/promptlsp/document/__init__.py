@@ -4,11 +4,11 @@ Plain Python — no LSP, no litellm. ``analyze`` is the entry point; ``Analysis.
 typed :class:`~promptlsp.document.model.PromptFile` when the file has no errors.
 """
 
-from .analysis import Analysis, analyze, find_root
+from .analysis import Analysis, analyze, find_root, read_text
 from .diagnostics import CODES, Diagnostic, Related
 from .source import Position, Range, SourceText, Span
 
 __all__ = [
-    "Analysis", "analyze", "find_root", "CODES", "Diagnostic", "Related",
+    "Analysis", "analyze", "find_root", "read_text", "CODES", "Diagnostic", "Related",
     "Position", "Range", "SourceText", "Span",
 ]

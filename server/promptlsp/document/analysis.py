@@ -30,6 +30,12 @@ _JINJA_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 ROOT_MARKERS = (".git", ".promptlsp", "pyproject.toml")
 
 
+def read_text(path: Path) -> str:
+    """A prompt file's text (UTF-8, a byte-order mark dropped); raises OSError or
+    UnicodeDecodeError for the caller to report."""
+    return path.read_bytes().decode("utf-8-sig")
+
+
 def find_root(path: Path) -> Path:
     """The workspace root for a prompt file outside an editor: the nearest ancestor holding
     ``.git``, ``.promptlsp`` or ``pyproject.toml``, else the file's own folder."""

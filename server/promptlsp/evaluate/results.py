@@ -72,6 +72,11 @@ class ExampleResult:
         }
 
 
+def format_score(score: float | None, digits: int = 3, missing: str = "n/a") -> str:
+    """A score as people read it in tables, messages and hovers."""
+    return missing if score is None else f"{score:.{digits}f}"
+
+
 def mean_score(results: Iterable[ExampleResult]) -> float | None:
     """Mean of the example scores that exist (an unscorable example counts for nothing)."""
     scores = [r.score for r in results if r.score is not None]

@@ -40,6 +40,7 @@ from ..optimize.candidates import anchor
 from ..optimize.events import ExampleScored, PromptText
 from ..runs.store import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
 from .positions import to_lsp_range
+from ..evaluate.results import format_score
 
 log = logging.getLogger("promptlsp.lsp.critiques")
 
@@ -233,7 +234,7 @@ def critique_diagnostics(analysis: Analysis, uri: str, encoding: Encoding, store
 
 
 def _score(value: float | None) -> str:
-    return "?" if value is None else f"{value:.2f}"
+    return format_score(value, 2, missing="?")
 
 
 def _code(text: Any) -> str:

@@ -34,6 +34,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from .config import effective
 from .server import PromptLanguageServer, uri_to_path
+from ..evaluate.results import format_score
 
 log = logging.getLogger("promptlsp.lsp.runs")
 
@@ -48,10 +49,6 @@ class Refused(JsonRpcException):
     """A request the server will not run (errors in the file, stale version, over budget…)."""
 
     CODE = REQUEST_FAILED
-
-
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.3f}"
 
 
 def _plain(value: Any) -> Any:
@@ -148,11 +145,10 @@ class RunManager:
                 raise Refused(message=f"{path.name} was closed")
             analysis = outcome[0]
         else:
-            from ..cli.check import read_prompt_file
-            from ..document import analyze
+            from ..document import analyze, read_text
 
             try:
-                text = await asyncio.to_thread(read_prompt_file, path)
+                text = await asyncio.to_thread(read_text, path)
             except (OSError, UnicodeDecodeError) as exc:
                 raise Refused(message=f"cannot read {path}: {exc}") from exc
             analysis = await asyncio.to_thread(analyze, text, path, self.root(path))
@@ -273,12 +269,12 @@ class RunManager:
                 n = optimizer.settings.iterations
                 self.progress_report(
                     state["token"],
-                    f"iteration {event.iteration}/{n} · best {_fmt(event.best_score)} · "
+                    f"iteration {event.iteration}/{n} · best {format_score(event.best_score)} · "
                     f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
                     min(100, int(100 * event.iteration / max(1, n))),
                 )
             elif event.kind == "candidate-scored" and event.split != "minibatch":
-                self.progress_report(state["token"], f"validating · {_fmt(event.score)}")
+                self.progress_report(state["token"], f"validating · {format_score(event.score)}")
 
         try:
             optimizer = make_optimizer(prompt_file, session, method=method, emit=on_event, iterations=iterations)
@@ -330,8 +326,8 @@ class RunManager:
             scored_on = record.scored_on if record else None
             accounting = (record.accounting if record else None) or session.accounting.snapshot()
             message = record.message if record else "cancelled"
-        self.progress_end(state["token"], f"{status}: {scored_on} score {_fmt(initial_score)} → {_fmt(best_score)}")
-        self.log(f"run {run_id} {status}: {_fmt(initial_score)} → {_fmt(best_score)}")
+        self.progress_end(state["token"], f"{status}: {scored_on} score {format_score(initial_score)} → {format_score(best_score)}")
+        self.log(f"run {run_id} {status}: {format_score(initial_score)} → {format_score(best_score)}")
         candidates = [c.to_dict() for c in store.candidates(run_id)] if store is not None else []
         return {
             "runId": run_id, "status": status, "method": optimizer.method, "initialScore": initial_score,
@@ -376,7 +372,7 @@ class RunManager:
             self.progress_end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
         report = task.result()
-        self.progress_end(token_box["token"], f"score {_fmt(report.score)}")
+        self.progress_end(token_box["token"], f"score {format_score(report.score)}")
         return report.to_dict()
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ..document import analyze
+from ..document import analyze, read_text
 from . import diagnostics as lsp_diagnostics
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class WorkspaceWatcher:
         server = self.server
         uri = path.as_uri()
         try:
-            text = path.read_bytes().decode("utf-8-sig") if path.is_file() else None
+            text = read_text(path) if path.is_file() else None
         except (OSError, UnicodeDecodeError):
             text = None
         items: list[types.Diagnostic] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..evaluate.results import format_score
 from .events import PromptText
 
 SYSTEM = (
@@ -111,8 +112,8 @@ GRADIENT_SCHEMA: dict[str, Any] = {
 
 
 def gradient_messages(task: str, prompt: PromptText, example_text: str, score: float | None) -> list[dict]:
-    shown = "n/a" if score is None else f"{score:.2f}"
-    return _message(GRADIENT.format(task=task.strip(), prompt=show_prompt(prompt), example=example_text, score=shown))
+    return _message(GRADIENT.format(task=task.strip(), prompt=show_prompt(prompt), example=example_text,
+                                    score=format_score(score, 2)))
 
 
 def parse_gradient(data: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ validation split than the current one is reverted, as in TextGrad's prompt-optim
 from __future__ import annotations
 
 from ..engine import PlannedCalls
-from ..evaluate.results import ExampleResult
+from ..evaluate.results import ExampleResult, format_score
 from . import prompts
 from .base import GRADIENT_TOKENS, Optimizer, gather
 from .candidates import all_variables, sample
@@ -22,7 +22,7 @@ from .events import BeamUpdated, CandidateRejected, GradientComputed, IterationD
 
 def loss_text(result: ExampleResult) -> str:
     """The text loss of one example: its output judged against every criterion."""
-    score = "n/a" if result.score is None else f"{result.score:.2f}"
+    score = format_score(result.score, 2)
     output = result.output if result.output is not None else f"(no output: {result.error})"
     body = prompts.show_example(result.vars, output, result.expected, (c.to_dict() for c in result.checks))
     return f"Score {score} of 1.\n{body}"
@@ -102,10 +102,9 @@ class TGD(Optimizer):
             self.validated = (new, first, new_score)
             return new_score
         else:
-            shown = "n/a" if new_score is None else f"{new_score:.3f}"
-            before = "n/a" if current_score is None else f"{current_score:.3f}"
-            self.emit(CandidateRejected(self.current.id, iteration,
-                                        f"{self.scored_on} score fell from {before} to {shown}: step reverted"))
+            self.emit(CandidateRejected(
+                self.current.id, iteration,
+                f"{self.scored_on} score fell from {format_score(current_score)} to {format_score(new_score)}: step reverted"))
             return current_score
 
     def finalists(self) -> list[PromptText]:
