@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..document import Analysis, analyze, find_root, read_text
+from ..state import cache_path
 from .check import print_diagnostics, records, unreadable
 
 
@@ -36,12 +37,7 @@ def load(name: str, root: str | None) -> Loaded:
     return Loaded(path, workspace, text, analysis)
 
 
-def state_dir(root: Path) -> Path:
-    """``.promptlsp/`` beside the workspace: the cache and the run store."""
-    return root / ".promptlsp"
-
-
 def make_engine(root: Path, use_cache: bool):
     from ..engine import Engine
 
-    return Engine(cache_path=state_dir(root) / "cache.sqlite" if use_cache else None)
+    return Engine(cache_path=cache_path(root) if use_cache else None)

@@ -16,7 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..document import read_text
 from ..document.edit import EditError, rewrite_prompt
-from .common import CommandError, load, make_engine, state_dir
+from ..state import runs_path
+from .common import CommandError, load, make_engine
 from .main import EXIT_FINDINGS, EXIT_OK
 from ..evaluate.results import format_score
 
@@ -50,7 +51,7 @@ def run(args) -> int:
     engine = make_engine(loaded.root, not args.no_cache)
     session = engine.session(budget=budget)
     try:
-        store = RunStore.open(state_dir(loaded.root) / "runs.sqlite")
+        store = RunStore.open(runs_path(loaded.root))
     except RunStoreError as exc:
         err.print(f"run store unavailable ({exc}); the run is not recorded")
         store = None

@@ -41,12 +41,12 @@ from ..optimize.events import ExampleScored, PromptText
 from ..runs.store import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
 from .positions import to_lsp_range
 from ..evaluate.results import format_score
+from ..state import runs_path
 
 log = logging.getLogger("promptlsp.lsp.critiques")
 
 SOURCE = "promptlsp-critique"
 CODE = "critique"
-STORE_NAME = Path(".promptlsp") / "runs.sqlite"
 ACTION_KIND = types.CodeActionKind.RefactorRewrite
 ANNOTATION_PREFIX = "promptlsp.apply-candidate"
 
@@ -78,10 +78,6 @@ class RunView:
 
 
 StoreLookup = Callable[[Analysis], Optional[RunView]]
-
-
-def store_path(root: Path) -> Path:
-    return Path(root) / STORE_NAME
 
 
 def load_view(store: RunStore, file: Path | str) -> RunView | None:
@@ -132,7 +128,7 @@ class CritiqueIndex:
         if file is None:
             return None
         file = Path(file)
-        db = store_path(Path(root) if root is not None else file.parent)
+        db = runs_path(Path(root) if root is not None else file.parent)
         if not db.exists():
             return None
         key = normalize_file(file)

@@ -35,6 +35,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from .config import effective
 from .server import PromptLanguageServer, uri_to_path
 from ..evaluate.results import format_score
+from ..state import cache_path, runs_path
 
 log = logging.getLogger("promptlsp.lsp.runs")
 
@@ -113,10 +114,8 @@ class RunManager:
         if engine is None:
             from ..engine import Engine  # cheap: litellm loads on the first model call
 
-            state = root / ".promptlsp"
-            state.mkdir(parents=True, exist_ok=True)
             # one backend and one concurrency limit per model, process-wide
-            engine = Engine(cache_path=state / "cache.sqlite", backend=self._backend, limiters=self._limiters)
+            engine = Engine(cache_path=cache_path(root), backend=self._backend, limiters=self._limiters)
             self._limiters, self._backend = engine.limiters, engine.backend
             self._engines[root] = engine
         return engine
@@ -126,7 +125,7 @@ class RunManager:
         if store is None:
             from ..runs import RunStore
 
-            store = self._stores[root] = RunStore.open(root / ".promptlsp" / "runs.sqlite")
+            store = self._stores[root] = RunStore.open(runs_path(root))
         return store
 
     def root(self, path: Path) -> Path:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..document import analyze, read_text
+from ..state import STATE_DIR
 from . import diagnostics as lsp_diagnostics
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("promptlsp.lsp.watch")
 
 PROMPT_SUFFIX = ".prompt.toml"
-IGNORED_PARTS = {".git", ".promptlsp", "node_modules", ".venv", "__pycache__"}
+IGNORED_PARTS = {".git", STATE_DIR, "node_modules", ".venv", "__pycache__"}
 
 
 class WorkspaceWatcher:
