@@ -319,3 +319,48 @@ async def test_evaluate_with_critiques_publishes_them(client: LanguageClient, st
     line = text.split("\n")[critiques()[0].range.start.line]
     found = critiques()[0].range
     assert line[found.start.character:found.end.character] == "What is the sentiment?"
+    # the summary carries the per-example results of the critic's evaluation (for a results view)
+    examples = summary["examples"]
+    assert summary["score"] == summary["initialScore"]
+    assert len(examples) == len({e["example_id"] for e in examples}) > 0  # one row per example
+    assert all(e["split"] != "test" for e in examples)
+    first = examples[0]
+    assert first["vars"].get("review") and first["output"] and first["checks"]
+    assert first["checks"][0]["reason"] and first["score"] == 0.0 and first["passed"] is False
+
+
+async def test_estimate_without_running(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    estimate = await _request(client, "promptlsp/estimate", {"uri": uri, "version": 1, "iterations": 2})
+    assert estimate["method"] == "gradsum" and estimate["iterations"] == 2
+    assert estimate["calls"] > 0 and estimate["tokens"] > 0 and estimate["overBudget"] is None
+    assert "at most" in estimate["summary"]
+    tighter = await _command(client, "promptlsp.estimate", {"uri": uri, "budgetCalls": 1})
+    assert "max_calls" in tighter["overBudget"] and "the limit 1" in tighter["overBudget"]
+    more = await _request(client, "promptlsp/estimate", {"uri": uri, "iterations": 4})
+    assert more["calls"] > estimate["calls"]
+    assert stub.stats.requests == 0 and _store(client).runs() == []  # nothing ran
+    with pytest.raises(JsonRpcException) as caught:  # bad input: an answer, not a crash
+        await _request(client, "promptlsp/estimate", {"uri": uri, "method": "annealing"})
+    assert "annealing" in caught.value.message
+
+
+async def test_progress_on_the_clients_own_token_and_its_cancel(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    token = f"client-{uuid.uuid4()}"
+    summary = await _request(client, "promptlsp/optimize", {"uri": uri, "iterations": 1, "workDoneToken": token})
+    assert summary["status"] == "finished"
+    assert list(client.progress_reports) == [token]  # the server created no token of its own
+    reports = client.progress_reports[token]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and reports[0].cancellable
+    assert any(isinstance(r, types.WorkDoneProgressReport) and r.message.startswith("iteration 1/1") for r in reports)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+    # cancelling the client's token stops a run too
+    stub.latency = 0.5
+    second = f"client-{uuid.uuid4()}"
+    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri, "workDoneToken": second}))
+    await _until(lambda: second in client.progress_reports)
+    assert await stub.until(lambda s: s.requests >= summary["accounting"]["total"]["calls"] + 3, timeout=20)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=second))
+    assert (await asyncio.wait_for(pending, 5))["status"] == "cancelled"
+    await _assert_calls_stop(stub)

@@ -2,13 +2,19 @@
 
 Custom requests (for clients that can send them, e.g. VS Code)::
 
+    promptlsp/estimate    {uri, version?, method?, iterations?, budgetCalls?}  -> estimate, overBudget
     promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
     promptlsp/evaluate    {uri, split?}                                       -> EvalReport dict
+    promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
     promptlsp/runs        {uri}                                               -> runs, newest first
     promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
 
-The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.optimize``,
-``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+``promptlsp/optimize`` and ``promptlsp/evaluate`` report ``$/progress`` on the request's own
+``workDoneToken`` when the client sends one (so a client can show it where it likes, e.g. a
+notification with a Cancel button), else on a token the server creates.
+
+The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.estimate``,
+``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
 the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
 ``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,9 +46,11 @@ from ..state import cache_path, runs_path
 
 log = logging.getLogger("promptlsp.lsp.runs")
 
-OPTIMIZE, EVALUATE, RUNS, CANDIDATES = "promptlsp/optimize", "promptlsp/evaluate", "promptlsp/runs", "promptlsp/candidates"
-CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
-    "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates", "promptlsp.cancel",
+ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
+RUNS, CANDIDATES = "promptlsp/runs", "promptlsp/candidates"
+CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+    "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
+    "promptlsp.cancel",
 )
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
 
@@ -94,6 +103,39 @@ def _int(params: dict[str, Any], key: str) -> int | None:
 def _cost(accounting: dict[str, Any]) -> str:
     cost = (accounting or {}).get("total", {}).get("cost_usd")
     return "unknown" if cost is None else f"${cost:.4f}"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    uri: str
+    path: Path
+    prompt_file: Any
+    session: Any
+    budget: Any
+    optimizer: Any
+    estimate: Any
+    summary: str  # one line: method, iterations, calls, tokens, cost
+    over: str | None  # the budget limit the estimate exceeds
+    refusal: str | None  # why the run is refused, for people
+
+
+def _example_rows(prompt_file: Any, scored: list[Any]) -> list[dict[str, Any]]:
+    """Per-example results of a critic run (its ExampleScored events, first score of each
+    example), in the shape of ``EvalReport.to_dict()["examples"]``."""
+    by_id = {e.id: e for e in prompt_file.examples}
+    rows: dict[str, dict[str, Any]] = {}
+    for event in scored:
+        if event.example_id in rows:
+            continue
+        example = by_id.get(event.example_id)
+        rows[event.example_id] = {
+            "example_id": event.example_id, "split": event.split,
+            "vars": dict(example.vars) if example else {},
+            "expected": list(example.expected) if example and example.expected is not None else None,
+            "output": event.output, "score": event.score, "passed": event.passed, "error": event.error,
+            "checks": [dict(d) for d in event.details],
+        }
+    return list(rows.values())
 
 
 class RunManager:
@@ -159,28 +201,35 @@ class RunManager:
         return prompt_file
 
     # -- progress ------------------------------------------------------------------------------
-    async def progress_begin(self, title: str, message: str, on_cancel: Callable[[], None]) -> str | None:
-        caps = self.ls.client_capabilities
-        if not (caps and caps.window and caps.window.work_done_progress):
-            return None
-        token = str(uuid.uuid4())  # never reuse: pygls never frees tokens
-        try:
-            await self.ls.work_done_progress.create_async(token)
-        except Exception as exc:
-            log.warning("client refused a progress token: %s", exc)
-            return None
-        future = self.ls.work_done_progress.tokens.get(token)
-        if future is not None:
-            future.add_done_callback(lambda f: f.cancelled() and on_cancel())
+    async def progress_begin(self, title: str, message: str, on_cancel: Callable[[], None],
+                             client_token: Any = None) -> str | int | None:
+        """Begin work-done progress: on ``client_token`` (the request's ``workDoneToken``) when
+        the client sent one, else on a fresh token the server creates, if the client can show it.
+        ``on_cancel`` runs when the client cancels the progress."""
+        if isinstance(client_token, (str, int)) and not isinstance(client_token, bool):
+            token: str | int = client_token
+        else:
+            caps = self.ls.client_capabilities
+            if not (caps and caps.window and caps.window.work_done_progress):
+                return None
+            token = str(uuid.uuid4())  # never reuse: pygls never frees tokens
+            try:
+                await self.ls.work_done_progress.create_async(token)
+            except Exception as exc:
+                log.warning("client refused a progress token: %s", exc)
+                return None
         self.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
             title=title, message=message, cancellable=True, percentage=0))
+        future = self.ls.work_done_progress.tokens.get(token)  # begin() registers a client's token
+        if future is not None:
+            future.add_done_callback(lambda f: f.cancelled() and on_cancel())
         return token
 
-    def progress_report(self, token: str | None, message: str, percentage: int | None = None) -> None:
+    def progress_report(self, token: str | int | None, message: str, percentage: int | None = None) -> None:
         if token is not None:
             self.ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
 
-    def progress_end(self, token: str | None, message: str) -> None:
+    def progress_end(self, token: str | int | None, message: str) -> None:
         if token is not None:
             try:
                 self.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -191,7 +240,7 @@ class RunManager:
         self.ls.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     # -- running tasks -------------------------------------------------------------------------
-    async def supervise(self, uri: str, key: str, coro, token: str | None):
+    async def supervise(self, uri: str, key: str, coro, token: str | int | None):
         """Run ``coro`` as a registered task; a cancelled handler cancels it. Returns the task
         (done): cancelled when stopped from outside (progress cancel, promptlsp.cancel)."""
         task = asyncio.ensure_future(coro)
@@ -231,31 +280,53 @@ class RunManager:
         return cancelled
 
     # -- operations ----------------------------------------------------------------------------
-    async def optimize(self, raw: Any) -> dict[str, Any]:
-        params = _params(raw)
+    async def _plan(self, params: dict[str, Any], emit: Callable[[Any], None] | None = None) -> _Plan:
+        """The optimizer a request asks for, its estimate, and why it would be refused (or None)."""
         uri, path = _uri(params)
         version, iterations, budget_calls = _int(params, "version"), _int(params, "iterations"), _int(params, "budgetCalls")
         method = params.get("method")
         if method is not None and not isinstance(method, str):
             raise JsonRpcInvalidParams(message=f"'method' must be a string, got {method!r}")
         prompt_file = await self.load(uri, path, version)
-        root = self.root(path)
 
         from ..engine import Budget
         from ..optimize import make_optimizer
-        from ..runs import RunStoreError
 
         budget = prompt_file.optimize.budget
         if budget_calls is not None:
             budget = Budget(max_calls=budget_calls, max_tokens=budget.max_tokens if budget else None,
                             max_usd=budget.max_usd if budget else None)
+        session = self.engine(self.root(path)).session(budget=budget)
         try:
-            store = self.store(root)
-        except RunStoreError as exc:
-            self.log(f"run store unavailable ({exc}); the run is not recorded", types.MessageType.Warning)
-            store = None
-        session = self.engine(root).session(budget=budget)
-        state: dict[str, Any] = {"token": None}
+            optimizer = make_optimizer(prompt_file, session, method=method, emit=emit, iterations=iterations)
+        except (ValueError, TypeError) as exc:
+            raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
+        estimate = optimizer.estimate()
+        cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
+        summary = (f"{optimizer.method} on {path.name}: {optimizer.settings.iterations} iterations, at most "
+                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}")
+        refusal = None
+        over = estimate.exceeds(budget)
+        if over is not None:
+            have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
+                    "max_usd": (estimate.cost_usd, "USD")}[over]
+            refusal = (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
+                       f"the limit {getattr(budget, over)}. Raise [optimize.budget] {over}, pass a larger budget "
+                       "or fewer iterations.")
+        return _Plan(uri, path, prompt_file, session, budget, optimizer, estimate, summary, over, refusal)
+
+    async def estimate(self, raw: Any) -> dict[str, Any]:
+        """What an optimization would cost, without running it."""
+        plan = await self._plan(_params(raw))
+        return {"method": plan.optimizer.method, "iterations": plan.optimizer.settings.iterations,
+                "calls": plan.estimate.calls, "tokens": plan.estimate.tokens, "costUsd": plan.estimate.cost_usd,
+                "overBudget": plan.refusal, "summary": plan.summary}
+
+    async def optimize(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        from ..runs import RunStoreError
+
+        state: dict[str, Any] = {"token": None, "examples": []}
 
         def on_event(event) -> None:
             if store is not None:
@@ -263,7 +334,9 @@ class RunManager:
                     store.record(optimizer.run_id, event)
                 except RunStoreError as exc:
                     log.warning("run store error: %s", exc)
-            if event.kind == "iteration-done":
+            if event.kind == "example-scored":
+                state["examples"].append(event)
+            elif event.kind == "iteration-done":
                 total = event.accounting.get("total", {})
                 n = optimizer.settings.iterations
                 self.progress_report(
@@ -275,24 +348,18 @@ class RunManager:
             elif event.kind == "candidate-scored" and event.split != "minibatch":
                 self.progress_report(state["token"], f"validating · {format_score(event.score)}")
 
+        plan = await self._plan(params, on_event)
+        uri, path, optimizer, estimate, session = plan.uri, plan.path, plan.optimizer, plan.estimate, plan.session
+        self.log(f"estimate: {plan.summary} (run {optimizer.run_id})")
+        if plan.refusal is not None:
+            self.log(plan.refusal, types.MessageType.Warning)
+            raise Refused(message=plan.refusal, data={"limit": plan.over, "estimate": estimate.as_dict(),
+                                                      "budget": getattr(plan.budget, plan.over)})
         try:
-            optimizer = make_optimizer(prompt_file, session, method=method, emit=on_event, iterations=iterations)
-        except (ValueError, TypeError) as exc:
-            raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
-        estimate = optimizer.estimate()
-        cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
-        summary = (f"{optimizer.method} on {path.name}: {optimizer.settings.iterations} iterations, at most "
-                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}")
-        self.log(f"estimate: {summary} (run {optimizer.run_id})")
-        over = estimate.exceeds(budget)
-        if over is not None:
-            have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
-                    "max_usd": (estimate.cost_usd, "USD")}[over]
-            limit = getattr(budget, over)
-            message = (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
-                       f"the limit {limit}. Raise [optimize.budget] {over}, pass a larger budget or fewer iterations.")
-            self.log(message, types.MessageType.Warning)
-            raise Refused(message=message, data={"limit": over, "estimate": estimate.as_dict(), "budget": limit})
+            store = self.store(self.root(path))
+        except RunStoreError as exc:
+            self.log(f"run store unavailable ({exc}); the run is not recorded", types.MessageType.Warning)
+            store = None
 
         run_id = optimizer.run_id
 
@@ -301,7 +368,9 @@ class RunManager:
             if task is not None:
                 task.cancel()
 
-        state["token"] = await self.progress_begin(f"Optimizing {path.name}", summary, on_progress_cancel)
+        title = "Critiquing" if optimizer.method == "critique" else "Optimizing"
+        state["token"] = await self.progress_begin(f"{title} {path.name}", plan.summary, on_progress_cancel,
+                                                   params.get("workDoneToken"))
         task = await self.supervise(uri, run_id, optimizer.run(), state["token"])
         if task.cancelled():
             status, finished = "cancelled", None
@@ -328,11 +397,15 @@ class RunManager:
         self.progress_end(state["token"], f"{status}: {scored_on} score {format_score(initial_score)} → {format_score(best_score)}")
         self.log(f"run {run_id} {status}: {format_score(initial_score)} → {format_score(best_score)}")
         candidates = [c.to_dict() for c in store.candidates(run_id)] if store is not None else []
-        return {
+        summary = {
             "runId": run_id, "status": status, "method": optimizer.method, "initialScore": initial_score,
             "bestScore": best_score, "scoredOn": scored_on, "best": best, "candidates": candidates,
             "accounting": accounting, "estimate": estimate.as_dict(), "message": message,
         }
+        if optimizer.method == "critique":
+            summary["score"] = initial_score
+            summary["examples"] = _example_rows(plan.prompt_file, state["examples"])
+        return summary
 
     async def evaluate(self, raw: Any) -> dict[str, Any]:
         """The evaluation report; with ``critique: true``, an evaluation plus GRAD-SUM's gradient
@@ -352,7 +425,7 @@ class RunManager:
         session = self.engine(self.root(path)).session()
         done = [0]
         key = f"eval-{uuid.uuid4()}"
-        token_box: dict[str, str | None] = {"token": None}
+        token_box: dict[str, str | int | None] = {"token": None}
 
         def on_result(_result) -> None:
             done[0] += 1
@@ -364,7 +437,8 @@ class RunManager:
             if task is not None:
                 task.cancel()
 
-        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples", on_cancel)
+        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples", on_cancel,
+                                                      params.get("workDoneToken"))
         task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
                                     token_box["token"])
         if task.cancelled():
@@ -424,7 +498,7 @@ def register(server: PromptLanguageServer) -> None:
     manager = RunManager(server)
     server.run_manager = manager  # type: ignore[attr-defined]
 
-    for method, operation in ((OPTIMIZE, manager.optimize), (EVALUATE, manager.evaluate),
+    for method, operation in ((ESTIMATE, manager.estimate), (OPTIMIZE, manager.optimize), (EVALUATE, manager.evaluate),
                               (RUNS, manager.runs), (CANDIDATES, manager.candidates)):
         server.feature(method)(_guard(method, operation))
 
@@ -436,7 +510,7 @@ def register(server: PromptLanguageServer) -> None:
 
         server.command(name)(handler)
 
-    for name, operation in ((CMD_OPTIMIZE, manager.optimize), (CMD_EVALUATE, manager.evaluate),
+    for name, operation in ((CMD_ESTIMATE, manager.estimate), (CMD_OPTIMIZE, manager.optimize), (CMD_EVALUATE, manager.evaluate),
                             (CMD_RUNS, manager.runs), (CMD_CANDIDATES, manager.candidates),
                             (CMD_CANCEL, manager.cancel_command)):
         command(name, operation)

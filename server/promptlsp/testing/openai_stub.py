@@ -27,6 +27,7 @@ Use it from sync code, async code (it runs its own loop in a thread) or a shell:
         assert stub.stats.requests == 2
 
     python -m promptlsp.testing.openai_stub --port 0 --script rules.json   # prints the address
+    python -m promptlsp.testing.openai_stub --port 0 --answer tests/cli/stub_model.py:answer --latency 0.2
 
 A script file is JSON: ``{"latency": 0.05, "api_key": null, "default_reply": "...",
 "rules": [{"match": "substring", "reply": "...", "fault": "prose", "times": 1}]}``.
@@ -36,8 +37,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import json
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -354,6 +359,34 @@ def from_script(path: Path, *, port: int = 0, latency: float | None = None) -> S
     )
 
 
+def load_answer(spec: str) -> AnswerFn:
+    """``MODULE:FUNCTION`` -> the function. MODULE is a dotted module name importable from
+    ``sys.path``, or the path of a ``.py`` file (loaded as a module of its own, its folder put on
+    ``sys.path`` so its own imports resolve)."""
+    module_name, sep, function_name = spec.rpartition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError("expected MODULE:FUNCTION")
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        path = Path(module_name).resolve()
+        if not path.is_file():
+            raise ImportError(f"no such file: {path}")
+        folder = str(path.parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules.setdefault(path.stem, module)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    function = getattr(module, function_name)
+    if not callable(function):
+        raise TypeError(f"{function_name} in {module_name} is not callable")
+    return function
+
+
 async def _serve(server: StubServer) -> None:
     await server.start_async()
     print(server.url, flush=True)
@@ -373,11 +406,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free one)")
     parser.add_argument("--script", type=Path, help="JSON script of rules (see the module docstring)")
     parser.add_argument("--latency", type=float, default=None, help="seconds before every answer")
+    parser.add_argument(
+        "--answer", metavar="MODULE:FUNCTION",
+        help="answer with FUNCTION(request body) -> str from MODULE (a dotted module name or a .py "
+        "file path); overrides a --script's default_reply, its rules still apply",
+    )
     args = parser.parse_args(argv)
+    try:
+        answer = load_answer(args.answer) if args.answer else None
+    except (ImportError, AttributeError, TypeError, ValueError, OSError) as exc:
+        parser.error(f"--answer {args.answer}: {exc}")
     if args.script:
         server = from_script(args.script, port=args.port, latency=args.latency)
+        if answer is not None:
+            server.answer = answer
     else:
-        server = StubServer(latency=args.latency or 0.0, port=args.port)
+        server = StubServer(latency=args.latency or 0.0, port=args.port, answer=answer)
     asyncio.run(_serve(server))
 
 
