@@ -17,6 +17,14 @@ from typing import Any, Mapping
 
 import tomlkit
 
+try:  # the C-speed-ish stdlib reader for data; tomlkit only where it is needed (see _parse)
+    import tomllib as _fast_toml
+except ImportError:  # Python 3.10
+    try:
+        import tomli as _fast_toml  # type: ignore[no-redef]
+    except ImportError:
+        _fast_toml = None  # type: ignore[assignment]
+
 from . import datasets as ds
 from . import model, schema, template
 from .diagnostics import Diagnostic, Related, has_errors
@@ -52,7 +60,6 @@ class Analysis:
     source: SourceText
     path: Path | None = None
     root: Path | None = None
-    toml: tomlkit.TOMLDocument | None = None
     data: dict[str, Any] | None = None
     spans: ScanResult | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -134,13 +141,29 @@ def _syntax_error(result: Analysis, exc: Exception) -> None:
     result.diagnostics.append(Diagnostic.of("toml-syntax", message, Span(start, max(end, start))))
 
 
-def _analyze(result: Analysis) -> None:
+def _parse(result: Analysis) -> dict[str, Any] | None:
+    """The file's data. tomllib (stdlib, ~3x faster than tomlkit on large files) reads it; only
+    when it refuses the text does tomlkit parse it — for the exact error message and position
+    that the diagnostics have always given, and so that a text tomlkit accepts is never rejected
+    here (edits are planned with tomlkit: what it can parse, it can rewrite). Texts with a
+    carriage return go to tomlkit directly: tomllib turns CRLF inside multi-line strings into LF,
+    while tomlkit keeps the string as written — which the span map and the prompts sent rely on."""
+    if _fast_toml is not None and "\r" not in result.text:
+        try:
+            return _fast_toml.loads(result.text)
+        except Exception:  # TOMLDecodeError, or a reader bug on odd input: ask tomlkit
+            pass
     try:
-        result.toml = tomlkit.parse(result.text)
+        return tomlkit.parse(result.text).unwrap()
     except Exception as exc:  # ParseError, KeyAlreadyPresent, or a tomlkit bug on odd input
         _syntax_error(result, exc)
+        return None
+
+
+def _analyze(result: Analysis) -> None:
+    result.data = _parse(result)
+    if result.data is None:
         return
-    result.data = result.toml.unwrap()
     try:
         result.spans = scan(result.text)
     except ScanError as exc:
