@@ -1,0 +1,441 @@
+"""Language server latency: promptlsp vs taplo's LSP (what Even Better TOML runs).
+
+    python bench/lsp.py [--sizes 10,200,5000] [--edits 20] [--hovers 40] [--starts 5] [--no-taplo] [--smoke]
+
+Both servers run as real processes over stdio, driven by one small LSP client in this script
+(Content-Length framing, requests answered in order; what a server asks of the client —
+``workspace/configuration``, progress tokens, capability registration — gets an empty answer).
+
+* **initialize**: process start → the ``initialize`` response (``--starts`` times; promptlsp's
+  includes the Python interpreter's start-up, taplo's that of Node and its WebAssembly module).
+* **didChange → publishDiagnostics** on the files of ``bench/validate.py`` with 10, 200 and
+  5,000 inline examples (the same generated text for both servers): the file is opened, then
+  ``--edits`` whole-document changes alternate between the valid text and the text with one
+  schema error (an unknown top-level key); a change is timed from sending it to the first
+  ``publishDiagnostics`` for that document whose content matches it (error present or not;
+  promptlsp also stamps the version). One change at a time, the next sent after the previous
+  was answered: this is the latency a user sees after pausing, not throughput. promptlsp's
+  figure includes its 150 ms debounce (``DEBOUNCE_SECONDS``), which exists to skip the analysis
+  of intermediate keystrokes; taplo has none.
+* **hover** on a key (the schema's description): ``--hovers`` requests, idle, and for promptlsp
+  again while it runs an optimization of the sentiment example against a loopback scripted
+  model (200 ms per call, ``promptlsp.testing.openai_stub``): the optimization must not make the
+  editor wait.
+
+taplo's server comes from the npm package ``@taplo/lsp`` 0.8.0 (the PyPI and npm ``taplo``
+command-line builds have no language server), installed on first use into
+``bench/taplo-lsp/node_modules`` with ``npm ci`` (lock file with hashes), wrapped for stdio by
+``bench/taplo-lsp/stdio.mjs``; the JSON Schema is associated with ``*.prompt.toml`` by a
+``.taplo.toml`` in the workspace — the same ``prompts-spec/prompt.schema.json`` promptlsp uses.
+taplo checks syntax and the schema; promptlsp also templates, examples and criteria.
+
+Prints a table: p50 and p95 (nearest rank) in ms per server and measurement.
+``--smoke``: size 10, 4 edits, 5 hovers, 1 start, no optimization (what the test runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests" / "cli"))
+
+import validate  # noqa: E402  (the generated files of bench/validate.py)
+
+SCHEMA = REPO / "prompts-spec" / "prompt.schema.json"
+TAPLO_DIR = REPO / "bench" / "taplo-lsp"
+SENTIMENT = REPO / "prompts-spec" / "examples" / "sentiment.prompt.toml"
+ERROR_LINE = 'nmae = "a typo: no such key"\n'  # both servers report an unknown top-level key
+TIMEOUT_S = 60.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+# -- a minimal LSP client over stdio ------------------------------------------------------------
+
+class Client:
+    """One server process; requests are awaited, notifications go to ``on_notify`` watchers."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.command, self.cwd, self.env = command, cwd, env
+        self.proc: asyncio.subprocess.Process | None = None
+        self._next = 0
+        self._pending: dict[int, asyncio.Future] = {}
+        self._watchers: list[Callable[[str, Any], bool]] = []
+        self._reader: asyncio.Task | None = None
+        self.stderr = b""
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.command, cwd=self.cwd, env=self.env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 26)
+        self._reader = asyncio.create_task(self._read())
+        asyncio.create_task(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        while chunk := await self.proc.stderr.read(65536):
+            self.stderr = (self.stderr + chunk)[-20000:]
+
+    def _send(self, message: dict) -> None:
+        assert self.proc and self.proc.stdin
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def _read(self) -> None:
+        assert self.proc and self.proc.stdout
+        out = self.proc.stdout
+        while True:
+            length = None
+            while True:
+                line = await out.readline()
+                if not line:
+                    for future in self._pending.values():
+                        if not future.done():
+                            future.set_exception(ConnectionError("server exited: " + self.stderr[-2000:].decode(errors="replace")))
+                    return
+                line = line.strip()
+                if not line:
+                    break
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            message = json.loads(await out.readexactly(length or 0))
+            if "id" in message and "method" in message:  # a request from the server
+                self._send({"id": message["id"], "result": self._answer(message)})
+            elif "id" in message:
+                future = self._pending.pop(message["id"], None)
+                if future is not None and not future.done():
+                    if "error" in message:
+                        future.set_exception(RuntimeError(str(message["error"])))
+                    else:
+                        future.set_result(message.get("result"))
+            else:
+                self._watchers = [w for w in self._watchers if not w(message["method"], message.get("params"))]
+
+    @staticmethod
+    def _answer(message: dict) -> Any:
+        if message["method"] == "workspace/configuration":
+            return [None for _ in message.get("params", {}).get("items", [])]
+        return None
+
+    async def request(self, method: str, params: Any, timeout: float = TIMEOUT_S) -> Any:
+        self._next += 1
+        future = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = future
+        self._send({"id": self._next, "method": method, "params": params})
+        return await asyncio.wait_for(future, timeout)
+
+    def notify(self, method: str, params: Any) -> None:
+        self._send({"method": method, "params": params})
+
+    def expect(self, predicate: Callable[[str, Any], bool]) -> asyncio.Future:
+        """A future that resolves at the first notification ``predicate`` accepts."""
+        future = asyncio.get_running_loop().create_future()
+
+        def watcher(method: str, params: Any) -> bool:
+            if future.done():
+                return True
+            if predicate(method, params):
+                future.set_result(params)
+                return True
+            return False
+
+        self._watchers.append(watcher)
+        return future
+
+    async def initialize(self, root: Path, options: Any = None) -> None:
+        await self.request("initialize", {
+            "processId": os.getpid(), "rootUri": root.as_uri(),
+            "workspaceFolders": [{"uri": root.as_uri(), "name": "bench"}],
+            "initializationOptions": options,
+            "capabilities": {
+                "general": {"positionEncodings": ["utf-16"]},
+                "window": {"workDoneProgress": True},
+                "workspace": {"configuration": True, "workspaceFolders": True},
+                "textDocument": {
+                    "synchronization": {"dynamicRegistration": False},
+                    "publishDiagnostics": {"versionSupport": True},
+                    "hover": {"contentFormat": ["markdown", "plaintext"]},
+                },
+            },
+        })
+        self.notify("initialized", {})
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        try:
+            await self.request("shutdown", None, timeout=10)
+            self.notify("exit", None)
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except Exception:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+# -- the servers --------------------------------------------------------------------------------
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    options: Any = None
+
+
+def promptlsp_server(options: Any = None) -> Server:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "BENCH_KEY": "sk-bench-not-a-secret"}
+    return Server("promptlsp", [sys.executable, "-m", "promptlsp", "serve"], env, options)
+
+
+def taplo_server() -> Server | None:
+    """taplo's LSP, installing @taplo/lsp from the lock file on first use; None without Node."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return None
+    if not (TAPLO_DIR / "node_modules" / "@taplo" / "lsp").exists():
+        print("installing @taplo/lsp into bench/taplo-lsp/node_modules (npm ci) …", file=sys.stderr)
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=TAPLO_DIR,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"npm ci failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
+            return None
+    return Server("taplo", [node, str(TAPLO_DIR / "stdio.mjs")], dict(os.environ))
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+async def time_initialize(server: Server, root: Path, starts: int) -> list[float]:
+    times = []
+    for _ in range(starts):
+        client = Client(server.command, root, server.env)
+        start = time.perf_counter()
+        await client.start()
+        await client.initialize(root, server.options)
+        times.append((time.perf_counter() - start) * 1000)
+        await client.stop()
+    return times
+
+
+def _has_error(params: Any) -> bool:
+    return any(d.get("severity", 1) == 1 for d in params.get("diagnostics", []))
+
+
+async def open_and_wait(client: Client, uri: str, text: str, errors: bool) -> None:
+    ready = client.expect(lambda m, p: m == "textDocument/publishDiagnostics" and p["uri"] == uri
+                          and _has_error(p) == errors)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "toml", "version": 1, "text": text}})
+    await asyncio.wait_for(ready, TIMEOUT_S)
+
+
+async def time_changes(client: Client, uri: str, text: str, edits: int) -> list[float]:
+    """didChange → the matching publishDiagnostics, alternating broken / valid text."""
+    broken = text.replace("\nname =", "\n" + ERROR_LINE + "name =", 1)
+    assert broken != text
+    await open_and_wait(client, uri, text, errors=False)
+    times = []
+    for version in range(2, edits + 2):
+        errors = version % 2 == 0
+        body = broken if errors else text
+
+        def matches(method: str, params: Any, errors: bool = errors, version: int = version) -> bool:
+            if method != "textDocument/publishDiagnostics" or params["uri"] != uri:
+                return False
+            if params.get("version") is not None and params["version"] != version:
+                return False
+            return _has_error(params) == errors
+
+        published = client.expect(matches)
+        start = time.perf_counter()
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                 "contentChanges": [{"text": body}]})
+        await asyncio.wait_for(published, TIMEOUT_S)
+        times.append((time.perf_counter() - start) * 1000)
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    return times
+
+
+def key_position(text: str, key: str) -> dict[str, int]:
+    for line, content in enumerate(text.split("\n")):
+        if content.startswith(f"{key} =") or content.startswith(f"{key}="):
+            return {"line": line, "character": 1}
+    raise ValueError(f"no top-level line for key {key!r}")
+
+
+async def time_hovers(client: Client, uri: str, position: dict[str, int], count: int,
+                      expect_text: str | None = None) -> list[float]:
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        result = await client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": position})
+        times.append((time.perf_counter() - start) * 1000)
+        if expect_text is not None:
+            assert result and expect_text in json.dumps(result), f"unexpected hover: {result}"
+        await asyncio.sleep(0.05)  # a user's hovers are spaced out; so are these
+    return times
+
+
+async def hovers_during_optimization(folder: Path, count: int) -> tuple[list[float], int]:
+    """promptlsp hovers while it optimizes the sentiment example against a slow scripted model.
+    Returns the times and how many model calls the run made meanwhile (it must be running)."""
+    import tomlkit
+    from promptlsp.testing.openai_stub import StubServer
+    from stub_model import answer  # tests/cli/stub_model.py: a scripted model for this example
+
+    doc = tomlkit.parse(SENTIMENT.read_text(encoding="utf-8"))
+    doc.pop("models", None)
+    doc["optimize"]["iterations"] = 50  # long enough to outlast the hovers; cancelled after them
+    text = tomlkit.dumps(doc)
+    path = folder / "running.prompt.toml"
+    path.write_text(text, encoding="utf-8")
+    uri = path.as_uri()
+    with StubServer(latency=0.2, answer=answer) as stub:
+        options = {"models": {role: "openai/stub" for role in ("task", "judge", "optimizer")},
+                   "apiBase": stub.url, "apiKeyEnv": "BENCH_KEY"}
+        server = promptlsp_server(options)
+        client = Client(server.command, folder, server.env)
+        await client.start()
+        await client.initialize(folder, server.options)
+        await open_and_wait(client, uri, text, errors=False)
+        run = asyncio.ensure_future(client.request("promptlsp/optimize", {"uri": uri, "budgetCalls": 100000}, timeout=600))
+        deadline = time.monotonic() + 60
+        while stub.stats.requests < 3:  # the run is under way
+            if run.done():
+                run.result()  # raises what the server said
+                raise RuntimeError("the optimization ended before the hovers")
+            assert time.monotonic() < deadline, "the optimization never called the model"
+            await asyncio.sleep(0.05)
+        before = stub.stats.requests
+        times = await time_hovers(client, uri, key_position(text, "task"), count, "task")
+        calls = stub.stats.requests - before
+        still_running = not run.done()
+        await client.request("workspace/executeCommand", {"command": "promptlsp.cancel", "arguments": [{"uri": uri}]})
+        try:
+            await asyncio.wait_for(run, 30)
+        except Exception:
+            pass
+        await client.stop()
+    if not still_running:
+        raise RuntimeError("the optimization finished before the hovers did; hovers were not measured during a run")
+    return times, calls
+
+
+@dataclass
+class Row:
+    measure: str
+    server: str
+    times: list[float]
+    note: str = ""
+
+
+def write_cases(folder: Path, sizes: list[int]) -> list[tuple[int, Path]]:
+    cases = []
+    for size in sizes:
+        path = folder / f"inline-{size}.prompt.toml"
+        path.write_text(validate.inline_file(validate.make_rows(size, random.Random(validate.SEED + size))), encoding="utf-8")
+        cases.append((size, path))
+    (folder / ".taplo.toml").write_text(
+        f'[[rule]]\ninclude = ["**/*.prompt.toml"]\n\n[rule.schema]\npath = "{SCHEMA.as_uri()}"\n', encoding="utf-8")
+    return cases
+
+
+async def bench(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    servers = [promptlsp_server()]
+    if not args.no_taplo:
+        taplo = taplo_server()
+        if taplo is None:
+            print("taplo: not measured (needs node and npm, and @taplo/lsp from the npm registry)", file=sys.stderr)
+        else:
+            servers.append(taplo)
+    with tempfile.TemporaryDirectory(prefix="promptlsp-bench-lsp-") as tmp:
+        folder = Path(tmp)
+        cases = write_cases(folder, args.sizes)
+        for server in servers:
+            rows.append(Row("initialize", server.name, await time_initialize(server, folder, args.starts)))
+        for server in servers:
+            client = Client(server.command, folder, server.env)
+            await client.start()
+            await client.initialize(folder, server.options)
+            for size, path in cases:
+                text = path.read_text(encoding="utf-8")
+                changes = await time_changes(client, path.as_uri(), text, args.edits)
+                rows.append(Row(f"didChange→diagnostics, {size} examples ({len(text.encode()) / 1024:.0f} KB)",
+                                server.name, changes))
+            size, path = cases[0]
+            text = path.read_text(encoding="utf-8")
+            await open_and_wait(client, path.as_uri(), text, errors=False)
+            rows.append(Row("hover on a key, idle", server.name,
+                            await time_hovers(client, path.as_uri(), key_position(text, "task"), args.hovers)))
+            await client.stop()
+        if not args.smoke:
+            times, calls = await hovers_during_optimization(folder, args.hovers)
+            rows.append(Row("hover on a key, during an optimization", "promptlsp", times,
+                            f"{calls} model calls (200 ms each) ran meanwhile"))
+    return rows
+
+
+def table(rows: list[Row]) -> list[str]:
+    header = ["measure", "server", "n", "p50 ms", "p95 ms", "max ms", "note"]
+    order = list(dict.fromkeys(r.measure for r in rows))  # servers side by side per measure
+    rows = sorted(rows, key=lambda r: order.index(r.measure))
+    body = [[r.measure, r.server, str(len(r.times)), f"{statistics.median(r.times):.1f}",
+             f"{percentile(r.times, 0.95):.1f}", f"{max(r.times):.1f}", r.note] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    align = ["<", "<", ">", ">", ">", ">", "<"]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths)).rstrip()
+
+    return [line(header), "-" * len(line(header)), *(line(b) for b in body)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,200,5000", help="examples per file (default 10,200,5000)")
+    parser.add_argument("--edits", type=int, default=20, help="timed changes per file (default 20)")
+    parser.add_argument("--hovers", type=int, default=40, help="timed hovers per measurement (default 40)")
+    parser.add_argument("--starts", type=int, default=5, help="timed server starts (default 5)")
+    parser.add_argument("--no-taplo", action="store_true", help="promptlsp only")
+    parser.add_argument("--smoke", action="store_true", help="size 10, 4 edits, 5 hovers, 1 start, no optimization")
+    args = parser.parse_args(argv)
+    args.sizes = [10] if args.smoke else [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.smoke:
+        args.edits, args.hovers, args.starts = 4, 5, 1
+    if any(size < 1 for size in args.sizes) or min(args.edits, args.hovers, args.starts) < 1:
+        parser.error("sizes, edits, hovers and starts must be positive")
+    rows = asyncio.run(bench(args))
+    print(f"language server latency (python {sys.version.split()[0]}, {os.cpu_count()} cpus); "
+          "p50/p95 nearest rank over n timed operations")
+    print()
+    for text in table(rows):
+        print(text)
+    print()
+    print("didChange→diagnostics: one whole-document change at a time, alternating a valid text and one with an")
+    print("  unknown key, timed to the first matching publishDiagnostics; promptlsp's includes its 150 ms debounce.")
+    print("taplo: @taplo/lsp 0.8.0 (Even Better TOML's server, WebAssembly on Node) with the same JSON Schema;")
+    print("  it checks syntax and the schema only, promptlsp also templates, examples and criteria.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
