@@ -247,6 +247,12 @@ class _Scanner:
     ) -> tuple[str, tuple[int, ...] | None, dict[int, int] | None]:
         """Decode a basic string from offset ``i`` up to ``closing``; leaves pos on the closer."""
         text, n = self.text, self.n
+        end = text.find(closing, i)
+        if end >= 0:  # most strings have no escape: the content is the value, offsets a shift
+            chunk = text[i:end]
+            if "\\" not in chunk and (multiline or ("\n" not in chunk and "\r" not in chunk)):
+                self.pos = end
+                return chunk, None, None
         out: list[str] = []
         offsets: list[int] = []
         escapes: dict[int, int] = {}
