@@ -205,7 +205,7 @@ def _check_action(action: types.CodeAction, text: str, uri: str, version: int, n
 
 def test_code_actions_best_first_and_exact(ws):
     actions = cr.code_actions(_analysis(ws), "file:///x", 3, "utf-16", cr.CritiqueIndex())
-    assert [a.title for a in actions] == ["Apply rewritten prompt (score 0.25 → 1.00)", "Apply rewritten prompt (score 0.25 → 0.50)"]
+    assert [a.title for a in actions] == ["Apply rewritten prompt (score 0.250 → 1.000)", "Apply rewritten prompt (score 0.250 → 0.500)"]
     _check_action(actions[0], TEXT, "file:///x", 3, BEST)
     _check_action(actions[1], TEXT, "file:///x", 3, SECOND)
 
@@ -263,7 +263,7 @@ async def test_code_actions_over_stdio_rebased_then_withdrawn(client: LanguageCl
         text_document=types.TextDocumentItem(uri=uri, language_id="toml", version=1, text=TEXT)))
 
     actions = await _actions(client, uri, LINE_NO)
-    assert [a.title for a in actions] == ["Apply rewritten prompt (score 0.25 → 1.00)", "Apply rewritten prompt (score 0.25 → 0.50)"]
+    assert [a.title for a in actions] == ["Apply rewritten prompt (score 0.250 → 1.000)", "Apply rewritten prompt (score 0.250 → 0.500)"]
     _check_action(actions[0], TEXT, uri, 1, BEST)
     _check_action(actions[1], TEXT, uri, 1, SECOND)
     first_range = actions[0].edit.document_changes[0].edits[0].range

@@ -230,7 +230,7 @@ def critique_diagnostics(analysis: Analysis, uri: str, encoding: Encoding, store
 
 
 def _score(value: float | None) -> str:
-    return format_score(value, 2, missing="?")
+    return format_score(value, missing="?")
 
 
 def _code(text: Any) -> str:

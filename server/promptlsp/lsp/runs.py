@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from statistics import fmean as mean
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -402,9 +403,10 @@ class RunManager:
             "bestScore": best_score, "scoredOn": scored_on, "best": best, "candidates": candidates,
             "accounting": accounting, "estimate": estimate.as_dict(), "message": message,
         }
-        if optimizer.method == "critique":
-            summary["score"] = initial_score
-            summary["examples"] = _example_rows(plan.prompt_file, state["examples"])
+        if optimizer.method == "critique":  # the evaluation behind the critiques, example by example
+            rows = _example_rows(plan.prompt_file, state["examples"])
+            summary["examples"] = rows
+            summary["score"] = mean([r["score"] for r in rows if r["score"] is not None]) if rows else None
         return summary
 
     async def evaluate(self, raw: Any) -> dict[str, Any]:
