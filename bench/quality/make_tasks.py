@@ -1,0 +1,234 @@
+"""Write the task files of ``bench/quality.py``: fixed, seeded splits every method sees.
+
+    python bench/quality/make_tasks.py [--data ../shared/data/bigbench] [--check]
+
+Writes ``bench/quality/tasks/{object_counting,word_sorting,commonsense_math}.prompt.toml``
+(committed; rerunning gives byte-identical files, ``--check`` says whether they are current):
+
+* ``object_counting``, ``word_sorting``: BIG-bench tasks (the ones of TextGrad's
+  prompt-optimization table), from ``examples: [{input, target}]``; a shuffle seeded with
+  ``SEED`` picks 30 train / 30 validation / 100 test examples. Word-sorting inputs get the
+  BBH wording ("Sort the following words alphabetically: List: ...").
+* ``commonsense_math``: the 10 examples of ``prompts-spec/examples/commonsense-math.prompt.toml``,
+  split 4 train / 2 validation / 4 test by the same seeded shuffle (the example file's own
+  split has only 2 test examples). Its llm-rubric and format criteria are dropped: every task is
+  scored by exact match only, so no judge model takes part.
+
+Every file has the same shape: the instruction is the **system message**, the user message is
+the raw question (``template = "{{ question }}"``), and the optimizers may rewrite the system
+message only (``targets = ["system"]``) — TextGrad's prompt-optimization setup, so all methods
+optimize the same string.
+
+Exact match (the one scorer, promptlsp's ``regex`` check, per example): the output must *end*
+with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote decoration around the
+value (``**``, backticks, quotes, a leading ``$``), an optional final period, trailing whitespace
+allowed, nothing else after the value. ``<value>`` is any of the example's targets: for object
+counting both forms (``nine`` or ``9``); for word sorting the sorted words separated by spaces or
+tabs (commas fail). Commonsense-math keeps the example file's own per-example answer regexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from pathlib import Path
+
+import tomlkit
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "bigbench"
+COMMONSENSE = REPO / "prompts-spec" / "examples" / "commonsense-math.prompt.toml"
+OUT = HERE / "tasks"
+SEED = 20240601
+SIZES = {"train": 30, "validation": 30, "test": 100}
+SMALL_SIZES = {"train": 4, "validation": 2, "test": 4}
+CONSTRAINT = 'The response must end with a final line of the form "Answer: <answer>".'
+
+# Characters a model may wrap the value in without changing it.
+_DECOR = r"[*_`\x22\x27$]*"  # ** _ ` " ' $ (escaped, so the pattern fits a TOML literal string)
+
+
+def final_answer_regex(values: list[str]) -> str:
+    """The output ends with ``Answer: <one of values>`` (see the module docstring)."""
+    alts = "|".join(r"[ \t]+".join(re.escape(w) for w in v.split()) for v in sorted(set(values), key=len, reverse=True))
+    return rf"(?i)\banswer\s*(?:\*\*)?:(?:\*\*)?[ \t]*{_DECOR}[ \t]*(?:{alts})[ \t]*{_DECOR}\.?{_DECOR}\s*\Z"
+
+
+def _split(items: list, sizes: dict[str, int]) -> list[tuple[str, object]]:
+    order = list(range(len(items)))
+    random.Random(SEED).shuffle(order)
+    out, start = [], 0
+    for split, size in sizes.items():
+        out += [(split, items[i]) for i in order[start:start + size]]
+        start += size
+    return out
+
+
+def _document(*, name: str, header: str, task: str, system: str, task_max_tokens: int) -> tomlkit.TOMLDocument:
+    doc = tomlkit.document()
+    for line in header.strip().splitlines():
+        doc.add(tomlkit.comment(line) if line.strip() else tomlkit.nl())
+    doc.add(tomlkit.nl())
+    doc["version"] = 1
+    doc["name"] = name
+    doc["task"] = task
+    prompt = tomlkit.table()
+    prompt["system"] = system
+    prompt["template"] = "{{ question }}"
+    doc["prompt"] = prompt
+    models = tomlkit.table(is_super_table=True)
+    models["task"] = {"temperature": 0, "max_tokens": task_max_tokens}
+    models["optimizer"] = {"max_tokens": 512}
+    doc["models"] = models
+    optimize = tomlkit.table()
+    optimize["method"] = "gradsum"
+    optimize["iterations"] = 10
+    optimize["beam_width"] = 2
+    optimize["candidates"] = 2
+    optimize["minibatch"] = 3
+    optimize["seed"] = 0
+    optimize["targets"] = ["system"]
+    optimize["constraints"] = [CONSTRAINT]
+    budget = tomlkit.table()
+    budget["max_calls"] = 40
+    optimize["budget"] = budget
+    doc["optimize"] = optimize
+    return doc
+
+
+def _string(text: str):
+    """A TOML literal string when possible (regexes read as written), else a basic one."""
+    literal = "'" not in text and "\n" not in text
+    return tomlkit.string(text, literal=literal)
+
+
+def _add_examples(doc: tomlkit.TOMLDocument, rows: list[dict]) -> None:
+    examples = tomlkit.aot()
+    for row in rows:
+        table = tomlkit.table()
+        table["id"] = row["id"]
+        table["split"] = row["split"]
+        expected = row["expected"]
+        table["expected"] = expected if len(expected) > 1 else expected[0]
+        check = tomlkit.inline_table()
+        check.update({"name": "final answer", "type": "regex", "value": _string(row["regex"])})
+        checks = tomlkit.array()
+        checks.append(check)
+        table["assert"] = checks
+        variables = tomlkit.inline_table()
+        variables["question"] = row["question"]
+        table["vars"] = variables
+        examples.append(table)
+    doc["examples"] = examples
+
+
+HEADER = """\
+Generated by bench/quality/make_tasks.py (seed {seed}) from {source}. Do not edit by hand:
+change the script and rerun it. Used by bench/quality.py; splits {sizes}.
+Scored by exact match: the output must end with "Answer: <value>" (see make_tasks.py)."""
+
+
+def object_counting(data: Path) -> str:
+    import json
+
+    examples = json.loads((data / "object_counting.json").read_text(encoding="utf-8"))["examples"]
+    rows = []
+    for i, (split, ex) in enumerate(_split(examples, SIZES)):
+        targets = [str(t) for t in ex["target"]]
+        rows.append({"id": f"oc-{split[:3]}-{i:03d}", "split": split, "question": ex["input"],
+                     "expected": targets, "regex": final_answer_regex(targets)})
+    doc = _document(
+        name="object_counting",
+        header=HEADER.format(seed=SEED, source="BIG-bench object_counting", sizes="30 train / 30 validation / 100 test"),
+        task=("Answer questions that list objects (possibly with quantities) by counting how many items of the "
+              "asked kind there are. The response must end with a final line \"Answer: <number>\"; the number "
+              "may be written in digits or in words."),
+        system="Answer the question. End your response with a final line of the form 'Answer: $VALUE' "
+               "where VALUE is a number.",
+        task_max_tokens=256,
+    )
+    _add_examples(doc, rows)
+    return tomlkit.dumps(doc)
+
+
+def word_sorting(data: Path) -> str:
+    import json
+
+    examples = json.loads((data / "word_sorting.json").read_text(encoding="utf-8"))["examples"]
+    rows = []
+    for i, (split, ex) in enumerate(_split(examples, SIZES)):
+        target = str(ex["target"])
+        rows.append({"id": f"ws-{split[:3]}-{i:03d}", "split": split,
+                     "question": f"Sort the following words alphabetically: List: {ex['input']}",
+                     "expected": [target], "regex": final_answer_regex([target])})
+    doc = _document(
+        name="word_sorting",
+        header=HEADER.format(seed=SEED, source="BIG-bench word_sorting", sizes="30 train / 30 validation / 100 test"),
+        task=("Sort a list of words alphabetically. The response must end with a final line \"Answer: <the "
+              "words in alphabetical order, separated by single spaces>\"."),
+        system="Sort the words. End your response with a final line of the form 'Answer: $VALUE' where VALUE "
+               "is the sorted words separated by single spaces.",
+        task_max_tokens=256,
+    )
+    _add_examples(doc, rows)
+    return tomlkit.dumps(doc)
+
+
+def commonsense_math() -> str:
+    source = tomlkit.parse(COMMONSENSE.read_text(encoding="utf-8"))
+    rows = []
+    for split, ex in _split(list(source["examples"]), SMALL_SIZES):
+        regex = next(a["value"] for a in ex["assert"] if a.get("name") == "final answer")
+        expected = ex["expected"]
+        expected = [str(v) for v in expected] if isinstance(expected, list) else [str(expected)]
+        rows.append({"id": str(ex["id"]), "split": split, "question": str(ex["vars"]["question"]),
+                     "expected": expected, "regex": str(regex)})
+    system = (f"{source['prompt']['system']} Think it through briefly, then give your final answer on the "
+              "last line as \"Answer: <answer>\".")
+    doc = _document(
+        name="commonsense_math",
+        header=HEADER.format(seed=SEED, source="prompts-spec/examples/commonsense-math.prompt.toml",
+                             sizes="4 train / 2 validation / 4 test")
+        + "\nEach example keeps the example file's own final-answer regex (equivalent forms accepted).",
+        task=str(source["task"]).strip(),
+        system=system,
+        task_max_tokens=256,
+    )
+    _add_examples(doc, rows)
+    return tomlkit.dumps(doc)
+
+
+def build(data: Path) -> dict[str, str]:
+    return {
+        "object_counting": object_counting(data),
+        "word_sorting": word_sorting(data),
+        "commonsense_math": commonsense_math(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the BIG-bench task JSON files")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a written file differs from what it would write")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in build(args.data).items():
+        path = OUT / f"{name}.prompt.toml"
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+            continue
+        OUT.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO)}")
+    if stale:
+        print("stale: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
