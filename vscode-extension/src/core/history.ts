@@ -1,0 +1,104 @@
+/** Run history (`promptlsp/runs`, newest first) as quick pick items. */
+import { finiteNumber, formatScore, formatUsd, isRecord } from './format';
+import { MalformedAnswer } from './estimate';
+
+export interface RunItem {
+  id: string;
+  label: string;
+  description: string;
+  detail: string;
+}
+
+const STATUS_ICON: Record<string, string> = {
+  finished: '$(check)',
+  cancelled: '$(circle-slash)',
+  failed: '$(error)',
+  interrupted: '$(warning)',
+  running: '$(sync~spin)',
+};
+
+function pick(run: Record<string, unknown>, ...keys: string[]): unknown {
+  for (const key of keys) {
+    if (run[key] !== undefined && run[key] !== null) return run[key];
+  }
+  return undefined;
+}
+
+/** Seconds since the epoch (the store's form), milliseconds, or an ISO string -> ms. */
+function toMillis(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    return value > 1e12 ? value : value * 1000;
+  }
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+function two(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+export function formatTime(ms: number, utc = false): string {
+  const d = new Date(ms);
+  const [y, mo, day, h, mi] = utc
+    ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
+    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes()];
+  return `${y}-${two(mo)}-${two(day)} ${two(h)}:${two(mi)}`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** One run record; accepts the store's snake_case and camelCase, and `{run: {...}}` summaries. */
+export function formatRun(raw: unknown, utc = false): RunItem | undefined {
+  if (!isRecord(raw)) return undefined;
+  const run = isRecord(raw.run) ? { ...raw, ...raw.run } : raw;
+  const id = pick(run, 'id', 'runId', 'run_id');
+  if (typeof id !== 'string' && typeof id !== 'number') return undefined;
+  const status = String(pick(run, 'status') ?? 'unknown');
+  const method = String(pick(run, 'method') ?? 'run');
+  const initial = finiteNumber(pick(run, 'initial_score', 'initialScore'));
+  const best = finiteNumber(pick(run, 'best_score', 'bestScore'));
+  const icon = STATUS_ICON[status] ?? '$(circle-outline)';
+  const label = `${icon} ${method} · ${formatScore(initial)} → ${formatScore(best)}`;
+
+  const description: string[] = [status];
+  const iterations = finiteNumber(pick(run, 'iterations'));
+  if (iterations !== undefined) description.push(`${iterations} iteration${iterations === 1 ? '' : 's'}`);
+  const accounting = pick(run, 'accounting');
+  const total = isRecord(accounting) && isRecord(accounting.total) ? accounting.total : undefined;
+  if (total) {
+    const calls = finiteNumber(total.calls);
+    if (calls !== undefined) description.push(`${calls} call${calls === 1 ? '' : 's'}`);
+    const cost = total.cost_usd ?? total.costUsd;
+    if (cost !== undefined) description.push(formatUsd(cost));
+  }
+
+  const detail: string[] = [`run ${id}`];
+  const started = toMillis(pick(run, 'started_at', 'startedAt', 'started'));
+  const ended = toMillis(pick(run, 'ended_at', 'endedAt', 'finished_at', 'finishedAt', 'finished'));
+  if (started !== undefined) detail.push(`started ${formatTime(started, utc)}`);
+  if (started !== undefined && ended !== undefined && ended >= started) detail.push(`took ${formatDuration(ended - started)}`);
+  const scoredOn = pick(run, 'scored_on', 'scoredOn');
+  if (typeof scoredOn === 'string') detail.push(`scored on ${scoredOn}`);
+  const message = pick(run, 'message');
+  if (typeof message === 'string' && message.trim() !== '') detail.push(message.trim());
+
+  return { id: String(id), label, description: description.join(' · '), detail: detail.join(' · ') };
+}
+
+/** The items for a `promptlsp/runs` answer (a list; bad entries are skipped). */
+export function formatRuns(raw: unknown, utc = false): RunItem[] {
+  const list = isRecord(raw) && Array.isArray(raw.runs) ? raw.runs : raw;
+  if (!Array.isArray(list)) {
+    throw new MalformedAnswer('run list', `expected a list, got ${list === null ? 'null' : typeof list}`);
+  }
+  return list.map((r) => formatRun(r, utc)).filter((r): r is RunItem => r !== undefined);
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { formatDuration, formatRun, formatRuns } from '../src/core/history';
+
+const run = {
+  id: 'run-20261121-abc',
+  file: '/w/sentiment.prompt.toml',
+  method: 'gradsum',
+  status: 'finished',
+  started_at: 1795300000,
+  ended_at: 1795300125.5,
+  initial_score: 0.25,
+  best_score: 1,
+  scored_on: 'validation',
+  iterations: 2,
+  accounting: { total: { calls: 92, cost_usd: 0 } },
+  message: 'improved on validation',
+};
+
+describe('formatRun', () => {
+  test('a finished run', () => {
+    assert.deepEqual(formatRun(run, true), {
+      id: 'run-20261121-abc',
+      label: '$(check) gradsum · 0.250 → 1.000',
+      description: 'finished · 2 iterations · 92 calls · $0.00',
+      detail: 'run run-20261121-abc · started 2026-11-21 22:26 · took 2m 6s · scored on validation · improved on validation',
+    });
+  });
+  test('cancelled, interrupted and running runs have their own icons and missing scores show n/a', () => {
+    assert.equal(formatRun({ id: 'a', status: 'cancelled', method: 'tgd' })?.label, '$(circle-slash) tgd · n/a → n/a');
+    assert.equal(formatRun({ id: 'b', status: 'interrupted' })?.label, '$(warning) run · n/a → n/a');
+    assert.equal(formatRun({ id: 'c', status: 'running', method: 'critique' })?.label, '$(sync~spin) critique · n/a → n/a');
+  });
+  test('camelCase fields and {run: {...}} summaries', () => {
+    const item = formatRun({ run: { runId: 'r1', status: 'failed', method: 'tgd', initialScore: 0.5, bestScore: 0.5 }, candidates: 3 });
+    assert.equal(item?.id, 'r1');
+    assert.equal(item?.label, '$(error) tgd · 0.500 → 0.500');
+  });
+  test('entries without an id are skipped', () => {
+    assert.equal(formatRun({ status: 'finished' }), undefined);
+    assert.equal(formatRun('run-1'), undefined);
+    assert.deepEqual(formatRuns([null, { status: 'x' }, { id: 'ok', status: 'finished' }]).map((r) => r.id), ['ok']);
+  });
+  test('a malformed answer throws', () => {
+    assert.throws(() => formatRuns(null), /run list/);
+    assert.throws(() => formatRuns({ runs: 'none' }), /run list/);
+    assert.deepEqual(formatRuns({ runs: [] }), []);
+  });
+  test('durations', () => {
+    assert.equal(formatDuration(4_000), '4s');
+    assert.equal(formatDuration(126_000), '2m 6s');
+    assert.equal(formatDuration(3_725_000), '1h 2m');
+  });
+});

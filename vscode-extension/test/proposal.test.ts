@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MalformedAnswer } from '../src/core/estimate';
+import {
+  buildProposal,
+  classifyRun,
+  diffTitle,
+  parseRunSummary,
+  pickRewriteAction,
+  scoresFromTitle,
+  versionProblem,
+} from '../src/core/proposal';
+
+const URI = 'file:///w/sentiment.prompt.toml';
+const TEXT = '[prompt]\ntemplate = """\nHere is a review 😀: {{ review }}\nWhat is the sentiment?"""\n';
+
+function action(runId: string, candidate: string, version: number, newText: string, title = 'Apply rewritten prompt (score 0.250 → 1.000)') {
+  const annotationId = `promptlsp.apply-candidate:${runId}:${candidate}`;
+  return {
+    title,
+    kind: 'refactor.rewrite',
+    edit: {
+      documentChanges: [
+        {
+          textDocument: { uri: URI, version },
+          edits: [{ range: { start: { line: 1, character: 14 }, end: { line: 3, character: 22 } }, newText, annotationId }],
+        },
+      ],
+      changeAnnotations: { [annotationId]: { label: title, needsConfirmation: true } },
+    },
+  };
+}
+
+const BEST = '\nReview: {{ review }}\nAnswer with exactly one word: positive, negative or neutral.';
+
+describe('parseRunSummary and classifyRun', () => {
+  const base = { runId: 'run-abc', status: 'finished', method: 'gradsum', initialScore: 0.25, bestScore: 1, scoredOn: 'validation', candidates: [{}, {}], message: '' };
+  test('a better prompt', () => {
+    const outcome = classifyRun(parseRunSummary(base), 'sentiment.prompt.toml');
+    assert.deepEqual(outcome, { kind: 'improved', message: 'Optimization of sentiment.prompt.toml finished: validation score 0.250 → 1.000.' });
+  });
+  test('best == current is "no better prompt", not a diff', () => {
+    const outcome = classifyRun(parseRunSummary({ ...base, bestScore: 0.25, message: 'kept the original' }), 'f.prompt.toml');
+    assert.equal(outcome.kind, 'no-improvement');
+    assert.match(outcome.message, /No better prompt found for f\.prompt\.toml: validation score 0\.250 → 0\.250 \(kept the original\)/);
+  });
+  test('no candidates is "no better prompt"', () => {
+    assert.equal(classifyRun(parseRunSummary({ ...base, candidates: [] }), 'f').kind, 'no-improvement');
+    assert.equal(classifyRun(parseRunSummary({ ...base, bestScore: null }), 'f').kind, 'no-improvement');
+  });
+  test('cancelled and failed runs', () => {
+    assert.equal(classifyRun(parseRunSummary({ ...base, status: 'cancelled' }), 'f').kind, 'cancelled');
+    const failed = classifyRun(parseRunSummary({ ...base, status: 'failed', message: 'budget exhausted' }), 'f');
+    assert.deepEqual(failed, { kind: 'failed', message: 'Optimization of f failed (budget exhausted).' });
+  });
+  test('malformed summaries', () => {
+    assert.throws(() => parseRunSummary(undefined), MalformedAnswer);
+    assert.throws(() => parseRunSummary({ runId: 'x' }), /"status"/);
+    const loose = parseRunSummary({ status: 'finished', initialScore: 'high', bestScore: NaN });
+    assert.equal(loose.initialScore, null);
+    assert.equal(loose.bestScore, null);
+  });
+  test('diff title', () => {
+    assert.equal(diffTitle('sentiment.prompt.toml', 0.25, 1), 'sentiment.prompt.toml: current ↔ proposed (score 0.250 → 1.000)');
+    assert.equal(diffTitle('x.prompt.toml', null, 0.5), 'x.prompt.toml: current ↔ proposed (score n/a → 0.500)');
+  });
+});
+
+describe('pickRewriteAction', () => {
+  test('takes the first (best) enabled action of the run', () => {
+    const pick = pickRewriteAction([action('run-abc', 'c1', 7, BEST), action('run-abc', 'c2', 7, 'worse')], 'run-abc');
+    assert.equal(pick.kind, 'ok');
+    if (pick.kind !== 'ok') return;
+    assert.equal(pick.version, 7);
+    assert.equal(pick.uri, URI);
+    assert.equal(pick.edits.length, 1);
+    assert.equal(pick.edits[0].newText, BEST);
+    assert.deepEqual(scoresFromTitle(pick.title), { initial: 0.25, best: 1 });
+  });
+  test('skips other code actions', () => {
+    const other = { title: 'Fix typo', kind: 'quickfix', edit: {} };
+    const command = { title: 'Apply rewritten prompt (cmd)', command: 'x' , kind: 'source' };
+    assert.equal(pickRewriteAction([other, command, action('r', 'c', 1, BEST)], 'r').kind, 'ok');
+    assert.equal(pickRewriteAction([other], 'r').kind, 'none');
+    assert.equal(pickRewriteAction(null, 'r').kind, 'none');
+    assert.equal(pickRewriteAction([], 'r').kind, 'none');
+  });
+  test('a disabled action gives its reason (the prompt changed since the run)', () => {
+    const disabled = {
+      title: 'Apply rewritten prompt (score 0.250 → 1.000)',
+      kind: 'refactor.rewrite',
+      disabled: { reason: 'prompt.template changed since run run-abc; run the optimizer again to get candidates for it' },
+    };
+    assert.deepEqual(pickRewriteAction([disabled], 'run-abc'), {
+      kind: 'withdrawn',
+      title: disabled.title,
+      reason: 'prompt.template changed since run run-abc; run the optimizer again to get candidates for it',
+    });
+  });
+  test('actions of another (older) run are stale', () => {
+    assert.equal(pickRewriteAction([action('run-old', 'c1', 7, BEST)], 'run-abc').kind, 'stale');
+    assert.equal(pickRewriteAction([action('run-old', 'c1', 7, BEST)], null).kind, 'ok');
+  });
+  test('unannotated edits (`changes`) are accepted, without a version', () => {
+    const plain = {
+      title: 'Apply rewritten prompt (score 0.5 → 0.75)',
+      kind: 'refactor.rewrite',
+      edit: { changes: { [URI]: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: '# x\n' }] } },
+    };
+    const pick = pickRewriteAction([plain], 'run-abc');
+    assert.equal(pick.kind, 'ok');
+    assert.equal(pick.kind === 'ok' && pick.version, null);
+  });
+  test('malformed answers', () => {
+    assert.throws(() => pickRewriteAction({ title: 'x' }, 'r'), MalformedAnswer);
+    const broken = { title: 'Apply rewritten prompt (score 0 → 1)', kind: 'refactor.rewrite', edit: { documentChanges: [{ textDocument: { uri: URI, version: 1 }, edits: [{ range: {}, newText: 'x' }] }] } };
+    assert.throws(() => pickRewriteAction([broken], 'r'), /edit 0/);
+    const noEdits = { title: 'Apply rewritten prompt (score 0 → 1)', kind: 'refactor.rewrite', edit: {} };
+    assert.throws(() => pickRewriteAction([noEdits], 'r'), /no text edits/);
+  });
+});
+
+describe('buildProposal and versionProblem', () => {
+  test('the proposed text is exactly the current text with the action edits applied', () => {
+    const pick = pickRewriteAction([action('run-abc', 'c1', 7, BEST)], 'run-abc');
+    assert.equal(pick.kind, 'ok');
+    if (pick.kind !== 'ok') return;
+    const proposal = buildProposal(pick, URI, TEXT);
+    assert.equal(proposal.currentText, TEXT);
+    assert.equal(
+      proposal.proposedText,
+      '[prompt]\ntemplate = """\nReview: {{ review }}\nAnswer with exactly one word: positive, negative or neutral."""\n',
+    );
+    assert.equal(proposal.version, 7);
+  });
+  test('an edit that does not fit the text is refused (UTF-16 columns after an emoji)', () => {
+    const bad = action('run-abc', 'c1', 7, BEST);
+    bad.edit.documentChanges[0].edits[0].range.end = { line: 2, character: 18 }; // between the two halves of 😀
+    const pick = pickRewriteAction([bad], 'run-abc');
+    assert.equal(pick.kind, 'ok');
+    if (pick.kind !== 'ok') return;
+    assert.throws(() => buildProposal(pick, URI, TEXT), /surrogate pair/);
+    assert.throws(() => buildProposal(pick, URI, 'short\n'), /past the end/);
+  });
+  test('version check', () => {
+    assert.equal(versionProblem(7, 7, 'f'), undefined);
+    assert.equal(versionProblem(null, 9, 'f'), undefined);
+    assert.equal(versionProblem(7, 8, 'sentiment.prompt.toml'), 'sentiment.prompt.toml changed since the proposal was made (version 7, now 8)');
+  });
+});
