@@ -365,3 +365,12 @@ async def test_progress_on_the_clients_own_token_and_its_cancel(client: Language
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=second))
     assert (await asyncio.wait_for(pending, 5))["status"] == "cancelled"
     await _assert_calls_stop(stub)
+
+
+async def test_critic_run_whose_every_call_fails_reports_no_score(client: LanguageClient, stub: StubServer):
+    """Bad answers everywhere: the critic run still answers, each example says why it has no score."""
+    stub.add_rule(fault="bad_request", times=10_000)
+    uri, _text, _path = _write(client, stub)
+    summary = await _request(client, "promptlsp/evaluate", {"uri": uri, "critique": True})
+    assert summary["score"] is None
+    assert summary["examples"] and all(e["score"] is None and e["error"] for e in summary["examples"])

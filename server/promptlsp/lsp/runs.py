@@ -406,7 +406,8 @@ class RunManager:
         if optimizer.method == "critique":  # the evaluation behind the critiques, example by example
             rows = _example_rows(plan.prompt_file, state["examples"])
             summary["examples"] = rows
-            summary["score"] = mean([r["score"] for r in rows if r["score"] is not None]) if rows else None
+            scores = [r["score"] for r in rows if r["score"] is not None]  # None: the call failed
+            summary["score"] = mean(scores) if scores else None
         return summary
 
     async def evaluate(self, raw: Any) -> dict[str, Any]:
