@@ -236,6 +236,7 @@ class RunManager:
                 self.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
             except Exception:  # the transport may be gone at shutdown
                 log.debug("progress end failed", exc_info=True)
+            self.ls.work_done_progress.tokens.pop(token, None)  # pygls never frees a token's future
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.ls.window_log_message(types.LogMessageParams(type=kind, message=message))
@@ -329,7 +330,7 @@ class RunManager:
 
         state: dict[str, Any] = {"token": None, "examples": []}
 
-        def on_event(event) -> None:
+        def on_event(event) -> None:  # events come from optimizer.run(), once store and optimizer are bound
             if store is not None:
                 try:
                     store.record(optimizer.run_id, event)
