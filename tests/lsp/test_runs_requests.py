@@ -328,6 +328,8 @@ async def test_evaluate_with_critiques_publishes_them(client: LanguageClient, st
     first = examples[0]
     assert first["vars"].get("review") and first["output"] and first["checks"]
     assert first["checks"][0]["reason"] and first["score"] == 0.0 and first["passed"] is False
+    begin = next(r[0] for r in client.progress_reports.values() if "Critiquing" in r[0].title)
+    assert begin.message.startswith("critique on ") and "iterations" not in begin.message  # one evaluation
 
 
 async def test_estimate_without_running(client: LanguageClient, stub: StubServer):

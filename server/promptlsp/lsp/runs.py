@@ -305,7 +305,8 @@ class RunManager:
             raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
         estimate = optimizer.estimate()
         cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
-        summary = (f"{optimizer.method} on {path.name}: {optimizer.settings.iterations} iterations, at most "
+        rounds = "" if optimizer.method == "critique" else f"{optimizer.settings.iterations} iterations, "
+        summary = (f"{optimizer.method} on {path.name}: {rounds}at most "
                    f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}")
         refusal = None
         over = estimate.exceeds(budget)
