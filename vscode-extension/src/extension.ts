@@ -1,6 +1,7 @@
 /** promptlsp for VS Code: wires the server, the commands, the views and the status bar. */
 import * as vscode from 'vscode';
 import { defaultEnvName, validateEnvName, validateKey } from './core/apikeys';
+import { redactingChannel } from './core/logchannel';
 import { activeModelLabel, needsRestart } from './core/settings';
 import { TemplateCodeLens } from './codelens';
 import { onDidChangeInterpreter } from './python';
@@ -13,7 +14,8 @@ import { StatusBar } from './views/status';
 
 let server: ServerManager | undefined;
 
-async function setApiKey(keys: KeyStore, server: ServerManager): Promise<void> {
+// Setting or clearing a key restarts the server once, through keys.onDidChange (activate()).
+async function setApiKey(keys: KeyStore): Promise<void> {
   const name = await vscode.window.showInputBox({
     title: 'promptlsp: Set API key (1/2)',
     prompt: 'Name of the environment variable the server reads the key from',
@@ -36,10 +38,9 @@ async function setApiKey(keys: KeyStore, server: ServerManager): Promise<void> {
   }
   await keys.set(name.trim(), key.trim());
   void vscode.window.showInformationMessage(`Stored ${name.trim()} in VS Code's secret storage; the promptlsp server restarts with it.`);
-  await server.requestRestart(`API key ${name.trim()} set`);
 }
 
-async function clearApiKey(keys: KeyStore, server: ServerManager): Promise<void> {
+async function clearApiKey(keys: KeyStore): Promise<void> {
   const names = keys.names();
   if (names.length === 0) {
     void vscode.window.showInformationMessage('promptlsp: no API keys are stored.');
@@ -55,7 +56,6 @@ async function clearApiKey(keys: KeyStore, server: ServerManager): Promise<void>
     await keys.delete(name);
   }
   void vscode.window.showInformationMessage(`Removed ${removed.join(', ')} from VS Code's secret storage; the promptlsp server restarts without ${removed.length === 1 ? 'it' : 'them'}.`);
-  await server.requestRestart(`API key ${removed.join(', ')} cleared`);
 }
 
 async function statusMenu(runs: Runs, server: ServerManager, log: vscode.LogOutputChannel): Promise<void> {
@@ -70,12 +70,14 @@ async function statusMenu(runs: Runs, server: ServerManager, log: vscode.LogOutp
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const log = vscode.window.createOutputChannel('promptlsp', { log: true });
   const keys = new KeyStore(context);
+  // Everything written to the output (ours, the client's log, the server's stderr, the LSP
+  // trace) goes through the redaction of every API key value.
+  const log = redactingChannel(vscode.window.createOutputChannel('promptlsp', { log: true }), (text) => keys.redact(text));
   const manager = new ServerManager(log, keys);
   server = manager;
   const status = new StatusBar('promptlsp.showMenu');
-  const proposals = new Proposals(log, () => manager.readyClient());
+  const proposals = new Proposals(log, () => manager.readyClient(), (text) => manager.safe(text));
   const results = new ResultsView();
   const runs = new Runs(manager, status, proposals, results, log);
   context.subscriptions.push(log, status, proposals, results, runs);
@@ -99,8 +101,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       void vscode.window.showInformationMessage('promptlsp: the server restarted.');
     }
   });
-  command('promptlsp.setApiKey', () => setApiKey(keys, manager));
-  command('promptlsp.clearApiKey', () => clearApiKey(keys, manager));
+  command('promptlsp.setApiKey', () => setApiKey(keys));
+  command('promptlsp.clearApiKey', () => clearApiKey(keys));
   command('promptlsp.openSettings', (arg) =>
     vscode.commands.executeCommand('workbench.action.openSettings', typeof arg === 'string' ? arg : '@ext:promptlsp.promptlsp'));
   command('promptlsp.showLog', () => log.show(true));
@@ -119,7 +121,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       // every other setting reaches the running server through workspace/configuration
     }),
-    keys.onDidChange(() => void manager.requestRestart('API keys changed')),
+    keys.onDidChange((name) => void manager.requestRestart(`API key ${name} changed`)),
   );
 
   if (vscode.extensions.getExtension('ms-python.python') !== undefined) {

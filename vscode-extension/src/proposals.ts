@@ -19,6 +19,7 @@ import {
   pickRewriteAction,
   versionProblem,
 } from './core/proposal';
+import { TakeOnce, retry } from './core/slots';
 
 export const PROPOSED_SCHEME = 'promptlsp-proposed';
 
@@ -40,8 +41,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits after each attempt at the server's rewrite actions that still shows an older run. */
+const PICK_DELAYS = [300, 600, 900, 1200, 1500];
+
 export class Proposals implements vscode.TextDocumentContentProvider, vscode.Disposable {
-  private readonly entries = new Map<string, Entry>();
+  /** Open proposals by proposed uri; Accept takes one out before its first await. */
+  private readonly entries = new TakeOnce<Entry>();
+  /** Every proposed uri of this session -> the document it proposes a change to. */
+  private readonly origins = new Map<string, vscode.Uri>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
   private counter = 0;
@@ -50,12 +57,31 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
   constructor(
     private readonly log: vscode.LogOutputChannel,
     private readonly client: () => Promise<LanguageClient | undefined>,
+    private readonly safe: (text: string) => string,
   ) {
     this.registration = vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this);
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.entries.get(uri.toString())?.proposal.proposedText ?? '';
+    return this.entries.lookup(uri.toString())?.proposal.proposedText ?? '';
+  }
+
+  /** The document a `promptlsp-proposed:` uri proposes a change to (file or untitled). */
+  documentUriFor(proposedUri: vscode.Uri): vscode.Uri | undefined {
+    return this.origins.get(proposedUri.toString());
+  }
+
+  // Messages may quote the server or an error: never with a key in them.
+  private info(text: string, ...buttons: string[]): Thenable<string | undefined> {
+    return vscode.window.showInformationMessage(this.safe(text), ...buttons);
+  }
+
+  private warn(text: string): void {
+    void vscode.window.showWarningMessage(this.safe(text));
+  }
+
+  private error(text: string): void {
+    void vscode.window.showErrorMessage(this.safe(text));
   }
 
   /** The server's rewrite actions for the whole document (LSP JSON, best first). */
@@ -66,16 +92,13 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       range: { start: { line: 0, character: 0 }, end: positionAt(text, text.length) },
       context: { diagnostics: [], only: [REWRITE_KIND], triggerKind: 1 },
     };
-    let pick: Pick = { kind: 'none' };
     // The server reads the run from its store; give it a moment if it still shows an older run.
-    for (let attempt = 0; attempt < 6; attempt++) {
-      pick = pickRewriteAction(await client.sendRequest('textDocument/codeAction', params), runId);
-      if (pick.kind !== 'stale' && pick.kind !== 'none') {
-        return pick;
-      }
-      await sleep(300 * (attempt + 1));
-    }
-    return pick;
+    return retry(
+      async () => pickRewriteAction(await client.sendRequest('textDocument/codeAction', params), runId),
+      (pick) => pick.kind !== 'stale' && pick.kind !== 'none',
+      PICK_DELAYS,
+      sleep,
+    );
   }
 
   /** Open the diff for a finished run that found a better prompt, and ask Accept / Reject. */
@@ -89,20 +112,20 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     try {
       pick = await this.fetchPick(client, document, summary.runId);
     } catch (error) {
-      void vscode.window.showErrorMessage(`${headline} But the proposed prompt could not be fetched: ${error instanceof Error ? error.message : String(error)}`);
+      this.error(`${headline} But the proposed prompt could not be fetched: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
     if (pick.kind === 'withdrawn') {
-      void vscode.window.showWarningMessage(`${headline} The proposed prompt cannot be applied: ${pick.reason}.`);
+      this.warn(`${headline} The proposed prompt cannot be applied: ${pick.reason}.`);
       return;
     }
     if (pick.kind !== 'ok') {
-      void vscode.window.showWarningMessage(`${headline} But the server offers no rewrite for ${name} (run ${summary.runId ?? 'unknown'}); see "promptlsp: Show run history".`);
+      this.warn(`${headline} But the server offers no rewrite for ${name} (run ${summary.runId ?? 'unknown'}); see "promptlsp: Show run history".`);
       return;
     }
     const stale = versionProblem(pick.version, document.version, name);
     if (stale !== undefined) {
-      void vscode.window.showWarningMessage(`${headline} The proposed prompt cannot be shown: ${stale}. Run the optimizer again.`);
+      this.warn(`${headline} The proposed prompt cannot be shown: ${stale}. Run the optimizer again.`);
       return;
     }
     let proposal: Proposal;
@@ -111,11 +134,11 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     } catch (error) {
       const reason = error instanceof EditError ? error.message : String(error);
       this.log.error(`the server's rewrite for ${name} does not fit the document: ${reason}`);
-      void vscode.window.showErrorMessage(`${headline} But the server's edit does not fit ${name}: ${reason}.`);
+      this.error(`${headline} But the server's edit does not fit ${name}: ${reason}.`);
       return;
     }
     if (proposal.proposedText === proposal.currentText) {
-      void vscode.window.showInformationMessage(`No better prompt found for ${name}: the best candidate is the current prompt. The file is unchanged.`);
+      void this.info(`No better prompt found for ${name}: the best candidate is the current prompt. The file is unchanged.`);
       return;
     }
     this.closeFor(document.uri); // one proposal per file: a new run replaces the old one
@@ -128,7 +151,8 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       bestScore: summary.bestScore,
       proposal,
     };
-    this.entries.set(proposedUri.toString(), entry);
+    this.entries.add(proposedUri.toString(), entry);
+    this.origins.set(proposedUri.toString(), document.uri);
     this.log.info(`proposal for ${name} from run ${summary.runId}: ${pick.title}`);
     await vscode.commands.executeCommand(
       'vscode.diff',
@@ -142,7 +166,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
 
   /** The non-modal Accept / Reject question (does not block the command that asked). */
   private ask(entry: Entry, message: string): void {
-    void vscode.window.showInformationMessage(message, 'Accept', 'Reject').then((choice) => {
+    void this.info(message, 'Accept', 'Reject').then((choice) => {
       if (choice === 'Accept') {
         return this.accept(entry.proposedUri);
       }
@@ -153,58 +177,84 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     });
   }
 
+  /** The proposal a command is about (taken or not): the proposed uri, else the file's, else
+   * the active editor's, else the newest. */
   private find(arg: unknown): Entry | undefined {
+    const all = this.entries.all().map(([, entry]) => entry);
     if (arg instanceof vscode.Uri) {
-      const direct = this.entries.get(arg.toString());
+      const direct = this.entries.lookup(arg.toString());
       if (direct) return direct;
       // the file itself (e.g. the left side of the diff): its proposal
-      return [...this.entries.values()].reverse().find((e) => e.documentUri.toString() === arg.toString());
+      return all.reverse().find((e) => e.documentUri.toString() === arg.toString());
     }
     const active = vscode.window.activeTextEditor?.document.uri;
     if (active !== undefined) {
       const entry = this.find(active);
       if (entry) return entry;
     }
-    return [...this.entries.values()].pop();
+    return this.entries.values().pop() ?? all.pop();
+  }
+
+  /** Nothing to act on: say so, unless `arg` is a proposal of this session already settled. */
+  private nothingFor(arg: unknown, message: string): void {
+    if (!(arg instanceof vscode.Uri && this.origins.has(arg.toString()))) {
+      void this.info(message);
+    }
   }
 
   async accept(arg?: unknown): Promise<void> {
-    const entry = this.find(arg);
+    const found = this.find(arg);
+    if (found === undefined) {
+      this.nothingFor(arg, 'There is no proposed prompt to accept. Run "promptlsp: Optimize prompt" first.');
+      return;
+    }
+    const key = found.proposedUri.toString();
+    // Taken out before the first await: a second Accept (the notification and the editor title,
+    // a double click) finds nothing to apply. Put back unless the edit was applied.
+    const entry = this.entries.take(key);
     if (entry === undefined) {
-      void vscode.window.showInformationMessage('There is no proposed prompt to accept. Run "promptlsp: Optimize prompt" first.');
-      return;
+      return; // already being accepted, or accepted or rejected
     }
-    if (!this.entries.has(entry.proposedUri.toString())) {
-      return; // already accepted or rejected
+    let applied = false;
+    let putBack = true;
+    let document: vscode.TextDocument;
+    let name: string;
+    try {
+      document = await vscode.workspace.openTextDocument(entry.documentUri);
+      name = baseName(document.uri.path);
+      const changed = versionProblem(entry.proposal.version, document.version, name)
+        ?? (document.getText() !== entry.proposal.currentText ? `${name} changed since the proposal was made` : undefined);
+      if (changed !== undefined) {
+        this.entries.restore(key, entry); // the refreshed question can take it again
+        putBack = false;
+        await this.refresh(entry, document, changed);
+        return;
+      }
+      const edit = new vscode.WorkspaceEdit();
+      for (const e of entry.proposal.edits) {
+        edit.replace(document.uri, toRange(e), e.newText); // plain edits: no annotation, no preview
+      }
+      applied = await vscode.workspace.applyEdit(edit);
+    } finally {
+      if (!applied && putBack) {
+        this.entries.restore(key, entry); // a no-op when a newer proposal replaced it
+      }
     }
-    const document = await vscode.workspace.openTextDocument(entry.documentUri);
-    const name = baseName(document.uri.path);
-    const changed = versionProblem(entry.proposal.version, document.version, name)
-      ?? (document.getText() !== entry.proposal.currentText ? `${name} changed since the proposal was made` : undefined);
-    if (changed !== undefined) {
-      await this.refresh(entry, document, changed);
-      return;
-    }
-    const edit = new vscode.WorkspaceEdit();
-    for (const e of entry.proposal.edits) {
-      edit.replace(document.uri, toRange(e), e.newText); // plain edits: no annotation, no preview
-    }
-    const applied = await vscode.workspace.applyEdit(edit);
     if (!applied) {
-      void vscode.window.showErrorMessage(`VS Code did not apply the proposed prompt to ${name}; the file is unchanged.`);
+      this.error(`VS Code did not apply the proposed prompt to ${name}; the file is unchanged.`);
       return;
     }
+    this.entries.settle(key, entry);
     if (document.getText() !== entry.proposal.proposedText) {
       this.log.warn(`after applying the proposal, ${name} differs from the proposed text shown in the diff`);
     }
-    this.entries.delete(entry.proposedUri.toString());
     const saved = await document.save();
     await this.closeTabs(entry.proposedUri);
     const scores = `score ${formatScore(entry.initialScore)} → ${formatScore(entry.bestScore)}`;
     if (saved) {
-      void vscode.window.showInformationMessage(`Applied the rewritten prompt to ${name} and saved it (${scores}).`);
+      void this.info(`Applied the rewritten prompt to ${name} and saved it (${scores}).`);
     } else {
-      void vscode.window.showWarningMessage(`Applied the rewritten prompt to ${name} (${scores}), but it could not be saved.`);
+      this.warn(`Applied the rewritten prompt to ${name} (${scores}), but it could not be saved.`);
     }
   }
 
@@ -221,17 +271,17 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       pick = { kind: 'withdrawn', title: '', reason: error instanceof Error ? error.message : String(error) };
     }
     if (pick.kind === 'withdrawn') {
-      void vscode.window.showWarningMessage(`Cannot apply the proposed prompt: ${pick.reason}.`);
+      this.warn(`Cannot apply the proposed prompt: ${pick.reason}.`);
       return;
     }
     if (pick.kind !== 'ok' || versionProblem(pick.version, document.version, '') !== undefined) {
-      void vscode.window.showWarningMessage(`Cannot apply the proposed prompt: ${why}, and the server no longer offers the rewrite. Run the optimizer again.`);
+      this.warn(`Cannot apply the proposed prompt: ${why}, and the server no longer offers the rewrite. Run the optimizer again.`);
       return;
     }
     try {
       entry.proposal = buildProposal(pick, document.uri.toString(), document.getText());
     } catch (error) {
-      void vscode.window.showErrorMessage(`Cannot apply the proposed prompt: ${error instanceof Error ? error.message : String(error)}.`);
+      this.error(`Cannot apply the proposed prompt: ${error instanceof Error ? error.message : String(error)}.`);
       return;
     }
     this.changed.fire(entry.proposedUri);
@@ -239,22 +289,25 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
   }
 
   async reject(arg?: unknown): Promise<void> {
-    const entry = this.find(arg);
+    const found = this.find(arg);
+    if (found === undefined) {
+      this.nothingFor(arg, 'There is no proposed prompt to reject.');
+      return;
+    }
+    const key = found.proposedUri.toString();
+    const entry = this.entries.take(key);
     if (entry === undefined) {
-      void vscode.window.showInformationMessage('There is no proposed prompt to reject.');
-      return;
+      return; // being accepted, or already accepted or rejected
     }
-    if (!this.entries.delete(entry.proposedUri.toString())) {
-      return;
-    }
+    this.entries.settle(key, entry);
     await this.closeTabs(entry.proposedUri);
-    void vscode.window.showInformationMessage(`Rejected the proposed prompt; ${baseName(entry.documentUri.path)} is unchanged.`);
+    void this.info(`Rejected the proposed prompt; ${baseName(entry.documentUri.path)} is unchanged.`);
   }
 
   private closeFor(documentUri: vscode.Uri): void {
-    for (const entry of [...this.entries.values()]) {
+    for (const [key, entry] of this.entries.all()) {
       if (entry.documentUri.toString() === documentUri.toString()) {
-        this.entries.delete(entry.proposedUri.toString());
+        this.entries.remove(key);
         void this.closeTabs(entry.proposedUri);
       }
     }
@@ -278,5 +331,6 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     this.registration.dispose();
     this.changed.dispose();
     this.entries.clear();
+    this.origins.clear();
   }
 }

@@ -9,12 +9,13 @@ import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { describeRequestError } from './core/errors';
 import { decide, parseEstimate } from './core/estimate';
-import { parseEvaluation } from './core/evaluation';
+import { evaluationOutcome, parseEvaluation } from './core/evaluation';
 import { baseName, formatScore } from './core/format';
 import { formatRuns } from './core/history';
 import { ProgressTracker } from './core/progress';
 import { classifyRun, parseRunSummary } from './core/proposal';
 import { confirmThresholds } from './core/settings';
+import { Reservations } from './core/slots';
 import { PROPOSED_SCHEME, Proposals } from './proposals';
 import { ServerManager, settingsReader } from './server';
 import { ResultsView } from './views/results';
@@ -30,11 +31,11 @@ class CancelledHere extends Error {
 }
 
 /** The prompt file a command is about: its argument (a Uri), else the active editor's file
- * (for the proposed side of a diff, the file it proposes a change to). */
-export async function targetDocument(arg: unknown): Promise<vscode.TextDocument | undefined> {
+ * (for the proposed side of a diff, the file the proposal was made for). */
+export async function targetDocument(arg: unknown, proposals: Proposals): Promise<vscode.TextDocument | undefined> {
   let uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
   if (uri !== undefined && uri.scheme === PROPOSED_SCHEME) {
-    uri = vscode.Uri.file(uri.path);
+    uri = proposals.documentUriFor(uri);
   }
   const usable = uri !== undefined && (uri.scheme === 'file' || uri.scheme === 'untitled');
   const document = usable ? await vscode.workspace.openTextDocument(uri!) : undefined;
@@ -46,7 +47,9 @@ export async function targetDocument(arg: unknown): Promise<vscode.TextDocument 
 }
 
 export class Runs implements vscode.Disposable {
-  private readonly active = new Map<string, vscode.CancellationTokenSource>();
+  /** The command in progress on each file (from its check to its end, estimate and confirm
+   * included), with the source that cancels it. */
+  private readonly active = new Reservations<vscode.CancellationTokenSource>();
 
   constructor(
     private readonly server: ServerManager,
@@ -60,30 +63,58 @@ export class Runs implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'promptlsp.running', this.active.size > 0);
   }
 
+  // Messages may quote the server (its errors, its run messages): never with a key in them.
+  private info(text: string): void {
+    void vscode.window.showInformationMessage(this.server.safe(text));
+  }
+
+  private error(text: string): void {
+    void vscode.window.showErrorMessage(this.server.safe(text));
+  }
+
+  /**
+   * Run `body` holding the file's run slot: reserved before anything asynchronous (so a second
+   * click finds the file busy) and released when the command ends, only if still ours.
+   */
+  private async exclusive(document: vscode.TextDocument, body: (source: vscode.CancellationTokenSource) => Promise<void>): Promise<void> {
+    const key = document.uri.toString();
+    const source = new vscode.CancellationTokenSource();
+    if (!this.active.reserve(key, source)) {
+      source.dispose();
+      this.info(`promptlsp: ${baseName(document.uri.path)} already has a run in progress (cancel it from its notification or with "promptlsp: Cancel run").`);
+      return;
+    }
+    this.setRunning();
+    try {
+      await body(source);
+    } finally {
+      this.active.release(key, source);
+      source.dispose();
+      this.setRunning();
+    }
+  }
+
   /** Run one request under a cancellable notification; undefined when it failed or was cancelled
    * (already reported to the user). */
   private async withRun(
     client: LanguageClient,
     document: vscode.TextDocument,
+    source: vscode.CancellationTokenSource,
     options: { activity: string; noun: string; title: string; method: string; first: string; cancelled: string },
     send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<unknown>,
   ): Promise<unknown> {
-    const key = document.uri.toString();
     const name = baseName(document.uri.path);
-    const source = new vscode.CancellationTokenSource();
-    this.active.set(key, source);
-    this.setRunning();
-    this.status.begin(options.activity);
+    const ticket = this.status.begin(options.activity);
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: options.title, cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => source.cancel());
-          // On Cancel, the notification and the spinner end at once; the request gets
+          // On Cancel, the notification and this run's spinner end at once; the request gets
           // $/cancelRequest (through source.token) and its late answer is dropped.
           const cancelled = new Promise<never>((_, reject) => {
             source.token.onCancellationRequested(() => {
-              this.status.end();
+              this.status.end(ticket);
               reject(new CancelledHere());
             });
           });
@@ -96,7 +127,7 @@ export class Runs implements vscode.Disposable {
               progress.report(update);
             }
             if (tracker.best !== undefined) {
-              this.status.update({ best: tracker.best });
+              this.status.best(ticket, tracker.best);
             }
           });
           const answer = send(source.token, workDoneToken);
@@ -112,77 +143,81 @@ export class Runs implements vscode.Disposable {
       const failure = describeRequestError(error, options.method, source.token.isCancellationRequested);
       if (failure.kind === 'cancelled') {
         this.log.info(`${options.noun} of ${name} cancelled`);
-        void vscode.window.showInformationMessage(options.cancelled);
+        this.info(options.cancelled);
       } else {
-        this.log.error(this.server.safe(`${options.method} on ${name}: ${failure.message}`));
-        void vscode.window.showErrorMessage(`promptlsp: ${failure.message}`);
+        this.log.error(`${options.method} on ${name}: ${failure.message}`);
+        this.error(`promptlsp: ${failure.message}`);
       }
       return undefined;
     } finally {
-      this.active.delete(key);
-      source.dispose();
-      this.setRunning();
-      this.status.end();
+      this.status.end(ticket);
     }
-  }
-
-  private busy(document: vscode.TextDocument): boolean {
-    if (this.active.has(document.uri.toString())) {
-      void vscode.window.showInformationMessage(
-        `promptlsp: ${baseName(document.uri.path)} already has a run in progress (cancel it from its notification or with "promptlsp: Cancel run").`,
-      );
-      return true;
-    }
-    return false;
   }
 
   async optimize(arg?: unknown): Promise<void> {
-    const document = await targetDocument(arg);
-    if (document === undefined || this.busy(document)) {
-      return;
+    const document = await targetDocument(arg, this.proposals);
+    if (document !== undefined) {
+      await this.exclusive(document, (source) => this.runOptimize(document, source));
     }
+  }
+
+  private async runOptimize(document: vscode.TextDocument, source: vscode.CancellationTokenSource): Promise<void> {
+    const name = baseName(document.uri.path);
+    const cancelledMessage = `Cancelled: ${name} is unchanged.`;
     const client = await this.server.readyClient();
     if (client === undefined) {
       return;
     }
-    const name = baseName(document.uri.path);
+    if (source.token.isCancellationRequested) {
+      this.info(cancelledMessage);
+      return;
+    }
     const uri = client.code2ProtocolConverter.asUri(document.uri);
 
     let decision;
     try {
-      const estimate = parseEstimate(await client.sendRequest('promptlsp/estimate', { uri, version: document.version }));
+      const estimate = parseEstimate(await client.sendRequest('promptlsp/estimate', { uri, version: document.version }, source.token));
       decision = decide(estimate, confirmThresholds(settingsReader(document.uri)), name);
     } catch (error) {
-      const failure = describeRequestError(error, 'promptlsp/estimate');
-      const message = failure.kind === 'cancelled' ? 'the estimate was cancelled' : failure.message;
-      this.log.error(`estimate for ${name}: ${message}`);
-      void vscode.window.showErrorMessage(`promptlsp: cannot optimize ${name}: ${message}`);
+      const failure = describeRequestError(error, 'promptlsp/estimate', source.token.isCancellationRequested);
+      if (failure.kind === 'cancelled') {
+        this.log.info(`estimate for ${name} cancelled`);
+        this.info(cancelledMessage);
+        return;
+      }
+      this.log.error(`estimate for ${name}: ${failure.message}`);
+      this.error(`promptlsp: cannot optimize ${name}: ${failure.message}`);
       return;
     }
     if (decision.action === 'refuse') {
       this.log.warn(decision.message);
-      void vscode.window.showErrorMessage(decision.message);
+      this.error(decision.message);
       return;
     }
     if (decision.action === 'confirm') {
-      const choice = await vscode.window.showWarningMessage(decision.message, { modal: true }, 'Run');
+      const choice = await vscode.window.showWarningMessage(this.server.safe(decision.message), { modal: true }, 'Run');
       if (choice !== 'Run') {
         this.log.info(`optimization of ${name} not started (not confirmed)`);
         return;
       }
+    }
+    if (source.token.isCancellationRequested) {
+      this.info(cancelledMessage);
+      return;
     }
     this.log.info(`optimizing ${name}: ${decision.summary}`);
     const version = document.version;
     const raw = await this.withRun(
       client,
       document,
+      source,
       {
         activity: 'optimizing',
         noun: 'Optimization',
         title: `Optimizing ${name}`,
         method: 'promptlsp/optimize',
         first: decision.summary,
-        cancelled: `Cancelled: ${name} is unchanged.`,
+        cancelled: cancelledMessage,
       },
       (token, workDoneToken) => client.sendRequest('promptlsp/optimize', { uri, version, workDoneToken }, token),
     );
@@ -193,47 +228,59 @@ export class Runs implements vscode.Disposable {
     try {
       summary = parseRunSummary(raw);
     } catch (error) {
-      void vscode.window.showErrorMessage(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
+      this.error(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.status.end(summary.bestScore ?? summary.initialScore);
     const outcome = classifyRun(summary, name);
-    this.log.info(`run ${summary.runId} ${summary.status}: ${formatScore(summary.initialScore)} → ${formatScore(summary.bestScore)}`);
+    this.log.info(`run ${summary.runId} ${summary.status}: ${formatScore(summary.initialScore)} → ${formatScore(summary.bestScore)}${summary.message ? ` (${summary.message})` : ''}`);
     switch (outcome.kind) {
       case 'cancelled':
-      case 'no-improvement':
-        void vscode.window.showInformationMessage(outcome.message);
+        this.info(outcome.message);
         return;
       case 'failed':
-        void vscode.window.showErrorMessage(outcome.message);
+        this.error(outcome.message);
+        return;
+      case 'no-improvement':
+        this.status.score(summary.bestScore ?? summary.initialScore);
+        this.info(outcome.message);
         return;
       case 'improved':
-        await this.proposals.propose(document, summary, outcome.message);
+        this.status.score(summary.bestScore);
+        await this.proposals.propose(document, summary, this.server.safe(outcome.message));
     }
   }
 
   async evaluate(arg?: unknown): Promise<void> {
-    const document = await targetDocument(arg);
-    if (document === undefined || this.busy(document)) {
-      return;
+    const document = await targetDocument(arg, this.proposals);
+    if (document !== undefined) {
+      await this.exclusive(document, (source) => this.runEvaluate(document, source));
     }
+  }
+
+  private async runEvaluate(document: vscode.TextDocument, source: vscode.CancellationTokenSource): Promise<void> {
+    const name = baseName(document.uri.path);
+    const cancelledMessage = `Cancelled the evaluation of ${name}.`;
     const client = await this.server.readyClient();
     if (client === undefined) {
       return;
     }
-    const name = baseName(document.uri.path);
+    if (source.token.isCancellationRequested) {
+      this.info(cancelledMessage);
+      return;
+    }
     const uri = client.code2ProtocolConverter.asUri(document.uri);
     const version = document.version;
     const raw = await this.withRun(
       client,
       document,
+      source,
       {
         activity: 'evaluating',
         noun: 'Evaluation',
         title: `Evaluating ${name}`,
         method: 'promptlsp/evaluate',
         first: 'running the prompt on its examples',
-        cancelled: `Cancelled the evaluation of ${name}.`,
+        cancelled: cancelledMessage,
       },
       (token, workDoneToken) => client.sendRequest('promptlsp/evaluate', { uri, version, critique: true, workDoneToken }, token),
     );
@@ -244,20 +291,27 @@ export class Runs implements vscode.Disposable {
     try {
       view = parseEvaluation(raw);
     } catch (error) {
-      void vscode.window.showErrorMessage(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
+      this.error(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.status.end(view.score);
-    await this.results.show(view, name);
-    const passed = view.examples.filter((e) => e.passed === true).length;
-    const counts = view.examples.length > 0 ? `, ${passed}/${view.examples.length} examples passed` : '';
-    void vscode.window.showInformationMessage(
-      `Evaluated ${name}: score ${formatScore(view.score)}${view.scoredOn ? ` on ${view.scoredOn}` : ''}${counts}. Critiques show as diagnostics in the file.`,
-    );
+    const outcome = evaluationOutcome(view, name);
+    this.log.info(`evaluation ${view.runId} of ${name} ${view.status}: score ${formatScore(view.score)}${view.message ? ` (${view.message})` : ''}`);
+    switch (outcome.kind) {
+      case 'cancelled':
+        this.info(outcome.message);
+        return;
+      case 'failed':
+        this.error(outcome.message);
+        return;
+      case 'done':
+        this.status.score(view.score);
+        await this.results.show(view, name);
+        this.info(outcome.message);
+    }
   }
 
   async showRuns(arg?: unknown): Promise<void> {
-    const document = await targetDocument(arg);
+    const document = await targetDocument(arg, this.proposals);
     if (document === undefined) {
       return;
     }
@@ -271,7 +325,7 @@ export class Runs implements vscode.Disposable {
       items = formatRuns(await client.sendRequest('promptlsp/runs', { uri: client.code2ProtocolConverter.asUri(document.uri) }));
     } catch (error) {
       const failure = describeRequestError(error, 'promptlsp/runs');
-      void vscode.window.showErrorMessage(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
+      this.error(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
       return;
     }
     if (items.length === 0) {
@@ -292,7 +346,8 @@ export class Runs implements vscode.Disposable {
   /** Cancel the run of the active file, or every run when that file has none. */
   cancel(): void {
     const active = vscode.window.activeTextEditor?.document.uri.toString();
-    const sources = active !== undefined && this.active.has(active) ? [this.active.get(active)!] : [...this.active.values()];
+    const own = active !== undefined ? this.active.get(active) : undefined;
+    const sources = own !== undefined ? [own] : this.active.values();
     if (sources.length === 0) {
       void vscode.window.showInformationMessage('promptlsp: no run in progress.');
       return;
@@ -301,7 +356,6 @@ export class Runs implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.active.forEach((s) => s.cancel());
-    this.active.clear();
+    this.active.clear().forEach((s) => s.cancel());
   }
 }

@@ -12,8 +12,8 @@ import {
   ServerOptions,
   State,
 } from 'vscode-languageclient/node';
-import { redact, serverEnvironment } from './core/apikeys';
-import { Interpreter, PROBE_ARGS, ProbeRun, chooseInterpreter, fixFor, parseProbe } from './core/interpreter';
+import { secretEnvValues, serverEnvironment } from './core/apikeys';
+import { Interpreter, PROBE_ARGS, ProbeRun, chooseInterpreter, fixFor, parseProbe, startFailure } from './core/interpreter';
 import { RestartGuard } from './core/restart';
 import { SettingsReader, toServerSettings } from './core/settings';
 import type { ServerState } from './core/status';
@@ -46,18 +46,18 @@ export class ServerManager implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly guard: RestartGuard;
   private readonly stateEmitter = new vscode.EventEmitter<void>();
-  private readonly disposables: vscode.Disposable[] = [];
   public state: ServerState = 'stopped';
   public problem: string | undefined;
-  private secretsInUse: string[] = [];
-  public interpreter: Interpreter | undefined;
   readonly onDidChangeState = this.stateEmitter.event;
 
+  /** `log` should be a redacting channel (see core/logchannel): the language client writes the
+   * server's log, stderr and the LSP trace to it. */
   constructor(
     private readonly log: vscode.LogOutputChannel,
     private readonly keys: KeyStore,
   ) {
-    this.guard = new RestartGuard((reasons) => this.restart(reasons), 1000);
+    this.guard = new RestartGuard((reasons) => this.restart(reasons), 1000, undefined, (error) =>
+      this.log.error(this.safe(`restarting the promptlsp server failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)));
   }
 
   /** Start now (activation, the Restart command); never two restarts at once. */
@@ -72,7 +72,7 @@ export class ServerManager implements vscode.Disposable {
 
   private setState(state: ServerState, problem?: string): void {
     this.state = state;
-    this.problem = problem;
+    this.problem = problem === undefined ? undefined : this.safe(problem);
     this.stateEmitter.fire();
   }
 
@@ -97,7 +97,7 @@ export class ServerManager implements vscode.Disposable {
 
   private async showProblem(message: string, command?: string): Promise<void> {
     const buttons = ['Open setting', ...(command ? ['Copy command'] : []), 'Show log'];
-    const choice = await vscode.window.showErrorMessage(message, ...buttons);
+    const choice = await vscode.window.showErrorMessage(this.safe(message), ...buttons);
     if (choice === 'Open setting') {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'promptlsp.interpreter');
     } else if (choice === 'Copy command' && command) {
@@ -127,109 +127,112 @@ export class ServerManager implements vscode.Disposable {
     }
   }
 
+  /** Start the server (stopping the old one). Reports every failure (status, log, message with
+   * the fix); never throws. */
   private async restart(reasons: string[]): Promise<void> {
-    this.log.info(`starting the promptlsp server (${reasons.join('; ')})`);
-    await this.stop();
-    this.setState('starting');
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    const read = settingsReader(folder?.uri);
-    const setting = read('interpreter');
-    const fromPython = typeof setting === 'string' && setting.trim() !== '' ? undefined : await activeInterpreter(this.log, folder?.uri);
-    const interpreter = chooseInterpreter({
-      setting,
-      pythonExtension: fromPython,
-      workspaceFolder: folder?.uri.fsPath,
-      home: process.env.HOME ?? process.env.USERPROFILE,
-      platform: process.platform,
-    });
-    this.interpreter = interpreter;
-    const keys = await this.keys.all();
-    this.secretsInUse = Object.values(keys);
-    const env = serverEnvironment(process.env, keys);
-    const cwd = folder?.uri.fsPath;
-    this.log.info(`interpreter: ${interpreter.command} (${interpreter.source}); API keys in the environment: ${Object.keys(keys).join(', ') || 'none'}`);
+    let interpreter: Interpreter | undefined;
+    try {
+      this.log.info(`starting the promptlsp server (${reasons.join('; ')})`);
+      await this.stop();
+      this.setState('starting');
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      const read = settingsReader(folder?.uri);
+      const setting = read('interpreter');
+      const fromPython = typeof setting === 'string' && setting.trim() !== '' ? undefined : await activeInterpreter(this.log, folder?.uri);
+      interpreter = chooseInterpreter({
+        setting,
+        pythonExtension: fromPython,
+        workspaceFolder: folder?.uri.fsPath,
+        home: process.env.HOME ?? process.env.USERPROFILE,
+        platform: process.platform,
+      });
+      const keys = await this.keys.all();
+      const env = serverEnvironment(process.env, keys);
+      // every key the server gets, stored or inherited, is blanked out of anything shown
+      this.keys.remember(secretEnvValues(env, [...Object.keys(keys), String(read('apiKeyEnv') ?? '')]));
+      const cwd = folder?.uri.fsPath;
+      this.log.info(`interpreter: ${interpreter.command} (${interpreter.source}); API keys in the environment: ${Object.keys(keys).join(', ') || 'none'}`);
 
-    const probe = parseProbe(await runProbe(interpreter.command, env, cwd));
-    if (!probe.ok) {
-      const fix = fixFor(probe, interpreter);
-      this.log.error(this.safe(fix.message));
-      this.setState('failed', fix.message);
-      void this.showProblem(fix.message, fix.command);
-      return;
-    }
-    this.log.info(`Python ${probe.python.join('.')}, promptlsp ${probe.promptlsp}${probe.executable ? ` (${probe.executable})` : ''}`);
-
-    const serverOptions: ServerOptions = {
-      command: interpreter.command,
-      args: ['-m', 'promptlsp', 'serve', '--stdio'],
-      options: { env, cwd },
-    };
-    const clientOptions: LanguageClientOptions = {
-      documentSelector: [
-        { scheme: 'file', language: 'prompt-toml' },
-        { scheme: 'untitled', language: 'prompt-toml' },
-        // also when a user maps *.prompt.toml to plain `toml` (files.associations) so that
-        // Even Better TOML, which only serves the `toml` language, reads them too
-        { scheme: 'file', pattern: '**/*.prompt.toml' },
-      ],
-      outputChannel: this.log,
-      traceOutputChannel: this.log,
-      revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: toServerSettings(read),
-      synchronize: { configurationSection: SECTION },
-      connectionOptions: { maxRestartCount: 4 },
-      middleware: {
-        workspace: {
-          // The server pulls section "promptlsp": answer with its settings JSON, not the raw
-          // VS Code values (empty strings and nulls dropped, camelCase shape).
-          configuration: async (params, token, next) => {
-            const raw = await next(params, token);
-            if (!Array.isArray(raw)) {
-              return raw;
-            }
-            return params.items.map((item, i) => {
-              if (item.section !== SECTION) {
-                return raw[i];
-              }
-              const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
-              return toServerSettings(settingsReader(scope));
-            });
-          },
-        },
-      },
-    };
-    const client = new LanguageClient('promptlsp', 'promptlsp', serverOptions, clientOptions);
-    client.onDidChangeState((e) => {
-      if (this.client !== client) {
+      const probe = parseProbe(await runProbe(interpreter.command, env, cwd));
+      if (!probe.ok) {
+        const fix = fixFor(probe, interpreter);
+        this.log.error(this.safe(fix.message));
+        this.setState('failed', fix.message);
+        void this.showProblem(fix.message, fix.command);
         return;
       }
-      if (e.newState === State.Running) {
-        this.setState('running');
-      } else if (e.newState === State.Stopped && this.state !== 'starting') {
-        this.setState('failed', 'The promptlsp server stopped. See the promptlsp output, then run "promptlsp: Restart server".');
-      }
-    });
-    this.client = client;
-    try {
-      await client.start();
+      this.log.info(`Python ${probe.python.join('.')}, promptlsp ${probe.promptlsp}${probe.executable ? ` (${probe.executable})` : ''}`);
+
+      const serverOptions: ServerOptions = {
+        command: interpreter.command,
+        args: ['-m', 'promptlsp', 'serve', '--stdio'],
+        options: { env, cwd },
+      };
+      const clientOptions: LanguageClientOptions = {
+        documentSelector: [
+          { scheme: 'file', language: 'prompt-toml' },
+          { scheme: 'untitled', language: 'prompt-toml' },
+          // also when a user maps *.prompt.toml to plain `toml` (files.associations) so that
+          // Even Better TOML, which only serves the `toml` language, reads them too
+          { scheme: 'file', pattern: '**/*.prompt.toml' },
+        ],
+        outputChannel: this.log,
+        traceOutputChannel: this.log,
+        revealOutputChannelOn: RevealOutputChannelOn.Never,
+        initializationOptions: toServerSettings(read),
+        synchronize: { configurationSection: SECTION },
+        connectionOptions: { maxRestartCount: 4 },
+        middleware: {
+          workspace: {
+            // The server pulls section "promptlsp": answer with its settings JSON, not the raw
+            // VS Code values (empty strings and nulls dropped, camelCase shape).
+            configuration: async (params, token, next) => {
+              const raw = await next(params, token);
+              if (!Array.isArray(raw)) {
+                return raw;
+              }
+              return params.items.map((item, i) => {
+                if (item.section !== SECTION) {
+                  return raw[i];
+                }
+                const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+                return toServerSettings(settingsReader(scope));
+              });
+            },
+          },
+        },
+      };
+      const client = new LanguageClient('promptlsp', 'promptlsp', serverOptions, clientOptions);
+      client.onDidChangeState((e) => {
+        if (this.client !== client) {
+          return;
+        }
+        if (e.newState === State.Running) {
+          this.setState('running');
+        } else if (e.newState === State.Stopped && this.state !== 'starting') {
+          this.setState('failed', 'The promptlsp server stopped. See the promptlsp output, then run "promptlsp: Restart server".');
+        }
+      });
+      this.client = client;
+      await client.start(); // a failure is reported by restart()
       this.setState('running');
       this.log.info('the promptlsp server is running');
     } catch (error) {
-      const message = `The promptlsp server did not start with ${interpreter.command}: ${error instanceof Error ? error.message : String(error)}. See the promptlsp output.`;
-      this.log.error(this.safe(message));
-      this.setState('failed', message);
-      void this.showProblem(message);
+      const fix = startFailure(error, interpreter);
+      const stack = error instanceof Error && error.stack ? `\n${error.stack}` : '';
+      this.log.error(this.safe(`${fix.message}${stack}`));
+      this.setState('failed', fix.message);
+      void this.showProblem(fix.message, fix.command);
     }
   }
 
-  /** Text with the API keys blanked out, for the log. */
+  /** Text with every API key blanked out, for anything shown or logged. */
   safe(text: string): string {
-    return redact(text, this.secretsInUse);
+    return this.keys.redact(text);
   }
 
   async dispose(): Promise<void> {
     this.guard.dispose();
-    this.disposables.forEach((d) => d.dispose());
     await this.stop();
     this.stateEmitter.dispose();
   }

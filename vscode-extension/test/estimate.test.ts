@@ -13,6 +13,7 @@ describe('parseEstimate', () => {
       tokens: 41000,
       costUsd: 0,
       overBudget: null,
+      summary: null,
     });
   });
   test('an unknown price is null, not zero', () => {
@@ -47,6 +48,15 @@ describe('decide', () => {
     const d = decide(parseEstimate({ calls: 20, costUsd: 0.25 }), thresholds, 'f');
     assert.equal(d.action, 'confirm');
     assert.match(d.action === 'confirm' ? d.message : '', /more than \$0\.10/);
+  });
+  test("the server's summary is used as is when it sends one (no second wording)", () => {
+    const summary = 'gradsum on sentiment.prompt.toml: 2 iterations, at most 92 calls, 41000 tokens, $0.0000';
+    const estimate = parseEstimate({ method: 'gradsum', iterations: 2, calls: 92, tokens: 41000, costUsd: 0, summary });
+    assert.equal(describeEstimate(estimate), summary);
+    const d = decide(parseEstimate({ method: 'tgd', calls: 150, costUsd: 0, summary: 'tgd on f: at most 150 calls' }), thresholds, 'f');
+    assert.equal(d.action === 'confirm' && d.summary, 'tgd on f: at most 150 calls');
+    assert.match(d.action === 'confirm' ? d.message : '', /\(tgd on f: at most 150 calls\)/);
+    assert.equal(parseEstimate({ calls: 1, summary: '  ' }).summary, null, 'a blank summary falls back to local wording');
   });
   test('unknown cost only counts calls', () => {
     assert.equal(decide(parseEstimate({ calls: 20, costUsd: null }), thresholds, 'f').action, 'run');

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MalformedAnswer } from '../src/core/estimate';
-import { evaluationHeadline, exampleDescription, exampleDetails, exampleTooltip, parseEvaluation } from '../src/core/evaluation';
+import {
+  evaluationHeadline,
+  evaluationOutcome,
+  exampleDescription,
+  exampleDetails,
+  exampleTooltip,
+  parseEvaluation,
+} from '../src/core/evaluation';
 
 const answer = {
   runId: 'run-1',
@@ -54,13 +61,45 @@ describe('parseEvaluation', () => {
     }
     assert.deepEqual(exampleDetails(failed).map((r) => r.label), ['input review', 'output', 'expected', 'check exact label']);
   });
-  test('an answer without examples (a summary only) still gives a score', () => {
+  test('the score is the answer\'s score only: no fallback to initialScore / bestScore', () => {
     const view = parseEvaluation({ status: 'finished', initialScore: 0.25, bestScore: 0.25 });
-    assert.equal(view.score, 0.25);
+    assert.equal(view.score, null);
     assert.deepEqual(view.examples, []);
   });
+  test('no example could be scored: said so, not a score', () => {
+    const view = parseEvaluation({ ...answer, score: null, examples: answer.examples.map((e) => ({ ...e, score: null, passed: null, error: 'rate limited' })) });
+    assert.equal(view.score, null);
+    const outcome = evaluationOutcome(view, 'sentiment.prompt.toml');
+    assert.equal(outcome.kind, 'done');
+    assert.match(outcome.message, /^Evaluated sentiment\.prompt\.toml: no example could be scored/);
+    assert.doesNotMatch(outcome.message, /0\.500|n\/a/);
+    assert.equal(evaluationHeadline(view, 'sentiment.prompt.toml'), 'sentiment.prompt.toml: no example could be scored · 0/2 passed');
+  });
+  test('the status comes first: a failed run is an error with the server message', () => {
+    const view = parseEvaluation({ ...answer, status: 'failed', message: 'the judge model is not available', score: 0.5 });
+    assert.deepEqual(evaluationOutcome(view, 'f.prompt.toml'), {
+      kind: 'failed',
+      message: 'Evaluation of f.prompt.toml failed (the judge model is not available).',
+    });
+    assert.equal(evaluationOutcome(parseEvaluation({ ...answer, status: 'interrupted' }), 'f').kind, 'failed');
+  });
+  test('a cancelled run is "cancelled"', () => {
+    assert.deepEqual(evaluationOutcome(parseEvaluation({ ...answer, status: 'cancelled' }), 'f.prompt.toml'), {
+      kind: 'cancelled',
+      message: 'Cancelled the evaluation of f.prompt.toml.',
+    });
+  });
+  test('finished and budget-exhausted runs report the score', () => {
+    assert.deepEqual(evaluationOutcome(parseEvaluation(answer), 'f.prompt.toml'), {
+      kind: 'done',
+      message: 'Evaluated f.prompt.toml: score 0.500 on validation, 1/2 examples passed. Critiques show as diagnostics in the file.',
+    });
+    const budget = evaluationOutcome(parseEvaluation({ ...answer, status: 'budget-exhausted', message: 'max_calls reached' }), 'f.prompt.toml');
+    assert.equal(budget.kind, 'done');
+    assert.match(budget.message, /score 0\.500 on validation, 1\/2 examples passed \(stopped by the budget: max_calls reached\)/);
+  });
   test('errors and odd values', () => {
-    const view = parseEvaluation({ score: null, examples: [{ example_id: 7, expected: 'single', output: { a: 1 }, error: 'timeout', checks: [null] }] });
+    const view = parseEvaluation({ status: 'finished', score: null, examples: [{ example_id: 7, expected: 'single', output: { a: 1 }, error: 'timeout', checks: [null] }] });
     const e = view.examples[0];
     assert.equal(e.id, '7');
     assert.deepEqual(e.expected, ['single']);
@@ -70,7 +109,8 @@ describe('parseEvaluation', () => {
   });
   test('malformed answers throw', () => {
     assert.throws(() => parseEvaluation(null), MalformedAnswer);
-    assert.throws(() => parseEvaluation({ examples: {} }), /"examples" must be a list/);
-    assert.throws(() => parseEvaluation({ examples: ['x'] }), /examples\[0\]/);
+    assert.throws(() => parseEvaluation({ score: 0.5, examples: [] }), /"status" must be a string/);
+    assert.throws(() => parseEvaluation({ status: 'finished', examples: {} }), /"examples" must be a list/);
+    assert.throws(() => parseEvaluation({ status: 'finished', examples: ['x'] }), /examples\[0\]/);
   });
 });

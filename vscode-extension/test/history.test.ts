@@ -31,6 +31,12 @@ describe('formatRun', () => {
     assert.equal(formatRun({ id: 'b', status: 'interrupted' })?.label, '$(warning) run · n/a → n/a');
     assert.equal(formatRun({ id: 'c', status: 'running', method: 'critique' })?.label, '$(sync~spin) critique · n/a → n/a');
   });
+  test('a run stopped by the budget ends normally: a check, and it says why', () => {
+    const item = formatRun({ ...run, status: 'budget-exhausted', message: 'stopped before the iteration that would exceed the budget' }, true);
+    assert.equal(item?.label, '$(check) gradsum · 0.250 → 1.000');
+    assert.equal(item?.description, 'stopped by the budget · 2 iterations · 92 calls · $0.00');
+    assert.match(item?.detail ?? '', /stopped before the iteration that would exceed the budget$/);
+  });
   test('camelCase fields and {run: {...}} summaries', () => {
     const item = formatRun({ run: { runId: 'r1', status: 'failed', method: 'tgd', initialScore: 0.5, bestScore: 0.5 }, candidates: 3 });
     assert.equal(item?.id, 'r1');

@@ -10,6 +10,7 @@ import {
   chooseInterpreter,
   expandPath,
   fixFor,
+  startFailure,
   parseProbe,
   versionAtLeast,
 } from '../src/core/interpreter';
@@ -158,5 +159,22 @@ describe('the probe script on real interpreters', () => {
   test('system python3 runs the script (ok, or a precise problem)', { skip: !existsSync('/usr/bin/python3') && 'no /usr/bin/python3' }, async () => {
     const result = parseProbe(await probe('/usr/bin/python3'));
     assert.ok(result.ok || ['missing-promptlsp', 'old-python', 'broken-install'].includes(result.problem), JSON.stringify(result));
+  });
+});
+
+describe('startFailure', () => {
+  test('a start that throws says what failed, with which interpreter, and how to fix it', () => {
+    const fix = startFailure(new Error('spawn EPERM.'), { command: '/w/.venv/bin/python', source: 'setting' });
+    assert.equal(
+      fix.message,
+      'promptlsp: the server did not start with "/w/.venv/bin/python" (from the setting promptlsp.interpreter): spawn EPERM. ' +
+        'See the promptlsp output for details; if the interpreter is the problem, set "promptlsp.interpreter" to the path of a ' +
+        'Python ≥ 3.10 that has promptlsp installed, then run "promptlsp: Restart server".',
+    );
+  });
+  test('before an interpreter was chosen, and for non-Error throws', () => {
+    const fix = startFailure('the Python extension crashed', undefined);
+    assert.match(fix.message, /^promptlsp: the server did not start: the Python extension crashed\. See the promptlsp output/);
+    assert.match(startFailure(new Error(''), undefined).message, /did not start: unknown error\./);
   });
 });

@@ -28,8 +28,7 @@ describe('ProgressTracker', () => {
     const total = updates.reduce((sum, u) => sum + (u?.increment ?? 0), 0);
     assert.equal(total, 100);
     assert.equal(t.best, 0.75);
-    assert.equal(t.ended, true);
-    assert.equal(t.serverTitle, 'Optimizing sentiment.prompt.toml');
+    assert.deepEqual(updates[4], { message: 'finished: validation score 0.250 → 0.750' }, 'end reports its message; the bar is already full');
   });
   test('never goes backwards or past 100', () => {
     const t = new ProgressTracker();

@@ -8,6 +8,7 @@ import {
   parseRunSummary,
   pickRewriteAction,
   scoresFromTitle,
+  statusKind,
   versionProblem,
 } from '../src/core/proposal';
 
@@ -52,6 +53,32 @@ describe('parseRunSummary and classifyRun', () => {
     assert.equal(classifyRun(parseRunSummary({ ...base, status: 'cancelled' }), 'f').kind, 'cancelled');
     const failed = classifyRun(parseRunSummary({ ...base, status: 'failed', message: 'budget exhausted' }), 'f');
     assert.deepEqual(failed, { kind: 'failed', message: 'Optimization of f failed (budget exhausted).' });
+  });
+  test('a budget-exhausted run is a normal end: improved, with the server message as a note', () => {
+    const summary = { ...base, status: 'budget-exhausted', message: 'stopped before the iteration that would exceed the budget' };
+    assert.deepEqual(classifyRun(parseRunSummary(summary), 'sentiment.prompt.toml'), {
+      kind: 'improved',
+      message:
+        'Optimization of sentiment.prompt.toml finished: validation score 0.250 → 1.000 (stopped by the budget: stopped before the iteration that would exceed the budget).',
+    });
+  });
+  test('a budget-exhausted run without a better prompt is "no better prompt", not a failure', () => {
+    const outcome = classifyRun(parseRunSummary({ ...base, status: 'budget-exhausted', bestScore: 0.25, message: 'max_calls reached' }), 'f');
+    assert.deepEqual(outcome, {
+      kind: 'no-improvement',
+      message: 'No better prompt found for f: validation score 0.250 → 0.250 (stopped by the budget: max_calls reached). The file is unchanged.',
+    });
+  });
+  test('only failed and interrupted (and unknown) statuses are failures', () => {
+    assert.deepEqual(
+      ['finished', 'budget-exhausted', 'cancelled', 'failed', 'interrupted', 'something-new'].map(statusKind),
+      ['ended', 'ended', 'cancelled', 'failed', 'failed', 'failed'],
+    );
+    assert.deepEqual(classifyRun(parseRunSummary({ ...base, status: 'interrupted', message: 'the server stopped' }), 'f'), {
+      kind: 'failed',
+      message: 'Optimization of f was interrupted (the server stopped).',
+    });
+    assert.equal(classifyRun(parseRunSummary({ ...base, status: 'something-new' }), 'f').message, 'Optimization of f ended with status "something-new".');
   });
   test('malformed summaries', () => {
     assert.throws(() => parseRunSummary(undefined), MalformedAnswer);

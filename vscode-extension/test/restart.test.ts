@@ -93,16 +93,38 @@ describe('RestartGuard', () => {
     assert.equal(maxRunning, 1);
   });
 
-  test('request() resolves when the restart covering it is done, even if it throws', async () => {
+  test('a restart that throws is reported to onError, not swallowed, and request() still resolves', async () => {
     const timers = new FakeTimers();
+    const reported: unknown[] = [];
     const guard = new RestartGuard(async () => {
       throw new Error('no python');
-    }, 10, timers);
+    }, 10, timers, (error) => reported.push(error));
     let done = false;
     void guard.request('x').then(() => (done = true));
     await timers.advance(10);
     assert.equal(done, true);
-    assert.match(String(guard.lastError), /no python/);
+    assert.equal(reported.length, 1);
+    assert.match(String(reported[0]), /no python/);
+    assert.equal('lastError' in guard, false, 'nothing keeps the error where nobody reads it');
+  });
+
+  test('a failing onError still releases the waiters and the next restart runs', async () => {
+    const timers = new FakeTimers();
+    let calls = 0;
+    const guard = new RestartGuard(async () => {
+      calls++;
+      throw new Error('boom');
+    }, 10, timers, () => {
+      throw new Error('reporter broke');
+    });
+    let done = false;
+    void guard.request('x').then(() => (done = true));
+    await timers.advance(10);
+    assert.equal(done, true);
+    assert.equal(guard.busy, false);
+    void guard.now('again');
+    await timers.advance(0);
+    assert.equal(calls, 2);
   });
 
   test('now() is not pushed back by a later debounced request', async () => {

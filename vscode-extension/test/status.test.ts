@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { defaultEnvName, redact, secretKey, serverEnvironment, validateEnvName, validateKey, withName, withoutName } from '../src/core/apikeys';
+import {
+  Redactor,
+  defaultEnvName,
+  redact,
+  secretEnvValues,
+  secretKey,
+  serverEnvironment,
+  validateEnvName,
+  validateKey,
+  withName,
+  withoutName,
+} from '../src/core/apikeys';
 import { baseName, formatScore, formatUsd } from '../src/core/format';
-import { statusText } from '../src/core/status';
+import { RunActivities, statusText } from '../src/core/status';
 
 describe('statusText', () => {
   test('idle: model and last score', () => {
@@ -16,6 +27,39 @@ describe('statusText', () => {
     const s = statusText({ model: 'file models', server: 'failed', problem: 'promptlsp is not installed for "python3"' });
     assert.equal(s.text, '$(error) promptlsp');
     assert.match(s.tooltip, /not installed/);
+  });
+});
+
+function spinnerText(runs: RunActivities): string {
+  return statusText({ model: 'm', server: 'running', ...runs.current }).text;
+}
+
+describe('RunActivities (the spinner counts runs)', () => {
+  test('one run that ends does not stop the spinner of another still going', () => {
+    const runs = new RunActivities();
+    const a = runs.begin('optimizing');
+    const b = runs.begin('evaluating');
+    runs.best(b, 0.5);
+    assert.equal(runs.count, 2);
+    assert.deepEqual(runs.current, { activity: 'evaluating (+1 more)', best: 0.5 });
+    assert.equal(runs.end(b), true);
+    assert.deepEqual(runs.current, { activity: 'optimizing', best: undefined });
+    assert.equal(spinnerText(runs), '$(sync~spin) m · optimizing');
+    assert.equal(runs.end(a), true);
+    assert.deepEqual(runs.current, { activity: undefined, best: undefined });
+    assert.equal(spinnerText(runs), '$(beaker) m');
+  });
+  test('ending a run twice (Cancel, then its cleanup) counts once', () => {
+    const runs = new RunActivities();
+    const a = runs.begin('optimizing');
+    const b = runs.begin('optimizing');
+    assert.equal(runs.end(a), true);
+    assert.equal(runs.end(a), false);
+    assert.equal(runs.count, 1, 'the second end of a did not end b');
+    runs.best(a, 1); // a late report of an ended run changes nothing
+    assert.deepEqual(runs.current, { activity: 'optimizing', best: undefined });
+    runs.end(b);
+    assert.equal(runs.count, 0);
   });
 });
 
@@ -42,6 +86,34 @@ describe('API keys', () => {
   test('redact blanks out key values', () => {
     assert.equal(redact('failed with key sk-secret-123 at sk-secret-123', ['sk-secret-123']), 'failed with key **** at ****');
     assert.equal(redact('abc', ['']), 'abc');
+    assert.equal(redact('key abcd-1234-efgh', ['abcd', 'abcd-1234-efgh']), 'key ****', 'the longer key first');
+  });
+  test('Redactor: every value remembered (stored keys, env keys), and well-known key shapes', () => {
+    const r = new Redactor();
+    r.remember(['team-proxy-key-42', 'xy']);
+    assert.equal(r.redact('401 for team-proxy-key-42'), '401 for ****');
+    assert.equal(r.redact('xy stays: too short to be a key'), 'xy stays: too short to be a key');
+    r.remember(['second-key-value']); // a key stored later
+    assert.equal(r.redact('team-proxy-key-42 second-key-value'), '**** ****');
+    assert.equal(r.redact('Incorrect API key provided: sk-proj-AbCdEfGhIjKlMnOpQrSt123'), 'Incorrect API key provided: ****');
+    assert.equal(r.redact('Authorization: Bearer abcdefghijklmnop0123'), 'Authorization: Bearer ****');
+    assert.equal(r.redact('task-list and risk-free text'), 'task-list and risk-free text');
+  });
+  test('secretEnvValues: the named variables and anything named like a key', () => {
+    const env = {
+      PATH: '/bin',
+      TEAM_LLM: 'team',
+      OPENAI_API_KEY: 'sk-0123456789',
+      GITHUB_TOKEN: 'ghp_0123456789',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI',
+      HOME: '/h',
+      EMPTY_API_KEY: '',
+      TOKENIZERS_PARALLELISM: 'false',
+      SOME_TOKEN: 'true',
+      MY_API_KEY: 'not a key with spaces',
+    };
+    assert.deepEqual(secretEnvValues(env, ['TEAM_LLM']).sort(), ['ghp_0123456789', 'sk-0123456789', 'team', 'wJalrXUtnFEMI']);
+    assert.deepEqual(secretEnvValues({ PATH: '/bin' }), []);
   });
   test('stored names', () => {
     assert.equal(secretKey('OPENAI_API_KEY'), 'promptlsp.apiKey.OPENAI_API_KEY');

@@ -41,12 +41,63 @@ export function serverEnvironment(
 }
 
 /** `text` with every secret value replaced, for anything that may reach a log. */
-export function redact(text: string, secrets: readonly string[]): string {
+export function redact(text: string, secrets: Iterable<string>): string {
   let out = text;
-  for (const secret of secrets) {
+  // longest first, so that a key containing another is blanked out whole
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 4) out = out.split(secret).join('****');
   }
   return out;
+}
+
+/** Shapes of well-known keys, blanked out even when their value is not stored here. */
+const KEY_PATTERNS: readonly [RegExp, string][] = [
+  [/\bsk-[A-Za-z0-9_-]{16,}/g, '****'], // OpenAI, Anthropic (sk-ant-…), many proxies
+  [/\bAIza[0-9A-Za-z_-]{30,}/g, '****'], // Google
+  [/\b(Bearer\s+)[A-Za-z0-9._~+/=-]{16,}/gi, '$1****'], // Authorization headers
+];
+
+/** Names of environment variables whose values are secrets by their name (OPENAI_API_KEY,
+ * HF_TOKEN, AWS_SECRET_ACCESS_KEY, …; not TOKENIZERS_PARALLELISM). */
+const SECRET_NAME = /(^|_)(API_?KEY|TOKEN|SECRET|PASSWORD)(_|$)/i;
+
+/** The values in `env` of the variables in `names`, and of every variable named like a secret
+ * whose value looks like one (8+ characters, no spaces: never "false" or "1"). */
+export function secretEnvValues(env: Record<string, string | undefined>, names: Iterable<string> = []): string[] {
+  const wanted = new Set(names);
+  return Object.entries(env)
+    .filter(([name, value]) =>
+      typeof value === 'string' && value !== '' &&
+      (wanted.has(name) || (SECRET_NAME.test(name) && value.trim().length >= 8 && !/\s/.test(value.trim()))))
+    .map(([, value]) => value as string);
+}
+
+/**
+ * Blanks out secrets in any text that may reach the output channel, the LSP trace or a message:
+ * the values of every API key stored or passed to the server in this session (they are never
+ * forgotten, so a key cleared while the old server still runs stays hidden) and well-known key
+ * shapes.
+ */
+export class Redactor {
+  private readonly secrets = new Set<string>();
+
+  /** Values to blank out from now on. */
+  remember(values: Iterable<string>): void {
+    for (const value of values) {
+      if (typeof value === 'string' && value.trim().length >= 4) {
+        this.secrets.add(value);
+        this.secrets.add(value.trim());
+      }
+    }
+  }
+
+  redact(text: string): string {
+    let out = redact(text, this.secrets);
+    for (const [pattern, replacement] of KEY_PATTERNS) {
+      out = out.replace(pattern, replacement);
+    }
+    return out;
+  }
 }
 
 /** The list of stored names, updated (sorted, unique). */

@@ -9,6 +9,8 @@ export interface Estimate {
   tokens: number | null;
   costUsd: number | null;
   overBudget: string | null;
+  /** The server's own one-line summary (newer servers), e.g. "gradsum on f.prompt.toml: …". */
+  summary: string | null;
 }
 
 export class MalformedAnswer extends Error {
@@ -18,7 +20,7 @@ export class MalformedAnswer extends Error {
   }
 }
 
-/** Validates `{method, iterations, calls, tokens, costUsd, overBudget}`; throws MalformedAnswer. */
+/** Validates `{method, iterations, calls, tokens, costUsd, overBudget, summary}`; throws MalformedAnswer. */
 export function parseEstimate(raw: unknown): Estimate {
   if (!isRecord(raw)) {
     throw new MalformedAnswer('estimate', `expected an object, got ${raw === null ? 'null' : typeof raw}`);
@@ -42,6 +44,7 @@ export function parseEstimate(raw: unknown): Estimate {
     tokens: finiteNumber(raw.tokens) ?? null,
     costUsd: finiteNumber(cost) ?? null,
     overBudget: typeof over === 'string' && over.trim() !== '' ? over : null,
+    summary: typeof raw.summary === 'string' && raw.summary.trim() !== '' ? raw.summary.trim() : null,
   };
 }
 
@@ -54,8 +57,12 @@ function plural(n: number, word: string): string {
   return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** "gradsum, 2 iterations: at most 120 calls, 40,000 tokens, $0.0123" */
+/** The server's summary; for servers that send none, "gradsum, 2 iterations: at most 120
+ * calls, 40,000 tokens, $0.0123". */
 export function describeEstimate(e: Estimate): string {
+  if (e.summary !== null) {
+    return e.summary;
+  }
   const parts = [plural(e.calls, 'call')];
   if (e.tokens !== null) parts.push(plural(e.tokens, 'token'));
   parts.push(formatUsd(e.costUsd));

@@ -1,6 +1,7 @@
 /** `promptlsp/evaluate` answers -> the rows of the per-example results view. */
 import { MalformedAnswer } from './estimate';
 import { finiteNumber, formatScore, isRecord } from './format';
+import { failureText, parseRunSummary, statusKind, statusNote } from './proposal';
 
 export interface CheckView {
   name: string;
@@ -22,6 +23,9 @@ export interface ExampleView {
 }
 
 export interface EvaluationView {
+  /** The run's status, as in an optimization's summary ("finished", "budget-exhausted", …). */
+  status: string;
+  /** The mean example score; null when no example could be scored (never a fallback). */
   score: number | null;
   scoredOn: string | null;
   examples: ExampleView[];
@@ -70,21 +74,52 @@ function parseExample(raw: unknown, i: number): ExampleView {
   };
 }
 
+/** The `promptlsp/evaluate` (critique) answer: an optimization's summary plus `examples`, `score`. */
 export function parseEvaluation(raw: unknown): EvaluationView {
-  if (!isRecord(raw)) {
-    throw new MalformedAnswer('evaluation', `expected an object, got ${raw === null ? 'null' : typeof raw}`);
-  }
-  if (raw.examples !== undefined && !Array.isArray(raw.examples)) {
+  const summary = parseRunSummary(raw); // the status first, read as for an optimization
+  const record = raw as Record<string, unknown>;
+  if (record.examples !== undefined && !Array.isArray(record.examples)) {
     throw new MalformedAnswer('evaluation', '"examples" must be a list');
   }
-  const examples = Array.isArray(raw.examples) ? raw.examples.map(parseExample) : [];
-  const score = finiteNumber(raw.score) ?? finiteNumber(raw.initialScore) ?? finiteNumber(raw.bestScore) ?? null;
+  const examples = Array.isArray(record.examples) ? record.examples.map(parseExample) : [];
   return {
-    score,
-    scoredOn: typeof raw.scoredOn === 'string' ? raw.scoredOn : typeof raw.scored_on === 'string' ? raw.scored_on : null,
+    status: summary.status,
+    score: finiteNumber(record.score) ?? null,
+    scoredOn: summary.scoredOn ?? (typeof record.scored_on === 'string' ? record.scored_on : null),
     examples,
-    runId: typeof raw.runId === 'string' ? raw.runId : null,
-    message: typeof raw.message === 'string' ? raw.message : '',
+    runId: summary.runId,
+    message: summary.message,
+  };
+}
+
+export type EvaluationOutcome =
+  | { kind: 'cancelled'; message: string }
+  | { kind: 'failed'; message: string }
+  | { kind: 'done'; message: string };
+
+/** What an evaluation came to, in words for a notification. */
+export function evaluationOutcome(v: EvaluationView, fileName: string): EvaluationOutcome {
+  const kind = statusKind(v.status);
+  if (kind === 'cancelled') {
+    return { kind: 'cancelled', message: `Cancelled the evaluation of ${fileName}.` };
+  }
+  if (kind === 'failed') {
+    return { kind: 'failed', message: `Evaluation of ${fileName} ${failureText(v.status, v.message)}.` };
+  }
+  const note = statusNote(v.status, v.message);
+  const passed = v.examples.filter((e) => e.passed === true).length;
+  const counts = v.examples.length > 0 ? `, ${passed}/${v.examples.length} examples passed` : '';
+  if (v.score === null) {
+    return {
+      kind: 'done',
+      message: `Evaluated ${fileName}: no example could be scored${note ? ` (${note})` : ''}; see each example's error in the Prompt Evaluation view.`,
+    };
+  }
+  const on = v.scoredOn ? ` on ${v.scoredOn}` : '';
+  const budget = v.status === 'budget-exhausted' ? ` (${note})` : '';
+  return {
+    kind: 'done',
+    message: `Evaluated ${fileName}: score ${formatScore(v.score)}${on}${counts}${budget}. Critiques show as diagnostics in the file.`,
   };
 }
 
@@ -155,5 +190,6 @@ export function evaluationHeadline(v: EvaluationView, fileName: string): string 
   const passed = v.examples.filter((e) => e.passed === true).length;
   const on = v.scoredOn ? ` on ${v.scoredOn}` : '';
   const counts = v.examples.length > 0 ? ` · ${passed}/${v.examples.length} passed` : '';
-  return `${fileName}: score ${formatScore(v.score)}${on}${counts}`;
+  const score = v.score === null ? 'no example could be scored' : `score ${formatScore(v.score)}${on}`;
+  return `${fileName}: ${score}${counts}`;
 }

@@ -21,10 +21,6 @@ export function finiteNumber(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-export function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
-}
-
 /** The last path segment of a uri or path ("file:///a/b/x.prompt.toml" -> "x.prompt.toml"). */
 export function baseName(uriOrPath: string): string {
   const clean = uriOrPath.replace(/[?#].*$/, '').replace(/[\\/]+$/, '');

@@ -11,10 +11,16 @@ export interface RunItem {
 
 const STATUS_ICON: Record<string, string> = {
   finished: '$(check)',
+  'budget-exhausted': '$(check)', // a normal end: the best candidate was still chosen and validated
   cancelled: '$(circle-slash)',
   failed: '$(error)',
   interrupted: '$(warning)',
   running: '$(sync~spin)',
+};
+
+/** How a status reads in the list (the store's word where it reads well). */
+const STATUS_LABEL: Record<string, string> = {
+  'budget-exhausted': 'stopped by the budget',
 };
 
 function pick(run: Record<string, unknown>, ...keys: string[]): unknown {
@@ -69,7 +75,7 @@ export function formatRun(raw: unknown, utc = false): RunItem | undefined {
   const icon = STATUS_ICON[status] ?? '$(circle-outline)';
   const label = `${icon} ${method} · ${formatScore(initial)} → ${formatScore(best)}`;
 
-  const description: string[] = [status];
+  const description: string[] = [STATUS_LABEL[status] ?? status];
   const iterations = finiteNumber(pick(run, 'iterations'));
   if (iterations !== undefined) description.push(`${iterations} iteration${iterations === 1 ? '' : 's'}`);
   const accounting = pick(run, 'accounting');

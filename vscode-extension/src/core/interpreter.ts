@@ -222,3 +222,20 @@ export function fixFor(result: Extract<ProbeResult, { ok: false }>, interpreter:
     }
   }
 }
+
+/**
+ * The message for a start that failed after (or outside) the probe: the client did not start,
+ * or choosing or probing the interpreter threw. `interpreter` is undefined when it failed
+ * before one was chosen.
+ */
+export function startFailure(error: unknown, interpreter: Interpreter | undefined): Fix {
+  const raw = error instanceof Error ? error.message : String(error);
+  const reason = raw.trim().replace(/[.\s]+$/, '') || 'unknown error';
+  const withWhat = interpreter !== undefined ? ` with ${where(interpreter)}` : '';
+  return {
+    message:
+      `promptlsp: the server did not start${withWhat}: ${reason}. See the promptlsp output for details; ` +
+      'if the interpreter is the problem, set "promptlsp.interpreter" to the path of a Python ≥ 3.10 that has promptlsp installed, ' +
+      'then run "promptlsp: Restart server".',
+  };
+}

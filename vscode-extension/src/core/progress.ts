@@ -38,27 +38,17 @@ export function parseProgressMessage(message: string): ParsedProgress {
 
 export class ProgressTracker {
   private percentage = 0;
-  private title: string | undefined;
+  /** The best score reported so far (for the status bar). */
   public best: number | undefined;
-  public ended = false;
-  public lastMessage: string | undefined;
 
   /** The notification update for one `$/progress` value, or undefined to show nothing. */
   update(value: unknown): ProgressUpdate | undefined {
-    if (!isRecord(value) || typeof value.kind !== 'string') {
-      return undefined;
-    }
-    if (value.kind === 'begin') {
-      this.title = typeof value.title === 'string' ? value.title : undefined;
-    } else if (value.kind === 'end') {
-      this.ended = true;
-    } else if (value.kind !== 'report') {
+    if (!isRecord(value) || (value.kind !== 'begin' && value.kind !== 'report' && value.kind !== 'end')) {
       return undefined;
     }
     const update: ProgressUpdate = {};
     const message = typeof value.message === 'string' ? value.message : undefined;
     if (message !== undefined) {
-      this.lastMessage = message;
       update.message = message;
       const parsed = parseProgressMessage(message);
       if (parsed.best !== undefined) {
@@ -77,9 +67,5 @@ export class ProgressTracker {
       }
     }
     return update.message !== undefined || update.increment !== undefined ? update : undefined;
-  }
-
-  get serverTitle(): string | undefined {
-    return this.title;
   }
 }

@@ -40,6 +40,36 @@ export function parseRunSummary(raw: unknown): RunSummary {
   };
 }
 
+/**
+ * How a run's `status` reads. "finished" and "budget-exhausted" are normal ends (a run that
+ * stopped before an iteration that would not fit its budget still chose and validated its best
+ * candidate); "cancelled" is the user's doing; "failed", "interrupted" and any status this
+ * extension does not know are failures.
+ */
+export type StatusKind = 'ended' | 'cancelled' | 'failed';
+
+export function statusKind(status: string): StatusKind {
+  if (status === 'finished' || status === 'budget-exhausted') return 'ended';
+  if (status === 'cancelled') return 'cancelled';
+  return 'failed';
+}
+
+/** The server's message as a note on a normal end: "stopped by the budget: …" for a budget stop. */
+export function statusNote(status: string, message: string): string {
+  if (status === 'budget-exhausted') {
+    return message ? `stopped by the budget: ${message}` : 'stopped by the budget';
+  }
+  return message;
+}
+
+/** "failed (why)", "was interrupted (why)", 'ended with status "x" (why)'. */
+export function failureText(status: string, message: string): string {
+  const detail = message ? ` (${message})` : '';
+  if (status === 'failed') return `failed${detail}`;
+  if (status === 'interrupted') return `was interrupted${detail}`;
+  return `ended with status "${status}"${detail}`;
+}
+
 export type Outcome =
   | { kind: 'cancelled'; message: string }
   | { kind: 'failed'; message: string }
@@ -52,22 +82,24 @@ function scores(s: RunSummary): string {
 
 /** What the run came to, in words for a notification. */
 export function classifyRun(s: RunSummary, fileName: string): Outcome {
-  const detail = s.message ? ` (${s.message})` : '';
-  if (s.status === 'cancelled') {
+  const kind = statusKind(s.status);
+  if (kind === 'cancelled') {
     return { kind: 'cancelled', message: `Optimization of ${fileName} was cancelled.` };
   }
-  if (s.status !== 'finished') {
-    return { kind: 'failed', message: `Optimization of ${fileName} ${s.status}${detail}.` };
+  if (kind === 'failed') {
+    return { kind: 'failed', message: `Optimization of ${fileName} ${failureText(s.status, s.message)}.` };
   }
+  const note = statusNote(s.status, s.message);
   const better =
     s.bestScore !== null && (s.initialScore === null ? s.candidates > 0 : s.bestScore > s.initialScore);
   if (!better || s.candidates === 0) {
     return {
       kind: 'no-improvement',
-      message: `No better prompt found for ${fileName}: ${scores(s)}${detail}. The file is unchanged.`,
+      message: `No better prompt found for ${fileName}: ${scores(s)}${note ? ` (${note})` : ''}. The file is unchanged.`,
     };
   }
-  return { kind: 'improved', message: `Optimization of ${fileName} finished: ${scores(s)}.` };
+  const budget = s.status === 'budget-exhausted' ? ` (${note})` : '';
+  return { kind: 'improved', message: `Optimization of ${fileName} finished: ${scores(s)}${budget}.` };
 }
 
 export function diffTitle(fileName: string, initialScore: number | null, bestScore: number | null): string {

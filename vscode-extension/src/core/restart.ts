@@ -2,8 +2,8 @@
  * Restart guard: settings changes, secret changes and the Python extension can all ask for a
  * restart at once (a settings sync writes several keys in a row). Requests are debounced, and
  * never run two restarts at the same time: a request that arrives while one is running causes
- * exactly one more restart after it. Waiters always resolve; the restart function reports its
- * own failures.
+ * exactly one more restart after it. Waiters always resolve. The restart function reports its
+ * own failures; anything it still throws goes to `onError`, never silently dropped.
  */
 
 export interface Timers {
@@ -11,7 +11,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-const realTimers: Timers = {
+export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
@@ -30,13 +30,12 @@ export class RestartGuard {
   private disposed = false;
   /** How many restarts ran (for tests and the log). */
   public count = 0;
-  /** What the last restart threw, if it failed. */
-  public lastError: unknown = undefined;
 
   constructor(
     private readonly restart: (reasons: string[]) => Promise<void>,
     private readonly delayMs = 1000,
     private readonly timers: Timers = realTimers,
+    private readonly onError: (error: unknown) => void = (error) => console.error('promptlsp: restart failed', error),
   ) {}
 
   /** Ask for a restart after `delayMs` of quiet; resolves when a restart covering it is done. */
@@ -115,9 +114,12 @@ export class RestartGuard {
     try {
       this.count++;
       await this.restart(reasons);
-      this.lastError = undefined;
     } catch (error) {
-      this.lastError = error; // the restart function reports its own failures
+      try {
+        this.onError(error);
+      } catch {
+        // the reporter itself failed: the waiters must still be released
+      }
     } finally {
       this.running = false;
     }

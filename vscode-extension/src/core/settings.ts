@@ -25,8 +25,6 @@ export interface ServerSettings {
   iterations?: number;
 }
 
-export const METHODS = ['gradsum', 'tgd'] as const;
-
 /** Settings whose change needs a server restart (the rest reach the server without one). */
 export const RESTART_SETTINGS = ['promptlsp.interpreter'] as const;
 

@@ -35,3 +35,46 @@ export function statusText(s: StatusState): { text: string; tooltip: string } {
   tooltip.push('Click for model settings and run history');
   return { text, tooltip: tooltip.join('\n') };
 }
+
+/**
+ * The runs in progress, for the status bar: the spinner shows while any run is in progress, so
+ * one run that ends does not stop the spinner of another still going. Each run has a ticket;
+ * ending a ticket twice (Cancel, then the run's own cleanup) counts once.
+ */
+export class RunActivities {
+  private readonly runs = new Map<number, { activity: string; best?: number | undefined }>();
+  private next = 1;
+
+  begin(activity: string): number {
+    const ticket = this.next++;
+    this.runs.set(ticket, { activity });
+    return ticket;
+  }
+
+  /** The best score so far of one run. */
+  best(ticket: number, score: number): void {
+    const run = this.runs.get(ticket);
+    if (run !== undefined) {
+      run.best = score;
+    }
+  }
+
+  /** True when the ticket was still in progress. */
+  end(ticket: number): boolean {
+    return this.runs.delete(ticket);
+  }
+
+  get count(): number {
+    return this.runs.size;
+  }
+
+  /** The status bar's `activity` and `best`: the newest run's, with how many others run. */
+  get current(): Pick<StatusState, 'activity' | 'best'> {
+    const newest = [...this.runs.values()].pop();
+    if (newest === undefined) {
+      return { activity: undefined, best: undefined };
+    }
+    const others = this.runs.size - 1;
+    return { activity: others > 0 ? `${newest.activity} (+${others} more)` : newest.activity, best: newest.best };
+  }
+}
