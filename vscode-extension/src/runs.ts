@@ -154,6 +154,27 @@ export class Runs implements vscode.Disposable {
     }
   }
 
+  /** The ready client for a run; undefined (the reason already shown) when the server is not
+   * ready or the run was cancelled while it started. */
+  private async clientFor(source: vscode.CancellationTokenSource, cancelledMessage: string): Promise<LanguageClient | undefined> {
+    const client = await this.server.readyClient();
+    if (client !== undefined && source.token.isCancellationRequested) {
+      this.info(cancelledMessage);
+      return undefined;
+    }
+    return client;
+  }
+
+  /** A server answer checked by ``parse``; undefined (the problem shown) when it is malformed. */
+  private parsed<T>(raw: unknown, parse: (raw: unknown) => T): T | undefined {
+    try {
+      return parse(raw);
+    } catch (error) {
+      this.error(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  }
+
   async optimize(arg?: unknown): Promise<void> {
     const document = await targetDocument(arg, this.proposals);
     if (document !== undefined) {
@@ -164,12 +185,8 @@ export class Runs implements vscode.Disposable {
   private async runOptimize(document: vscode.TextDocument, source: vscode.CancellationTokenSource): Promise<void> {
     const name = baseName(document.uri.path);
     const cancelledMessage = `Cancelled: ${name} is unchanged.`;
-    const client = await this.server.readyClient();
+    const client = await this.clientFor(source, cancelledMessage);
     if (client === undefined) {
-      return;
-    }
-    if (source.token.isCancellationRequested) {
-      this.info(cancelledMessage);
       return;
     }
     const uri = client.code2ProtocolConverter.asUri(document.uri);
@@ -224,11 +241,8 @@ export class Runs implements vscode.Disposable {
     if (raw === undefined) {
       return;
     }
-    let summary;
-    try {
-      summary = parseRunSummary(raw);
-    } catch (error) {
-      this.error(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
+    const summary = this.parsed(raw, parseRunSummary);
+    if (summary === undefined) {
       return;
     }
     const outcome = classifyRun(summary, name);
@@ -260,12 +274,8 @@ export class Runs implements vscode.Disposable {
   private async runEvaluate(document: vscode.TextDocument, source: vscode.CancellationTokenSource): Promise<void> {
     const name = baseName(document.uri.path);
     const cancelledMessage = `Cancelled the evaluation of ${name}.`;
-    const client = await this.server.readyClient();
+    const client = await this.clientFor(source, cancelledMessage);
     if (client === undefined) {
-      return;
-    }
-    if (source.token.isCancellationRequested) {
-      this.info(cancelledMessage);
       return;
     }
     const uri = client.code2ProtocolConverter.asUri(document.uri);
@@ -287,11 +297,8 @@ export class Runs implements vscode.Disposable {
     if (raw === undefined) {
       return;
     }
-    let view;
-    try {
-      view = parseEvaluation(raw);
-    } catch (error) {
-      this.error(`promptlsp: ${error instanceof Error ? error.message : String(error)}`);
+    const view = this.parsed(raw, parseEvaluation);
+    if (view === undefined) {
       return;
     }
     const outcome = evaluationOutcome(view, name);
