@@ -19,8 +19,8 @@ Both servers run as real processes over stdio, driven by one small LSP client in
   of intermediate keystrokes; taplo has none.
 * **hover** on a key (the schema's description): ``--hovers`` requests, idle, and for promptlsp
   again while it runs an optimization of the sentiment example against a loopback scripted
-  model (200 ms per call, ``promptlsp.testing.openai_stub``): the optimization must not make the
-  editor wait.
+  model (200 ms per call, ``promptlsp.testing.openai_stub``; 50 iterations, cancelled after the
+  hovers): the optimization must not make the editor wait.
 
 taplo's server comes from the npm package ``@taplo/lsp`` 0.8.0 (the PyPI and npm ``taplo``
 command-line builds have no language server), installed on first use into
@@ -29,8 +29,15 @@ command-line builds have no language server), installed on first use into
 ``.taplo.toml`` in the workspace — the same ``prompts-spec/prompt.schema.json`` promptlsp uses.
 taplo checks syntax and the schema; promptlsp also templates, examples and criteria.
 
-Prints a table: p50 and p95 (nearest rank) in ms per server and measurement.
-``--smoke``: size 10, 4 edits, 5 hovers, 1 start, no optimization (what the test runs).
+Prints a table: p50 and p95 (nearest rank, ``bench/validate.py``'s ``percentile``) in ms per
+server and measurement, then ``taplo: not measured (<why>)`` when taplo could not be run (no
+Node, or @taplo/lsp neither installed nor installable) or ``--no-taplo`` was given.
+``--smoke``: size 10, 4 edits, 5 hovers, 1 start, and 3 hovers during an optimization whose
+model answers in 50 ms (what the test runs).
+
+Every server process is stopped (``shutdown``/``exit``, else killed) whatever happens, a
+timeout or a failed check included; when a server's output ends or cannot be parsed, the
+waiting requests fail at once with its stderr.
 """
 
 from __future__ import annotations
@@ -38,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import shutil
@@ -64,31 +70,39 @@ ERROR_LINE = 'nmae = "a typo: no such key"\n'  # both servers report an unknown 
 TIMEOUT_S = 60.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
-
-
 # -- a minimal LSP client over stdio ------------------------------------------------------------
 
 class Client:
-    """One server process; requests are awaited, notifications go to ``on_notify`` watchers."""
+    """One server process; requests are awaited, notifications go to ``expect`` watchers.
+
+    ``async with Client(...) as client`` starts the process and always stops it (``shutdown`` and
+    ``exit``, killed if that fails), whatever happens inside. When the server's output ends or
+    cannot be read, every pending request and watcher fails at once with the reason."""
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.command, self.cwd, self.env = command, cwd, env
         self.proc: asyncio.subprocess.Process | None = None
         self._next = 0
         self._pending: dict[int, asyncio.Future] = {}
-        self._watchers: list[Callable[[str, Any], bool]] = []
+        self._watchers: list[tuple[Callable[[str, Any], bool], asyncio.Future]] = []
         self._reader: asyncio.Task | None = None
+        self._stderr_reader: asyncio.Task | None = None
+        self._closed: BaseException | None = None  # why the server's output is no longer read
         self.stderr = b""
+
+    async def __aenter__(self) -> "Client":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             *self.command, cwd=self.cwd, env=self.env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 26)
         self._reader = asyncio.create_task(self._read())
-        asyncio.create_task(self._drain_stderr())
+        self._stderr_reader = asyncio.create_task(self._drain_stderr())
 
     async def _drain_stderr(self) -> None:
         assert self.proc and self.proc.stderr
@@ -100,7 +114,33 @@ class Client:
         body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
         self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
+    def _stderr_tail(self) -> str:
+        return self.stderr[-2000:].decode(errors="replace")
+
     async def _read(self) -> None:
+        try:
+            await self._read_messages()
+            why: BaseException = ConnectionError("server exited: " + self._stderr_tail())
+        except asyncio.CancelledError:
+            self._fail(ConnectionError("the client stopped reading"))
+            raise
+        except Exception as exc:  # a malformed frame or message
+            why = ConnectionError(f"unreadable server output ({type(exc).__name__}: {exc}); "
+                                  f"stderr: {self._stderr_tail()}")
+        self._fail(why)
+
+    def _fail(self, why: BaseException) -> None:
+        """No more messages will come: fail every pending request and watcher now."""
+        self._closed = why
+        pending, self._pending = self._pending, {}
+        watchers, self._watchers = self._watchers, []
+        for future in [*pending.values(), *(f for _, f in watchers)]:
+            if not future.done():
+                future.set_exception(why)
+                future.exception()  # its awaiter still gets it; one nobody awaits any more is not logged
+
+    async def _read_messages(self) -> None:
+        """Read and dispatch messages until the server's output ends."""
         assert self.proc and self.proc.stdout
         out = self.proc.stdout
         while True:
@@ -108,9 +148,6 @@ class Client:
             while True:
                 line = await out.readline()
                 if not line:
-                    for future in self._pending.values():
-                        if not future.done():
-                            future.set_exception(ConnectionError("server exited: " + self.stderr[-2000:].decode(errors="replace")))
                     return
                 line = line.strip()
                 if not line:
@@ -118,7 +155,9 @@ class Client:
                 name, _, value = line.partition(b":")
                 if name.lower() == b"content-length":
                     length = int(value)
-            message = json.loads(await out.readexactly(length or 0))
+            if length is None:
+                raise ValueError("a frame without Content-Length")
+            message = json.loads(await out.readexactly(length))
             if "id" in message and "method" in message:  # a request from the server
                 self._send({"id": message["id"], "result": self._answer(message)})
             elif "id" in message:
@@ -129,7 +168,23 @@ class Client:
                     else:
                         future.set_result(message.get("result"))
             else:
-                self._watchers = [w for w in self._watchers if not w(message["method"], message.get("params"))]
+                self._notify_watchers(message["method"], message.get("params"))
+
+    def _notify_watchers(self, method: str, params: Any) -> None:
+        kept = []
+        for predicate, future in self._watchers:
+            if future.done():  # timed out or cancelled
+                continue
+            try:
+                accepted = predicate(method, params)
+            except Exception as exc:  # a check that cannot read this notification fails its waiter
+                future.set_exception(exc)
+                continue
+            if accepted:
+                future.set_result(params)
+            else:
+                kept.append((predicate, future))
+        self._watchers = kept
 
     @staticmethod
     def _answer(message: dict) -> Any:
@@ -138,28 +193,29 @@ class Client:
         return None
 
     async def request(self, method: str, params: Any, timeout: float = TIMEOUT_S) -> Any:
+        if self._closed is not None:
+            raise self._closed
         self._next += 1
+        request_id = self._next
         future = asyncio.get_running_loop().create_future()
-        self._pending[self._next] = future
-        self._send({"id": self._next, "method": method, "params": params})
-        return await asyncio.wait_for(future, timeout)
+        self._pending[request_id] = future
+        try:
+            self._send({"id": request_id, "method": method, "params": params})
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(request_id, None)
 
     def notify(self, method: str, params: Any) -> None:
         self._send({"method": method, "params": params})
 
     def expect(self, predicate: Callable[[str, Any], bool]) -> asyncio.Future:
-        """A future that resolves at the first notification ``predicate`` accepts."""
+        """A future that resolves at the first notification ``predicate`` accepts (and fails at
+        once if the server's output ends first)."""
         future = asyncio.get_running_loop().create_future()
-
-        def watcher(method: str, params: Any) -> bool:
-            if future.done():
-                return True
-            if predicate(method, params):
-                future.set_result(params)
-                return True
-            return False
-
-        self._watchers.append(watcher)
+        if self._closed is not None:
+            future.set_exception(self._closed)
+        else:
+            self._watchers.append((predicate, future))
         return future
 
     async def initialize(self, root: Path, options: Any = None) -> None:
@@ -181,15 +237,27 @@ class Client:
         self.notify("initialized", {})
 
     async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
+        """``shutdown`` and ``exit`` (10 s each at most), then kill the process if it is still
+        there; ends the reader tasks. Safe to call more than once."""
+        if self.proc is None:
             return
         try:
-            await self.request("shutdown", None, timeout=10)
-            self.notify("exit", None)
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except Exception:
-            self.proc.kill()
-            await self.proc.wait()
+            if self.proc.returncode is None and self._closed is None:
+                try:
+                    await self.request("shutdown", None, timeout=10)
+                    self.notify("exit", None)
+                    await asyncio.wait_for(self.proc.wait(), 10)
+                except Exception:  # no answer, a dead reader, a closed pipe: kill it below
+                    pass
+        finally:
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
+            for task in (self._reader, self._stderr_reader):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*(t for t in (self._reader, self._stderr_reader) if t is not None),
+                                 return_exceptions=True)
 
 
 # -- the servers --------------------------------------------------------------------------------
@@ -207,19 +275,21 @@ def promptlsp_server(options: Any = None) -> Server:
     return Server("promptlsp", [sys.executable, "-m", "promptlsp", "serve"], env, options)
 
 
-def taplo_server() -> Server | None:
-    """taplo's LSP, installing @taplo/lsp from the lock file on first use; None without Node."""
+def taplo_server() -> tuple[Server | None, str]:
+    """taplo's LSP, installing @taplo/lsp from the lock file on first use; or None and why not."""
     node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        return None
-    if not (TAPLO_DIR / "node_modules" / "@taplo" / "lsp").exists():
+    installed = (TAPLO_DIR / "node_modules" / "@taplo" / "lsp").exists()
+    if node is None:
+        return None, "no node on PATH"
+    if not installed:
+        if npm is None:
+            return None, "@taplo/lsp is not installed and there is no npm on PATH to install it"
         print("installing @taplo/lsp into bench/taplo-lsp/node_modules (npm ci) …", file=sys.stderr)
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=TAPLO_DIR,
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            print(f"npm ci failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
-            return None
-    return Server("taplo", [node, str(TAPLO_DIR / "stdio.mjs")], dict(os.environ))
+            return None, f"npm ci of @taplo/lsp failed: {' '.join(done.stderr.strip()[-300:].split())}"
+    return Server("taplo", [node, str(TAPLO_DIR / "stdio.mjs")], dict(os.environ)), ""
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -227,12 +297,10 @@ def taplo_server() -> Server | None:
 async def time_initialize(server: Server, root: Path, starts: int) -> list[float]:
     times = []
     for _ in range(starts):
-        client = Client(server.command, root, server.env)
         start = time.perf_counter()
-        await client.start()
-        await client.initialize(root, server.options)
-        times.append((time.perf_counter() - start) * 1000)
-        await client.stop()
+        async with Client(server.command, root, server.env) as client:
+            await client.initialize(root, server.options)
+            times.append((time.perf_counter() - start) * 1000)
     return times
 
 
@@ -294,9 +362,10 @@ async def time_hovers(client: Client, uri: str, position: dict[str, int], count:
     return times
 
 
-async def hovers_during_optimization(folder: Path, count: int) -> tuple[list[float], int]:
-    """promptlsp hovers while it optimizes the sentiment example against a slow scripted model.
-    Returns the times and how many model calls the run made meanwhile (it must be running)."""
+async def hovers_during_optimization(folder: Path, count: int, latency: float) -> tuple[list[float], int]:
+    """promptlsp hovers while it optimizes the sentiment example against a slow scripted model
+    (``latency`` s per call). Returns the times and how many model calls the run made meanwhile
+    (it must be running)."""
     import tomlkit
     from promptlsp.testing.openai_stub import StubServer
     from stub_model import answer  # tests/cli/stub_model.py: a scripted model for this example
@@ -308,32 +377,36 @@ async def hovers_during_optimization(folder: Path, count: int) -> tuple[list[flo
     path = folder / "running.prompt.toml"
     path.write_text(text, encoding="utf-8")
     uri = path.as_uri()
-    with StubServer(latency=0.2, answer=answer) as stub:
+    with StubServer(latency=latency, answer=answer) as stub:
         options = {"models": {role: "openai/stub" for role in ("task", "judge", "optimizer")},
                    "apiBase": stub.url, "apiKeyEnv": "BENCH_KEY"}
         server = promptlsp_server(options)
-        client = Client(server.command, folder, server.env)
-        await client.start()
-        await client.initialize(folder, server.options)
-        await open_and_wait(client, uri, text, errors=False)
-        run = asyncio.ensure_future(client.request("promptlsp/optimize", {"uri": uri, "budgetCalls": 100000}, timeout=600))
-        deadline = time.monotonic() + 60
-        while stub.stats.requests < 3:  # the run is under way
-            if run.done():
-                run.result()  # raises what the server said
-                raise RuntimeError("the optimization ended before the hovers")
-            assert time.monotonic() < deadline, "the optimization never called the model"
-            await asyncio.sleep(0.05)
-        before = stub.stats.requests
-        times = await time_hovers(client, uri, key_position(text, "task"), count, "task")
-        calls = stub.stats.requests - before
-        still_running = not run.done()
-        await client.request("workspace/executeCommand", {"command": "promptlsp.cancel", "arguments": [{"uri": uri}]})
-        try:
-            await asyncio.wait_for(run, 30)
-        except Exception:
-            pass
-        await client.stop()
+        async with Client(server.command, folder, server.env) as client:
+            await client.initialize(folder, server.options)
+            await open_and_wait(client, uri, text, errors=False)
+            run = asyncio.ensure_future(client.request("promptlsp/optimize", {"uri": uri, "budgetCalls": 100000},
+                                                       timeout=600))
+            run.add_done_callback(lambda task: task.cancelled() or task.exception())  # its outcome is read below
+            try:
+                deadline = time.monotonic() + 60
+                while stub.stats.requests < 3:  # the run is under way
+                    if run.done():
+                        run.result()  # raises what the server said
+                        raise RuntimeError("the optimization ended before the hovers")
+                    assert time.monotonic() < deadline, "the optimization never called the model"
+                    await asyncio.sleep(0.05)
+                before = stub.stats.requests
+                times = await time_hovers(client, uri, key_position(text, "task"), count, "task")
+                calls = stub.stats.requests - before
+                still_running = not run.done()
+                await client.request("workspace/executeCommand",
+                                     {"command": "promptlsp.cancel", "arguments": [{"uri": uri}]})
+                try:
+                    await asyncio.wait_for(run, 30)
+                except Exception:
+                    pass
+            finally:
+                run.cancel()
     if not still_running:
         raise RuntimeError("the optimization finished before the hovers did; hovers were not measured during a run")
     return times, calls
@@ -358,40 +431,38 @@ def write_cases(folder: Path, sizes: list[int]) -> list[tuple[int, Path]]:
     return cases
 
 
-async def bench(args: argparse.Namespace) -> list[Row]:
+async def bench(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    """The rows, and notes on what was not measured."""
     rows: list[Row] = []
+    notes: list[str] = []
     servers = [promptlsp_server()]
-    if not args.no_taplo:
-        taplo = taplo_server()
-        if taplo is None:
-            print("taplo: not measured (needs node and npm, and @taplo/lsp from the npm registry)", file=sys.stderr)
-        else:
-            servers.append(taplo)
+    taplo, why = (None, "--no-taplo") if args.no_taplo else taplo_server()
+    if taplo is None:
+        notes.append(f"taplo: not measured ({why})")
+    else:
+        servers.append(taplo)
     with tempfile.TemporaryDirectory(prefix="promptlsp-bench-lsp-") as tmp:
         folder = Path(tmp)
         cases = write_cases(folder, args.sizes)
         for server in servers:
             rows.append(Row("initialize", server.name, await time_initialize(server, folder, args.starts)))
         for server in servers:
-            client = Client(server.command, folder, server.env)
-            await client.start()
-            await client.initialize(folder, server.options)
-            for size, path in cases:
+            async with Client(server.command, folder, server.env) as client:
+                await client.initialize(folder, server.options)
+                for size, path in cases:
+                    text = path.read_text(encoding="utf-8")
+                    changes = await time_changes(client, path.as_uri(), text, args.edits)
+                    rows.append(Row(f"didChange→diagnostics, {size} examples ({len(text.encode()) / 1024:.0f} KB)",
+                                    server.name, changes))
+                size, path = cases[0]
                 text = path.read_text(encoding="utf-8")
-                changes = await time_changes(client, path.as_uri(), text, args.edits)
-                rows.append(Row(f"didChange→diagnostics, {size} examples ({len(text.encode()) / 1024:.0f} KB)",
-                                server.name, changes))
-            size, path = cases[0]
-            text = path.read_text(encoding="utf-8")
-            await open_and_wait(client, path.as_uri(), text, errors=False)
-            rows.append(Row("hover on a key, idle", server.name,
-                            await time_hovers(client, path.as_uri(), key_position(text, "task"), args.hovers)))
-            await client.stop()
-        if not args.smoke:
-            times, calls = await hovers_during_optimization(folder, args.hovers)
-            rows.append(Row("hover on a key, during an optimization", "promptlsp", times,
-                            f"{calls} model calls (200 ms each) ran meanwhile"))
-    return rows
+                await open_and_wait(client, path.as_uri(), text, errors=False)
+                rows.append(Row("hover on a key, idle", server.name,
+                                await time_hovers(client, path.as_uri(), key_position(text, "task"), args.hovers)))
+        times, calls = await hovers_during_optimization(folder, args.optimize_hovers, args.stub_latency)
+        rows.append(Row("hover on a key, during an optimization", "promptlsp", times,
+                        f"{calls} model calls ({args.stub_latency * 1000:g} ms each) ran meanwhile"))
+    return rows, notes
 
 
 def table(rows: list[Row]) -> list[str]:
@@ -399,7 +470,7 @@ def table(rows: list[Row]) -> list[str]:
     order = list(dict.fromkeys(r.measure for r in rows))  # servers side by side per measure
     rows = sorted(rows, key=lambda r: order.index(r.measure))
     body = [[r.measure, r.server, str(len(r.times)), f"{statistics.median(r.times):.1f}",
-             f"{percentile(r.times, 0.95):.1f}", f"{max(r.times):.1f}", r.note] for r in rows]
+             f"{validate.percentile(r.times, 0.95):.1f}", f"{max(r.times):.1f}", r.note] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     align = ["<", "<", ">", ">", ">", ">", "<"]
 
@@ -416,14 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hovers", type=int, default=40, help="timed hovers per measurement (default 40)")
     parser.add_argument("--starts", type=int, default=5, help="timed server starts (default 5)")
     parser.add_argument("--no-taplo", action="store_true", help="promptlsp only")
-    parser.add_argument("--smoke", action="store_true", help="size 10, 4 edits, 5 hovers, 1 start, no optimization")
+    parser.add_argument("--smoke", action="store_true",
+                        help="size 10, 4 edits, 5 hovers, 1 start; 3 hovers during an optimization at 50 ms per call")
     args = parser.parse_args(argv)
     args.sizes = [10] if args.smoke else [int(s) for s in args.sizes.split(",") if s.strip()]
+    args.optimize_hovers, args.stub_latency = args.hovers, 0.2
     if args.smoke:
         args.edits, args.hovers, args.starts = 4, 5, 1
+        args.optimize_hovers, args.stub_latency = 3, 0.05
     if any(size < 1 for size in args.sizes) or min(args.edits, args.hovers, args.starts) < 1:
         parser.error("sizes, edits, hovers and starts must be positive")
-    rows = asyncio.run(bench(args))
+    rows, notes = asyncio.run(bench(args))
     print(f"language server latency (python {sys.version.split()[0]}, {os.cpu_count()} cpus); "
           "p50/p95 nearest rank over n timed operations")
     print()
@@ -434,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  unknown key, timed to the first matching publishDiagnostics; promptlsp's includes its 150 ms debounce.")
     print("taplo: @taplo/lsp 0.8.0 (Even Better TOML's server, WebAssembly on Node) with the same JSON Schema;")
     print("  it checks syntax and the schema only, promptlsp also templates, examples and criteria.")
+    for note in notes:
+        print(note)
     return 0
 
 

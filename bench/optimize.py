@@ -78,26 +78,26 @@ from promptlsp.document.model import PromptFile  # noqa: E402
 from promptlsp.engine import Engine, ModelSpec  # noqa: E402
 from promptlsp.engine.litellm_backend import _import_litellm  # noqa: E402
 from promptlsp.evaluate.judge import JUDGE_SYSTEM  # noqa: E402
+from promptlsp.evaluate.results import format_score  # noqa: E402
 from promptlsp.optimize import make_optimizer  # noqa: E402
-from promptlsp.optimize import prompts as optimizer_prompts  # noqa: E402
 from promptlsp.optimize.candidates import sample  # noqa: E402
 from promptlsp.testing.openai_stub import StubServer  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import _common  # noqa: E402
+from _common import (  # noqa: E402
+    TEXTGRAD, TG_BACKWARD_SYSTEM, TG_OPTIMIZER_SYSTEM, promptlsp_phase, request_of, revision,
+)
+
 EXAMPLE = REPO / "prompts-spec" / "examples" / "sentiment.prompt.toml"
-TG_VENV = REPO / "bench" / ".venv-textgrad"
 TG_LOOP = REPO / "bench" / "textgrad_loop.py"
-TG_VERSION = "0.1.8"
 KEY_ENV = "PROMPTLSP_BENCH_KEY"
 DUMMY_KEY = "sk-bench-not-a-secret"
 RUBRIC = "The answer is exactly the correct label: one lowercase word (positive, negative or neutral), nothing else."
 
-# What textgrad sends, recognised by its system prompts (textgrad/autograd/llm_backward_prompts.py,
-# textgrad/optimizer/optimizer_prompts.py) and by the evaluation instruction bench/textgrad_loop.py writes.
-TG_BACKWARD_SYSTEM = "You are the gradient (feedback) engine."
-TG_OPTIMIZER_SYSTEM = "You will receive some feedback, and use the feedback to improve the variable."
+# What bench/textgrad_loop.py's TextLoss instruction begins with (textgrad's own system prompts: _common).
 TG_EVAL_MARKER = "You evaluate one answer of a sentiment classifier."
 
-REVISION = re.compile(r"\(revision (\d+)\)")
 RULES = (
     "Answer with exactly one lowercase word: positive, negative or neutral.",
     "Do not explain the answer or repeat the review.",
@@ -108,56 +108,26 @@ RULES = (
 
 # -- the scripted model ------------------------------------------------------------------------
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
-
-
-def _parts(body: dict) -> tuple[str, str, bool, str]:
-    """(system text, first user text, whether the conversation is a repair, everything)."""
-    messages = body.get("messages") or []
-    system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
-    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
-    repair = any(m.get("role") == "assistant" for m in messages)
-    everything = "\n".join(_text(m.get("content")) for m in messages)
-    return system, users[0] if users else "", repair, everything
-
-
 def classify(body: dict) -> tuple[str, bool]:
     """What a request asks for (its phase) and whether it is a repair round of an earlier one.
 
     promptlsp: ``task``, ``judge``, ``gradient``, ``summary``, ``edit``, ``feedback``, ``step``;
     textgrad: ``tg-task``, ``tg-loss``, ``tg-backward-response``, ``tg-backward-prompt``, ``tg-step``.
     """
-    system, user, repair, _ = _parts(body)
+    request = request_of(body)
+    system, user, repair = request.system, request.first_user, request.repair
     if TG_BACKWARD_SYSTEM in system:
         return ("tg-backward-prompt" if "<ROLE> system prompt" in user else "tg-backward-response"), repair
     if TG_OPTIMIZER_SYSTEM in system:
         return "tg-step", repair
     if TG_EVAL_MARKER in system:
         return "tg-loss", repair
-    if optimizer_prompts.SYSTEM in system:
-        if '{"problem"' in user:
-            return "gradient", repair
-        if '{"summary"' in user:
-            return "summary", repair
-        if '{"feedback"' in user:
-            return "feedback", repair
-        if "write the improved prompt" in user:
-            return "step", repair
-        if "Rewrite the prompt" in user:
-            return "edit", repair
-        return "optimizer", repair
+    phase = promptlsp_phase(request)
+    if phase is not None:
+        return phase, repair
     if JUDGE_SYSTEM in system:
         return "judge", repair
     return ("tg-task" if system else "task"), repair  # the sentiment file has no system prompt; textgrad's task has
-
-
-def revision(text: str) -> int:
-    return max((int(n) for n in REVISION.findall(text)), default=0)
 
 
 def accuracy_at(level: int) -> float:
@@ -167,10 +137,8 @@ def accuracy_at(level: int) -> float:
 
 
 def revised(text: str, variant: str = "") -> str:
-    """``text`` with one more rule and its revision number raised."""
-    level = revision(text)
-    base = REVISION.sub("", text).rstrip()
-    return f"{base}\nRule {level + 1}{variant}: {RULES[level % len(RULES)]}\n(revision {level + 1})"
+    """``text`` with one more of this bench's rules and its revision number raised."""
+    return _common.revised(text, RULES, variant)
 
 
 class ScriptedModel:
@@ -198,9 +166,10 @@ class ScriptedModel:
 
     def __call__(self, body: dict) -> str:
         phase, _ = classify(body)
-        system, user, _, everything = _parts(body)
+        request = request_of(body)
+        system, user = request.system, request.first_user
         if phase in ("task", "tg-task"):
-            return self.task(everything)
+            return self.task(request.everything)
         if phase == "judge":
             answer = re.search(r"<answer>\n(.*?)\n</answer>", user, re.S)
             reference = re.search(r"## Reference answer \(any of\)\n(.*)\n", user)
@@ -216,12 +185,9 @@ class ScriptedModel:
         if phase == "feedback":
             return json.dumps({"feedback": "Ask for exactly one word from the label set."})
         if phase in ("edit", "step"):
-            current = re.search(r"<prompt_template>\n(.*?)\n</prompt_template>", user, re.S)
-            variant = f" (variant {body['seed']})" if body.get("seed") is not None else ""
-            data: dict[str, Any] = {"template": revised(current.group(1) if current else "{{ review }}", variant)}
-            if phase == "step":
-                data["critiques"] = [{"quote": "What is the sentiment?", "critique": "An open question invites prose."}]
-            return json.dumps(data)
+            return _common.promptlsp_rewrite(
+                body, request, phase, target="template", rules=RULES, fallback="{{ review }}",
+                critique={"quote": "What is the sentiment?", "critique": "An open question invites prose."})
         if phase == "tg-loss":
             expected = re.search(r"The correct label is: (\w+)\.", system)
             if expected and user.strip() == expected.group(1):
@@ -381,14 +347,10 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
         run.mismatches.append(f"{method}: {failures} calls failed (see the log above)")
     run.rows.append(Row(method, "total", end - start, sum(r.rounds or 0 for r in run.rows), total,
                         sum((r.phases for r in run.rows), Counter())))
-    scores = f"{finished.scored_on} {_score(finished.initial_score)} → {_score(finished.best_score)}"
+    scores = f"{finished.scored_on} {format_score(finished.initial_score)} → {format_score(finished.best_score)}"
     run.summary = (f"{method}: {finished.status}, {scores}; estimate said at most {planned} calls, it made {total}"
                    + (f" ({finished.message})" if finished.message else ""))
     return run
-
-
-def _score(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 async def _warm_up(prompt_file: PromptFile) -> None:
@@ -403,39 +365,15 @@ async def _warm_up(prompt_file: PromptFile) -> None:
 
 # -- textgrad ---------------------------------------------------------------------------------------
 
-def _venv_python() -> Path:
-    return TG_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _textgrad_installed(python: Path) -> bool:
-    if not python.exists():
-        return False
-    probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('textgrad'))"],
-                           capture_output=True, text=True, timeout=60, check=False)
-    return probe.returncode == 0 and probe.stdout.strip() == TG_VERSION
-
-
 def ensure_textgrad(install: bool) -> tuple[Path | None, str]:
     """The textgrad venv's Python, or None and why not."""
-    python = _venv_python()
-    if _textgrad_installed(python):
-        return python, ""
+    if TEXTGRAD.ready():
+        return TEXTGRAD.python, ""
     if not install:
-        return None, f"not installed ({TG_VENV.relative_to(REPO)} has no textgrad {TG_VERSION}; a run without --smoke installs it)"
-    print(f"textgrad: creating {TG_VENV.relative_to(REPO)} and installing textgrad=={TG_VERSION} "
-          "(first run only; about a minute) ...", file=sys.stderr, flush=True)
-    started = time.monotonic()
-    steps = ([sys.executable, "-m", "venv", str(TG_VENV)],
-             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"textgrad=={TG_VERSION}"])
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if step is steps[0] and done.returncode == 0:
-            (TG_VENV / ".gitignore").write_text("# created by bench/optimize.py\n*\n", encoding="utf-8")
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            return None, f"install failed: {' | '.join(tail)}"
-    print(f"textgrad: installed in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    return python, ""
+        return None, (f"not installed ({TEXTGRAD.venv.relative_to(REPO)} has no {TEXTGRAD.name}; "
+                      "a run without --smoke installs it)")
+    why = TEXTGRAD.create(by="bench/optimize.py", log="textgrad")
+    return (None, why) if why else (TEXTGRAD.python, "")
 
 
 def run_textgrad(python: Path, prompt_file: PromptFile, stub: StubServer, batches: list[list], judge: bool,

@@ -26,11 +26,23 @@ never installs: a missing venv gives a row "not installed: run … to set up".
 Every method reaches them through a loopback *counting proxy* (``bench/quality/counting_proxy.py``):
 **calls** are the requests the proxy received during the run (retries, repair rounds and hidden
 extra calls included; the final test scoring excluded), **tokens** the prompt + completion tokens
-the server reported for them. Task calls use the same settings everywhere (temperature 0, the
-task file's max_tokens 256), optimizer calls max_tokens 512 and temperature 0.7 (COPRO sets its
-own 1.4 for proposals, as it is designed to). The **budget** (``--budget-calls``, default 40)
-caps each run's calls: promptlsp through ``[optimize.budget] max_calls`` (it stops before an
-iteration that might not fit, keeping the final validation affordable); textgrad and GEPA stop
+the server reported for them. **Sampling:** task calls (every method's, and the scorer's) use
+temperature 0 and the task file's max_tokens 256; optimizer calls max_tokens 512 and these
+temperatures (``OPTIMIZER_TEMPERATURE`` = 0.7, given to every method as its optimizer model's):
+
+* ``gradsum``, ``tgd``: 0.7 on every optimizer call (gradients, summaries, edits; feedback, steps);
+* ``textgrad``: 0.7 on every backward (feedback) and TGD step call — the runner's engines replace
+  the temperature 0 and max_tokens 2000 textgrad passes per call by their model's (textgrad also
+  sends ``top_p`` 0.99, on task calls too);
+* ``gepa``: 0.7 on every reflection call (the optimizer LM's own setting);
+* ``copro``: 1.4 on every proposal request — all of its optimizer calls: COPRO passes its
+  ``init_temperature`` (default 1.4) with each, which overrides the optimizer LM's 0.7, as COPRO
+  is designed to;
+* ``initial``: no optimizer calls.
+
+The **budget** (``--budget-calls``, default 40) caps each run's calls: promptlsp through
+``[optimize.budget] max_calls`` (it stops before an iteration that might not fit, keeping the
+final validation affordable); textgrad and GEPA stop
 before an iteration that might not fit; COPRO's breadth × depth is chosen to fit; the peers also
 refuse any call past the budget (a hard stop, noted in the row). Iterations run until the budget
 stops them (``--iterations`` caps them, default 20); the minibatch is 3 (``--minibatch``) and
@@ -47,8 +59,10 @@ prompt two methods share is answered once). An example whose call failed scores 
 a count, ``3`` → 0,1,2, or a list ``0,5,9``), the per-seed scores, mean calls, tokens and wall
 time (the optimization itself; a peer's interpreter start-up and imports are excluded). Every run
 is appended to ``<results>/runs.jsonl`` as it finishes, and its final prompt saved as
-``<results>/<task>/<method>-seed<k>.txt``; a rerun with the same settings skips the runs already
-there (``--fresh`` reruns them). Default results folder: ``bench/quality/results/<model>/``.
+``<results>/<task>/<method>-seed<k>.txt``. A rerun with the same settings skips the runs whose
+newest row there has a score (status ``ok``) and tries the failed and not-installed ones again;
+the table shows the newest row of each method and seed, so a retry that scores replaces the
+failure (``--fresh`` reruns everything). Default results folder: ``bench/quality/results/<model>/``.
 A method that fails, is not installed or returns nothing usable gives a row saying so; the
 run goes on.
 
@@ -85,16 +99,19 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 HERE = REPO / "bench" / "quality"
 sys.path.insert(0, str(REPO / "server"))
+sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
+from _common import TEXTGRAD, PeerVenv  # noqa: E402
 from counting_proxy import CountingProxy, Counts  # noqa: E402
 
 from promptlsp.document import analyze  # noqa: E402
 from promptlsp.document.model import Models, PromptFile, PromptText  # noqa: E402
 from promptlsp.engine import Budget, Engine, ModelSpec  # noqa: E402
 from promptlsp.engine.litellm_backend import _import_litellm  # noqa: E402
+from promptlsp.evaluate.results import format_score  # noqa: E402
 from promptlsp.evaluate.runner import evaluate  # noqa: E402
 from promptlsp.optimize import make_optimizer  # noqa: E402
 from promptlsp.optimize.candidates import sample  # noqa: E402
@@ -114,27 +131,26 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 
 @dataclass(frozen=True)
 class Peer:
-    name: str
-    venv: Path
+    env: PeerVenv  # its venv (textgrad's is bench/optimize.py's too)
     runner: Path
-    install: tuple[str, ...]  # pip install arguments
-    probe: str  # python that prints the installed version
+
+    @property
+    def name(self) -> str:
+        return self.env.name
 
     @property
     def python(self) -> Path:
-        return self.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        return self.env.python
 
     def setup_command(self) -> str:
         return "python bench/quality.py --setup"
 
 
 PEERS = {
-    "textgrad": Peer("textgrad 0.1.8", REPO / "bench" / ".venv-textgrad", HERE / "textgrad_runner.py",
-                     ("textgrad==0.1.8",),
-                     "import importlib.metadata as m; assert m.version('textgrad') == '0.1.8'; print('textgrad 0.1.8')"),
-    "dspy": Peer("dspy 3.4.1", REPO / "bench" / ".venv-dspy", HERE / "dspy_runner.py",
-                 ("-r", str(HERE / "requirements-dspy.txt")),
-                 "import importlib.metadata as m; assert m.version('dspy') == '3.4.1'; print('dspy 3.4.1')"),
+    "textgrad": Peer(TEXTGRAD, HERE / "textgrad_runner.py"),
+    "dspy": Peer(PeerVenv("dspy 3.4.1", REPO / "bench" / ".venv-dspy", ("-r", str(HERE / "requirements-dspy.txt")),
+                          "import importlib.metadata as m; assert m.version('dspy') == '3.4.1'"),
+                 HERE / "dspy_runner.py"),
 }
 PEER_OF = {"textgrad": "textgrad", "copro": "dspy", "gepa": "dspy"}
 
@@ -142,27 +158,27 @@ PEER_OF = {"textgrad": "textgrad", "copro": "dspy", "gepa": "dspy"}
 # -- peers' venvs ----------------------------------------------------------------------------------
 
 def peer_ready(peer: Peer) -> bool:
-    if not peer.python.exists():
-        return False
-    probe = subprocess.run([str(peer.python), "-c", peer.probe], capture_output=True, text=True, timeout=120, check=False)
-    return probe.returncode == 0
+    return peer.env.ready()
 
 
 def install_peer(peer: Peer) -> str | None:
     """Create the peer's venv; None when it worked, else why not."""
-    print(f"setup: creating {peer.venv.relative_to(REPO)} with {peer.name} (first run only; a few minutes) ...",
-          file=sys.stderr, flush=True)
-    started = time.monotonic()
-    steps = ([sys.executable, "-m", "venv", str(peer.venv)],
-             [str(peer.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *peer.install])
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            return f"install failed: {' | '.join(tail)}"
-    (peer.venv / ".gitignore").write_text("# created by bench/quality.py\n*\n", encoding="utf-8")
-    print(f"setup: {peer.name} installed in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    return None
+    return peer.env.create(by="bench/quality.py", log="setup")
+
+
+def peer_environment(folder: Path, key_env: str | None) -> dict[str, str]:
+    """The environment of a peer's process: this one's without any secret — the variable named by
+    ``--api-key-env`` (``key_env``; default OPENAI_API_KEY) and every ``*_API_KEY`` /
+    ``*_API_TOKEN`` variable are dropped — plus the dummy key the counting proxy expects (the
+    proxy holds the real key), caches in ``folder`` and no PYTHONPATH."""
+    secret = {(key_env or "OPENAI_API_KEY").upper()}
+    env = {name: value for name, value in os.environ.items()
+           if name.upper() not in secret and not name.upper().endswith(("_API_KEY", "_API_TOKEN"))}
+    env.pop("PYTHONPATH", None)
+    env.update({"OPENAI_API_KEY": DUMMY_KEY, "XDG_CACHE_HOME": str(folder / "cache"),
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
+                "DSPY_CACHEDIR": str(folder / "dspy"), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    return env
 
 
 # -- models and endpoints --------------------------------------------------------------------------
@@ -322,7 +338,8 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
     finally:
         engine.close()
     total = finished.accounting.get("total", {})
-    note = f"{finished.status}: {finished.scored_on} {_fmt(finished.initial_score)} → {_fmt(finished.best_score)}"
+    note = (f"{finished.status}: {finished.scored_on} {format_score(finished.initial_score)} → "
+            f"{format_score(finished.best_score)}")
     if finished.message:
         note += f" ({finished.message})"
     flags = [f"{total['failures']} failed call(s)"] if total.get("failures") else []
@@ -356,10 +373,7 @@ def run_peer(method: str, task: Task, pf: PromptFile, seed: int, args, task_ep: 
     with tempfile.TemporaryDirectory(prefix=f"quality-{method}-") as tmp:
         folder = Path(tmp)
         (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        env = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache"), "OPENAI_API_KEY": DUMMY_KEY,
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "DSPY_CACHEDIR": str(folder / "dspy"),
-               "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        env.pop("PYTHONPATH", None)
+        env = peer_environment(folder, args.api_key_env)
         started = time.monotonic()
         try:
             done = subprocess.run([str(peer.python), str(peer.runner), str(folder / "config.json")], cwd=folder, env=env,
@@ -385,7 +399,7 @@ def run_peer(method: str, task: Task, pf: PromptFile, seed: int, args, task_ep: 
     loop = float(last.get("loop_s") or elapsed)
     note = "; ".join(x for x in (last.get("version", ""), last.get("notes", "")) if x)
     if "val_initial" in last:
-        note += f"; validation {_fmt(last['val_initial'])} → {_fmt(last['val_final'])}"
+        note += f"; validation {format_score(last['val_initial'])} → {format_score(last['val_final'])}"
     return RunResult(PromptText(template=pf.template, system=as_template(system)), loop, elapsed - loop,
                      int(last.get("calls") or 0), "ok", note, list(last.get("flags") or []),
                      {"iterations_done": last.get("iterations")})
@@ -394,10 +408,6 @@ def run_peer(method: str, task: Task, pf: PromptFile, seed: int, args, task_ep: 
 def _example(e) -> dict[str, Any]:
     regex = next(a.value for a in e.asserts if a.type == "regex")
     return {"id": e.id, "question": str(e.vars["question"]), "expected": list(e.expected or ()), "regex": regex}
-
-
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.3f}"
 
 
 # -- the scorer ------------------------------------------------------------------------------------
@@ -441,6 +451,18 @@ def load_results(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return rows
+
+
+def latest(rows: list[dict[str, Any]], fp: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """The newest row of each (method, seed) recorded with the settings ``fp`` (rows in the
+    order they were written: a later row replaces an earlier one, a failed one included)."""
+    return {(r["method"], r["seed"]): r for r in rows if r.get("fingerprint") == fp}
+
+
+def settled(row: dict[str, Any] | None) -> bool:
+    """Whether a run needs no rerun: it ended "ok", with a score. A failed or not-installed run
+    is tried again by the next run without --fresh."""
+    return row is not None and row.get("status") == "ok" and row.get("score") is not None
 
 
 def summarize(rows: list[dict[str, Any]], method: str, seeds: list[int]) -> list[str]:
@@ -522,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = 0
         for peer in PEERS.values():
             if peer_ready(peer):
-                print(f"{peer.name}: ready in {peer.venv.relative_to(REPO)}")
+                print(f"{peer.name}: ready in {peer.env.venv.relative_to(REPO)}")
                 continue
             why = install_peer(peer)
             print(f"{peer.name}: {why or 'installed'}")
@@ -578,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, (name, method, seed) in enumerate(runs, start=1):
             task = loaded[name]
             fp = fingerprint(task, args, task_ep, opt_ep)
-            if any(r["fingerprint"] == fp and r["method"] == method and r["seed"] == seed for r in existing):
+            if settled(latest(existing, fp).get((method, seed))):
                 continue
             row = one_run(task, method, seed, args, models, task_ep, opt_ep, score_engine, results, warnings)
             row.update(fingerprint=fp, task=name, method=method, seed=seed, model=task_ep.label,
@@ -586,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
             with store.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row, default=str) + "\n")
             existing.append(row)
-            print(f"[{index}/{len(runs)}] {name} {method} seed {seed}: test {_fmt(row.get('score'))} · "
+            print(f"[{index}/{len(runs)}] {name} {method} seed {seed}: test {format_score(row.get('score'))} · "
                   f"{row['calls']} calls · {row['wall_s']:.0f} s · {row['status']} (elapsed "
                   f"{(time.monotonic() - started) / 60:.1f} min)", file=sys.stderr, flush=True)
         score_engine.close()
@@ -596,10 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in tasks:
         task = loaded[name]
         fp = fingerprint(task, args, task_ep, opt_ep)
-        rows = {}
-        for r in existing:  # the latest result of each (method, seed) with these settings
-            if r["fingerprint"] == fp:
-                rows[(r["method"], r["seed"])] = r
+        rows = latest(existing, fp)
         print(f"\n## {name}: test {len(task.test)} examples (exact match), train {len(task.train)}, validation "
               f"{len(task.validation)}; budget {args.budget_calls} calls; seeds {','.join(map(str, seeds))}; "
               f"model {task_ep.label}, optimizer {opt_ep.label}")

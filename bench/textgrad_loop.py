@@ -31,6 +31,7 @@ import os
 import sys
 import threading
 import time
+from typing import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # textgrad imports litellm: no fetch
 
@@ -44,12 +45,19 @@ EVAL_MARKER = "You evaluate one answer of a sentiment classifier."
 
 
 class UncachedEngine(ChatExternalClient):
-    """textgrad's engine for OpenAI-compatible servers, every call real, and counted."""
+    """textgrad's engine for OpenAI-compatible servers with its response cache off (every call
+    reaches the server), every call counted. Also the engine of ``bench/quality/textgrad_runner.py``,
+    which fixes the sampling settings (``temperature``, ``max_tokens``: None keeps what textgrad
+    passes) and checks its call budget in ``before_call`` (which may raise to refuse the call)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, temperature: float | None = None, max_tokens: int | None = None,
+                 before_call: Callable[[], None] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.calls = 0
         self._lock = threading.Lock()
+        self.fixed_temperature = temperature
+        self.fixed_max_tokens = max_tokens
+        self.before_call = before_call
 
     def _check_cache(self, prompt):  # noqa: ANN001 - textgrad's signature
         return None
@@ -57,10 +65,17 @@ class UncachedEngine(ChatExternalClient):
     def _save_cache(self, prompt, response) -> None:  # noqa: ANN001
         pass
 
-    def _generate_from_single_prompt(self, *args, **kwargs):
+    def _generate_from_single_prompt(self, prompt, system_prompt=None, temperature=0, max_tokens=2000, top_p=0.99):
+        if self.before_call is not None:
+            self.before_call()
         with self._lock:
             self.calls += 1
-        return super()._generate_from_single_prompt(*args, **kwargs)
+        if self.fixed_temperature is not None:
+            temperature = self.fixed_temperature
+        if self.fixed_max_tokens is not None:
+            max_tokens = self.fixed_max_tokens
+        return super()._generate_from_single_prompt(prompt, system_prompt=system_prompt, temperature=temperature,
+                                                    max_tokens=max_tokens, top_p=top_p)
 
 
 def eval_instruction(review: str, expected: str) -> str:

@@ -6,7 +6,9 @@ tokens are counted the same way for everyone: one request that reaches the proxy
 (retries, repair rounds and a framework's hidden extra calls included), and tokens are the
 ``usage`` the upstream server reported. The proxy forwards ``POST /v1/chat/completions`` bodies
 unchanged to ``<upstream>/chat/completions`` with the upstream's key (so no client ever holds it)
-and returns the upstream's status and body. It listens on 127.0.0.1 only.
+and returns the upstream's status and body; when the upstream fails (unreachable, disconnects, a
+broken answer, the timeout) it answers 502 and counts the call as failed. It listens on
+127.0.0.1 only.
 
 Runs are sequential, so a run's figures are the difference of two :meth:`snapshot`s.
 """
@@ -18,13 +20,13 @@ import json
 import threading
 from dataclasses import asdict, dataclass
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 
 @dataclass
 class Counts:
     calls: int = 0
-    failed: int = 0  # non-200 answers and unreachable upstream
+    failed: int = 0  # non-200 answers and upstream failures (unreachable, disconnected, broken answer, timeout)
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -78,11 +80,12 @@ class CountingProxy:
                 payload = await upstream.read()
                 status = upstream.status
                 kept = {k: v for k, v in upstream.headers.items() if k.lower() in ("content-type", "retry-after")}
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError, ClientError) as exc:
+            # ClientError: e.g. ServerDisconnectedError, ClientPayloadError (not OSErrors)
             with self._lock:
                 self._counts.failed += 1
-            message = {"error": {"message": f"proxy: upstream unreachable: {type(exc).__name__}: {exc}",
-                                 "type": "server_error", "code": "upstream_unreachable", "param": None}}
+            message = {"error": {"message": f"proxy: upstream failed: {type(exc).__name__}: {exc}",
+                                 "type": "server_error", "code": "upstream_failed", "param": None}}
             return web.json_response(message, status=502)
         usage = {}
         if status == 200:
@@ -114,10 +117,13 @@ class CountingProxy:
         self.port = self._runner.addresses[0][1]
 
     async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._client is not None:
-            await self._client.close()
+        try:
+            if self._runner is not None:
+                await self._runner.cleanup()
+        finally:
+            self._runner = None
+            if self._client is not None:
+                await self._client.close()
 
     def start(self) -> "CountingProxy":
         ready = threading.Event()
@@ -130,7 +136,14 @@ class CountingProxy:
                 loop.run_until_complete(self._start())
             except BaseException as exc:
                 failure.append(exc)
-                ready.set()
+                try:  # what _start opened: the upstream session, a half-set-up runner
+                    loop.run_until_complete(self._stop())
+                except Exception:
+                    pass
+                finally:
+                    loop.close()
+                    self._loop = None
+                    ready.set()
                 return
             ready.set()
             loop.run_forever()

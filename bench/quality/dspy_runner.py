@@ -15,6 +15,14 @@ default ChatAdapter would wrap them in its field markers, which the other method
 The optimizers' own calls (COPRO's instruction proposals, GEPA's reflection) use DSPy's default
 adapters and prompts, unchanged.
 
+Models: two counted ``dspy.LM`` s at the counting proxy, each with its model's temperature and
+max_tokens as defaults: the task LM (temperature 0; every task call, COPRO's and GEPA's
+evaluations included) and the optimizer LM (temperature 0.7), GEPA's ``reflection_lm`` and
+COPRO's ``prompt_model``. GEPA's reflection calls use the LM's 0.7; COPRO passes its own
+``init_temperature`` (1.4, its default) with every proposal request (``n`` = breadth − 1 in the
+first round, breadth after), which overrides the LM's 0.7 — so all of COPRO's optimizer calls run
+at 1.4, as COPRO is designed to.
+
 The metric is the example's exact-match check (the regex promptlsp's scorer uses); GEPA's metric
 also returns a one-line textual verdict as feedback (the correct answer and the last line given).
 
@@ -123,16 +131,17 @@ def run(cfg: dict) -> None:
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
     budget = CallBudget(int(cfg["budget_calls"]))
 
-    def lm(model: dict, temperature: float | None) -> CountedLM:
+    def lm(model: dict) -> CountedLM:
+        """The model's own temperature and max_tokens as the LM's defaults (a call may override them)."""
         kwargs = dict(api_base=model["base_url"], api_key=model["api_key"], cache=False, num_retries=0,
                       max_tokens=int(model.get("max_tokens") or 1024), budget=budget,
                       timeout=float(model.get("timeout") or 600))
-        if temperature is not None:
-            kwargs["temperature"] = temperature
+        if model.get("temperature") is not None:
+            kwargs["temperature"] = model["temperature"]
         return CountedLM(f"openai/{model['model_name']}", **kwargs)
 
-    task_lm = lm(cfg["task_model"], cfg["task_model"].get("temperature", 0))
-    opt_lm = lm(cfg["optimizer_model"], cfg["optimizer_model"].get("temperature"))
+    task_lm = lm(cfg["task_model"])  # temperature 0
+    opt_lm = lm(cfg["optimizer_model"])  # 0.7: GEPA's reflection; COPRO passes its own 1.4 on every proposal
     dspy.configure(lm=task_lm)
 
     def example(e: dict) -> dspy.Example:

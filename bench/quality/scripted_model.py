@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import zlib
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Iterable
 
-from promptlsp.engine.messages import message_text
-from promptlsp.optimize import prompts as optimizer_prompts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: what bench/optimize.py's model shares
+import _common  # noqa: E402
+from _common import TG_BACKWARD_SYSTEM, TG_OPTIMIZER_SYSTEM, promptlsp_phase, request_of, revision  # noqa: E402
 
-TG_BACKWARD_SYSTEM = "You are the gradient (feedback) engine."
-TG_OPTIMIZER_SYSTEM = "You will receive some feedback, and use the feedback to improve the variable."
 GEPA_MARKER = "I provided an assistant with the following instructions"
-REVISION = re.compile(r"\(revision (\d+)\)")
 RULES = (
     "Work through the question step by step before answering.",
     "Check the result once more before writing the final line.",
@@ -38,15 +38,9 @@ RULES = (
 )
 
 
-def revision(text: str) -> int:
-    return max((int(n) for n in REVISION.findall(text)), default=0)
-
-
 def revised(text: str, variant: str = "") -> str:
-    """``text`` with one more rule and its revision number raised."""
-    level = revision(text)
-    base = REVISION.sub("", text).rstrip()
-    return f"{base}\nRule {level + 1}{variant}: {RULES[level % len(RULES)]}\n(revision {level + 1})"
+    """``text`` with one more of this bench's rules and its revision number raised."""
+    return _common.revised(text, RULES, variant)
 
 
 def accuracy_at(level: int) -> float:
@@ -59,24 +53,12 @@ class ScriptedModel:
     def __init__(self, examples: Iterable[tuple[str, tuple[str, ...]]]) -> None:
         self.answers = {question.strip(): expected for question, expected in examples}
 
-    # -- the request -----------------------------------------------------------------------------
-    @staticmethod
-    def _parts(body: dict) -> tuple[str, str, str]:
-        messages = body.get("messages") or []
-        system = "\n".join(message_text(m) for m in messages if m.get("role") in ("system", "developer"))
-        users = [message_text(m) for m in messages if m.get("role") == "user"]
-        everything = "\n".join(message_text(m) for m in messages)
-        return system, users[-1] if users else "", everything
-
     def classify(self, body: dict) -> str:
-        system, user, everything = self._parts(body)
-        if optimizer_prompts.SYSTEM in system:
-            first_user = next((message_text(m) for m in body.get("messages") or [] if m.get("role") == "user"), "")
-            for marker, phase in (('{"problem"', "gradient"), ('{"summary"', "summary"), ('{"feedback"', "feedback"),
-                                  ("write the improved prompt", "step"), ("Rewrite the prompt", "edit")):
-                if marker in first_user:
-                    return phase
-            return "optimizer"
+        request = request_of(body)
+        system, user = request.system, request.last_user
+        phase = promptlsp_phase(request)
+        if phase is not None:
+            return phase
         if TG_BACKWARD_SYSTEM in system:
             return "tg-backward"
         if TG_OPTIMIZER_SYSTEM in system:
@@ -121,7 +103,8 @@ class ScriptedModel:
 
     def __call__(self, body: dict) -> str:
         phase = self.classify(body)
-        system, user, everything = self._parts(body)
+        request = request_of(body)
+        system, user = request.system, request.last_user
         if phase == "task":
             return self.task(system, user)
         if phase == "gradient":
@@ -133,13 +116,9 @@ class ScriptedModel:
         if phase == "feedback":
             return json.dumps({"feedback": "Ask the model to reason step by step and end with 'Answer: <answer>'."})
         if phase in ("edit", "step"):
-            first_user = next((message_text(m) for m in body.get("messages") or [] if m.get("role") == "user"), "")
-            current = re.search(r"<system_message>\n(.*?)\n</system_message>", first_user, re.S)
-            variant = f" (variant {body['seed']})" if body.get("seed") is not None else ""
-            data: dict[str, Any] = {"system": revised(current.group(1) if current else "Answer the question.", variant)}
-            if phase == "step":
-                data["critiques"] = [{"quote": "", "critique": "The prompt never asks the model to check its work."}]
-            return json.dumps(data)
+            return _common.promptlsp_rewrite(
+                body, request, phase, target="system", rules=RULES, fallback="Answer the question.",
+                critique={"quote": "", "critique": "The prompt never asks the model to check its work."})
         if phase == "tg-backward":
             return "The system prompt should ask for step-by-step reasoning and a single final 'Answer:' line."
         if phase == "tg-step":

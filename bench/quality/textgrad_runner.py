@@ -13,10 +13,12 @@ scorer uses); ``tg.sum(losses).backward()`` then ``TGD.step()`` (with the task's
 the validation split is evaluated after each step and the step reverted if validation accuracy
 dropped. Minibatches are the ones promptlsp's TGD draws for the same seed (given in CONFIG).
 
-Models: textgrad's OpenAI-compatible engine (``ChatExternalClient``) pointed at the counting
-proxy — one engine for the task model (temperature 0, the task's max_tokens) and one for the
-optimizer model (backward and step; textgrad's own temperature 0, the optimizer's max_tokens) —
-with textgrad's response cache turned off, so every call is real.
+Models: textgrad's OpenAI-compatible engine (``ChatExternalClient``, as ``UncachedEngine`` of
+``bench/textgrad_loop.py``: textgrad's response cache turned off, so every call is real) pointed at
+the counting proxy — one engine for the task model (the task's temperature 0 and max_tokens) and
+one for the optimizer model (backward and step: the optimizer model's temperature, 0.7, and
+max_tokens); both replace the temperature and max_tokens textgrad passes on each call (0 and 2000)
+and keep its ``top_p`` 0.99.
 
 Budget: every request is counted (:class:`peer_common.CallBudget`). Before the first
 validation and before each iteration the loop checks that the whole next stage fits (an
@@ -39,28 +41,9 @@ from peer_common import BudgetStop, CallBudget, Clock, emit, passes, run_main  #
 import textgrad as tg  # noqa: E402
 from openai import OpenAI  # noqa: E402
 from textgrad.autograd.string_based_ops import StringBasedFunction  # noqa: E402
-from textgrad.engine.local_model_openai_api import ChatExternalClient  # noqa: E402
 
-
-class CountedEngine(ChatExternalClient):
-    """textgrad's engine for OpenAI-compatible servers: no cache, fixed sampling, every call counted."""
-
-    def __init__(self, *, client: OpenAI, model: dict, budget: CallBudget, temperature: float | None) -> None:
-        super().__init__(client=client, model_string=model["model_name"])
-        self.budget = budget
-        self.max_tokens = int(model.get("max_tokens") or 1024)
-        self.temperature = 0 if temperature is None else temperature
-
-    def _check_cache(self, prompt):  # noqa: ANN001 - textgrad's signature
-        return None
-
-    def _save_cache(self, prompt, response) -> None:  # noqa: ANN001
-        pass
-
-    def _generate_from_single_prompt(self, prompt, system_prompt=None, temperature=0, max_tokens=2000, top_p=0.99):
-        self.budget.take()
-        return super()._generate_from_single_prompt(prompt, system_prompt=system_prompt, temperature=self.temperature,
-                                                    max_tokens=self.max_tokens, top_p=top_p)
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, after the venv's packages
+from textgrad_loop import UncachedEngine  # noqa: E402  (bench/optimize.py's textgrad engine)
 
 
 def run(cfg: dict) -> None:
@@ -68,13 +51,15 @@ def run(cfg: dict) -> None:
     budget = CallBudget(int(cfg["budget_calls"]))
     task_model, opt_model = cfg["task_model"], cfg["optimizer_model"]
 
-    def engine(model: dict, temperature: float | None) -> CountedEngine:
+    def engine(model: dict) -> UncachedEngine:
+        """The model's own temperature and max_tokens on every call (textgrad passes 0 and 2000)."""
         client = OpenAI(base_url=model["base_url"], api_key=model["api_key"], max_retries=0,
                         timeout=float(model.get("timeout") or 600))
-        return CountedEngine(client=client, model=model, budget=budget, temperature=temperature)
+        return UncachedEngine(client=client, model_string=model["model_name"], temperature=model["temperature"],
+                              max_tokens=int(model.get("max_tokens") or 1024), before_call=budget.take)
 
-    task_engine = engine(task_model, task_model.get("temperature", 0))
-    opt_engine = engine(opt_model, None)  # textgrad's own default: temperature 0
+    task_engine = engine(task_model)  # temperature 0
+    opt_engine = engine(opt_model)  # the optimizer model's temperature (0.7): backward and the TGD step
     tg.set_backward_engine(opt_engine, override=True)
 
     task = cfg["task"]

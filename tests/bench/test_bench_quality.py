@@ -1,13 +1,22 @@
 """bench/quality.py --smoke runs every method on every task against the scripted model and prints
-the tables; the task files are what bench/quality/make_tasks.py writes."""
+the tables; the task files are what bench/quality/make_tasks.py writes and have the documented
+shape; peers never see a real key; a rerun retries failed runs only; the counting proxy counts
+upstream failures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
+import tomllib
+import types
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,12 +48,17 @@ def _tables(stdout: str) -> dict[str, dict[str, list[str]]]:
     return tables
 
 
-def _peer_ready(name: str) -> bool:
+def _quality():
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import quality
     finally:
         sys.path.remove(str(REPO / "bench"))
+    return quality
+
+
+def _peer_ready(name: str) -> bool:
+    quality = _quality()
     return quality.peer_ready(quality.PEERS[name])
 
 
@@ -96,3 +110,181 @@ def test_task_files_are_what_make_tasks_writes() -> None:
     done = subprocess.run([sys.executable, str(REPO / "bench" / "quality" / "make_tasks.py"), "--check"], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_task_files_have_the_documented_shape() -> None:
+    """The committed task files (without the BIG-bench data make_tasks.py reads): split sizes,
+    every example's expected answer and exact-match regex, both number forms for counting."""
+    sizes = {"object_counting": (30, 30, 100), "word_sorting": (30, 30, 100), "commonsense_math": (4, 2, 4)}
+    for name in TASKS:
+        path = REPO / "bench" / "quality" / "tasks" / f"{name}.prompt.toml"
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert doc["prompt"]["template"] == "{{ question }}" and doc["prompt"]["system"].strip(), name
+        assert doc["optimize"]["targets"] == ["system"], name
+        assert doc["models"]["task"]["temperature"] == 0 and doc["models"]["task"]["max_tokens"] == 256, name
+        examples = doc["examples"]
+        counts = tuple(sum(e["split"] == split for e in examples) for split in ("train", "validation", "test"))
+        assert counts == sizes[name] and len(examples) == sum(counts), (name, counts)
+        assert len({e["id"] for e in examples}) == len(examples), name
+        task = _quality().load_task(name, {})  # promptlsp reads it without errors, splits as counted
+        assert (len(task.train), len(task.validation), len(task.test)) == sizes[name], name
+        for e in examples:
+            expected = [e["expected"]] if isinstance(e["expected"], str) else e["expected"]
+            assert expected and all(isinstance(v, str) and v.strip() for v in expected), e
+            assert str(e["vars"]["question"]).strip(), e
+            regexes = [a["value"] for a in e["assert"] if a["type"] == "regex"]
+            assert len(regexes) == 1, e
+            for value in expected:  # every expected value passes its example's check
+                assert re.search(regexes[0], f"Let me think.\nAnswer: {value}"), (e["id"], value)
+        if name == "object_counting":
+            for e in examples:
+                word, digits = e["expected"]
+                assert digits.isdigit() and re.fullmatch(r"[a-z]+(-[a-z]+)?", word), e["expected"]
+                regex = e["assert"][0]["value"]
+                for form in (word, digits, word.capitalize()):
+                    assert re.search(regex, f"Counting them.\n**Answer:** {form}."), (e["id"], form)
+                assert not re.search(regex, f"Counting them.\nAnswer: {int(digits) + 1}"), e["id"]
+                assert not re.search(regex, f"Answer: {digits}\nor maybe not"), e["id"]
+        if name == "word_sorting":
+            for e in examples:
+                regex, words = e["assert"][0]["value"], e["expected"].split()
+                assert words == sorted(words), e["expected"]
+                if len(words) > 1:
+                    assert not re.search(regex, "Answer: " + ", ".join(words)), e["id"]  # commas fail
+                    assert not re.search(regex, "Answer: " + " ".join(reversed(words))), e["id"]
+
+
+def test_peer_environment_holds_no_secret(monkeypatch, tmp_path) -> None:
+    quality = _quality()
+    secrets = {"OPENAI_API_KEY": "sk-real-openai", "ANTHROPIC_API_KEY": "sk-real-anthropic",
+               "HF_API_TOKEN": "hf-real-token", "my_provider_api_key": "sk-real-lowercase",
+               "PROVIDER_SECRET": "sk-real-named-by-api-key-env"}
+    for name, value in {**secrets, "KEEP_ME": "kept", "PYTHONPATH": "/somewhere"}.items():
+        monkeypatch.setenv(name, value)
+    env = quality.peer_environment(tmp_path, "PROVIDER_SECRET")
+    assert not set(secrets.values()) & set(env.values()), env
+    assert not [k for k in env if k.upper().endswith(("_API_KEY", "_API_TOKEN")) and k != "OPENAI_API_KEY"], env
+    assert env["OPENAI_API_KEY"] == quality.DUMMY_KEY  # the key the counting proxy's clients use
+    assert "PROVIDER_SECRET" not in env and "PYTHONPATH" not in env
+    assert env["KEEP_ME"] == "kept" and env["XDG_CACHE_HOME"] == str(tmp_path / "cache")
+    default = quality.peer_environment(tmp_path, None)  # --api-key-env not given: OPENAI_API_KEY
+    assert default["OPENAI_API_KEY"] == quality.DUMMY_KEY and default["PROVIDER_SECRET"] == secrets["PROVIDER_SECRET"]
+
+
+def test_rerun_retries_failed_runs_only(monkeypatch, tmp_path, capsys) -> None:
+    """Without --fresh, a rerun skips the runs with a score and tries failed / not-installed ones
+    again; the table shows the newest row, so a retry that scores replaces the failure."""
+    quality = _quality()
+    from counting_proxy import Counts
+
+    class FakeBackends:
+        def __init__(self, args, scripted) -> None:
+            pass
+
+        def endpoint(self, model: str):
+            return quality.Endpoint(model, "fake", types.SimpleNamespace(url="http://127.0.0.1:9/v1"), 1, 1.0)
+
+        def counts(self) -> Counts:
+            return Counts()
+
+        def close(self) -> None:
+            pass
+
+    async def no_warm_up(endpoint) -> None:
+        return None
+
+    outcomes: dict[str, list[dict]] = {
+        "initial": [{"status": "ok", "score": 0.25, "note": ""}],
+        "gradsum": [{"status": "failed", "score": None, "note": "failed: RuntimeError: boom"},
+                    {"status": "ok", "score": 0.75, "note": "finished"}],
+        "tgd": [{"status": "not installed", "score": None, "note": "not installed: somewhere"},
+                {"status": "failed", "score": None, "note": "failed: still broken"},
+                {"status": "ok", "score": 0.5, "note": ""}],
+    }
+    calls: list[str] = []
+
+    def fake_run(task, method, seed, args, *rest) -> dict:
+        calls.append(method)
+        outcome = outcomes[method].pop(0)
+        return {**outcome, "flags": [], "calls": 1, "tokens": 10, "wall_s": 0.1}
+
+    monkeypatch.setattr(quality, "Backends", FakeBackends)
+    monkeypatch.setattr(quality, "_warm_up", no_warm_up)
+    monkeypatch.setattr(quality, "one_run", fake_run)
+    argv = ["--model", "openai/fake", "--tasks", "commonsense_math", "--methods", "initial,gradsum,tgd",
+            "--seeds", "1", "--results", str(tmp_path)]
+
+    assert quality.main(argv) == 0
+    assert calls == ["initial", "gradsum", "tgd"]
+    capsys.readouterr()
+    assert quality.main(argv) == 0  # initial has a score: skipped; the others are retried
+    assert calls[3:] == ["gradsum", "tgd"]
+    rows = _tables(capsys.readouterr().out)["commonsense_math"]
+    assert rows["gradsum"][1] == "0.750±0.000" and "boom" not in rows["gradsum"][-1], rows["gradsum"]
+    assert rows["tgd"][-1] == "failed: still broken", rows["tgd"]  # the newest failure, not the first
+    assert rows["initial"][1] == "0.250±0.000"
+    assert quality.main(argv) == 0  # tgd failed again: tried a third time
+    assert calls[5:] == ["tgd"]
+    assert quality.main(argv) == 0  # every run has a score: nothing to do
+    assert calls[6:] == []
+    rows = _tables(capsys.readouterr().out)["commonsense_math"]
+    assert [rows[m][1] for m in ("initial", "gradsum", "tgd")] == ["0.250±0.000", "0.750±0.000", "0.500±0.000"], rows
+    stored = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["method"], r["status"]) for r in stored] == [
+        ("initial", "ok"), ("gradsum", "failed"), ("tgd", "not installed"), ("gradsum", "ok"), ("tgd", "failed"),
+        ("tgd", "ok")]  # every attempt is kept in runs.jsonl; the table reads the newest
+
+
+
+# -- the counting proxy --------------------------------------------------------------------------
+
+def _proxy_module():
+    sys.path.insert(0, str(REPO / "bench" / "quality"))
+    try:
+        import counting_proxy
+    finally:
+        sys.path.remove(str(REPO / "bench" / "quality"))
+    return counting_proxy
+
+
+def test_proxy_counts_an_upstream_that_hangs_up_as_a_failed_call() -> None:
+    """ServerDisconnectedError (an aiohttp.ClientError, not an OSError) is answered 502 and counted."""
+    counting_proxy = _proxy_module()
+    upstream = socket.socket()
+    upstream.bind(("127.0.0.1", 0))
+    upstream.listen()
+
+    def hang_up() -> None:  # read the request, close without an answer
+        for _ in range(2):
+            conn, _ = upstream.accept()
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    with counting_proxy.CountingProxy(f"http://127.0.0.1:{upstream.getsockname()[1]}/v1", None, timeout=10) as proxy:
+        request = urllib.request.Request(f"{proxy.url}/chat/completions", data=b'{"messages": []}',
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 502
+        assert "upstream failed" in json.loads(answer.value.read())["error"]["message"]
+        counts = proxy.snapshot()
+    upstream.close()
+    assert (counts.calls, counts.failed) == (1, 1)
+
+
+def test_proxy_that_cannot_start_closes_what_it_opened() -> None:
+    counting_proxy = _proxy_module()
+
+    class Broken(counting_proxy.CountingProxy):
+        async def _start(self) -> None:
+            self._client = counting_proxy.ClientSession()
+            self.loop_seen = asyncio.get_running_loop()
+            raise OSError("no port for you")
+
+    proxy = Broken("http://127.0.0.1:9/v1", None)
+    with pytest.raises(OSError, match="no port for you"):
+        proxy.start()
+    assert proxy._client.closed and proxy.loop_seen.is_closed()
+    proxy.stop()  # harmless after a failed start
