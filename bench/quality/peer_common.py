@@ -23,6 +23,28 @@ class BudgetStop(Exception):
     """The next call would exceed the run's call budget."""
 
 
+def budget_stop_in(exc: BaseException) -> BudgetStop | None:
+    """The BudgetStop behind ``exc``, if any: peers wrap their model calls in retries (textgrad
+    in tenacity, whose RetryError keeps the last attempt) and re-raise with a cause or context."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BudgetStop):
+            return current
+        attempt = getattr(current, "last_attempt", None)  # tenacity.RetryError
+        if attempt is not None and hasattr(attempt, "exception"):
+            try:
+                stack.append(attempt.exception())
+            except Exception:  # an attempt that was cancelled has no exception to give
+                pass
+        stack.extend([current.__cause__, current.__context__])
+    return None
+
+
 class CallBudget:
     """Counts the calls a runner sends and refuses the one that would pass the budget.
 

@@ -36,7 +36,7 @@ import sys
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # textgrad imports litellm: no fetch
 
-from peer_common import BudgetStop, CallBudget, Clock, emit, passes, run_main  # noqa: E402
+from peer_common import CallBudget, Clock, budget_stop_in, emit, passes, run_main  # noqa: E402
 
 import textgrad as tg  # noqa: E402
 from openai import OpenAI  # noqa: E402
@@ -118,9 +118,12 @@ def run(cfg: dict) -> None:
                 failed_steps += 1
                 system_prompt.set_value(history["prompt"][-1])
             value = eval_dataset(validation)
-        except BudgetStop as exc:
+        except Exception as exc:  # the budget's refusal, possibly inside textgrad's retries
+            stop = budget_stop_in(exc)
+            if stop is None:
+                raise
             system_prompt.set_value(history["prompt"][-1])
-            flags.append(f"hard stop in iteration {iteration}: {exc}")
+            flags.append(f"hard stop in iteration {iteration}: {stop}")
             break
         iterations = iteration
         reverted = value < history["acc"][-1]

@@ -13,7 +13,11 @@ import socket
 import subprocess
 import sys
 import threading
-import tomllib
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 import types
 import urllib.error
 import urllib.request
@@ -288,3 +292,30 @@ def test_proxy_that_cannot_start_closes_what_it_opened() -> None:
         proxy.start()
     assert proxy._client.closed and proxy.loop_seen.is_closed()
     proxy.stop()  # harmless after a failed start
+
+
+def test_budget_stop_is_found_inside_a_peers_retry_wrapper() -> None:
+    """textgrad retries failed model calls (tenacity) and raises RetryError: the runner must still
+    see that the budget stopped it, and keep its last validated prompt, not report a failure."""
+    sys.path.insert(0, str(REPO / "bench" / "quality"))
+    from peer_common import BudgetStop, budget_stop_in
+
+    stop = BudgetStop("call budget of 40 reached (40 used)")
+
+    class Attempt:
+        def exception(self):
+            return stop
+
+    class RetryError(Exception):  # the shape of tenacity.RetryError
+        last_attempt = Attempt()
+
+    assert budget_stop_in(stop) is stop
+    assert budget_stop_in(RetryError("5 attempts")) is stop
+    try:
+        try:
+            raise stop
+        except BudgetStop as inner:
+            raise RuntimeError("engine failed") from inner
+    except RuntimeError as outer:
+        assert budget_stop_in(outer) is stop
+    assert budget_stop_in(ValueError("a real bug")) is None  # anything else still fails the run
