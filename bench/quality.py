@@ -3,6 +3,7 @@
     python bench/quality.py                      # the full run on the embedded local model
     python bench/quality.py --smoke              # every method on a scripted model, in seconds
     python bench/quality.py --setup              # create the peers' venvs, then exit
+    python bench/quality.py --report             # the tables of the runs stored so far, nothing run
     python bench/quality.py --model openai/gpt-4o-mini [--optimizer-model openai/gpt-4o] \\
         [--api-base URL --api-key-env NAME] --val-size 30 --test-size 100 --budget-calls 150
 
@@ -465,12 +466,18 @@ def settled(row: dict[str, Any] | None) -> bool:
     return row is not None and row.get("status") == "ok" and row.get("score") is not None
 
 
+def _one_line(text: str, limit: int = 160) -> str:
+    """A note as a table cell: one line, at most ``limit`` characters (the row keeps it whole)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def summarize(rows: list[dict[str, Any]], method: str, seeds: list[int]) -> list[str]:
     mine = {r["seed"]: r for r in rows if r["method"] == method and r["seed"] in seeds}
     if not mine:
         return [method, "-", "-", "-", "-", "-", "not run"]
     scored = [mine[s] for s in seeds if s in mine and mine[s].get("score") is not None]
-    notes = sorted({r.get("note", "") for r in mine.values() if r.get("status") != "ok" and r.get("note")}
+    notes = sorted({_one_line(r.get("note", "")) for r in mine.values() if r.get("status") != "ok" and r.get("note")}
                    | {flag for r in mine.values() for flag in r.get("flags") or ()})
     if not scored:
         return [method, "-", "-", "-", "-", "-", "; ".join(notes) or "no score"]
@@ -538,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-install", action="store_true", help="do not create missing peer venvs")
     parser.add_argument("--setup", action="store_true", help="create the peers' venvs and exit")
     parser.add_argument("--smoke", action="store_true", help="scripted model, tiny splits, 1 seed, 1 iteration")
+    parser.add_argument("--report", action="store_true",
+                        help="print the tables of the runs already stored for these settings; run nothing")
     args = parser.parse_args(argv)
 
     if args.setup:
@@ -571,6 +580,9 @@ def main(argv: list[str] | None = None) -> int:
     results.mkdir(parents=True, exist_ok=True)
     store = results / "runs.jsonl"
     loaded = {name: load_task(name, sizes) for name in tasks}
+    if args.report:  # no model is started: the tables of what is stored
+        report(loaded, load_results(store), args, model, optimizer_model, methods, seeds, results, [])
+        return 0
 
     scripted = None
     if smoke:
@@ -615,18 +627,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         models.close()
 
-    for name in tasks:
-        task = loaded[name]
-        fp = fingerprint(task, args, task_ep, opt_ep)
-        rows = latest(existing, fp)
+    report(loaded, existing, args, task_ep.label, opt_ep.label, methods, seeds, results, warnings)
+    return 0
+
+
+def report(loaded: dict[str, Task], existing: list[dict[str, Any]], args, model: str, optimizer_model: str,
+           methods: list[str], seeds: list[int], results: Path, warnings: list[str]) -> None:
+    """The table per task of the newest stored row of each (method, seed) for these settings."""
+    labels = argparse.Namespace(label=model), argparse.Namespace(label=optimizer_model)
+    for name, task in loaded.items():
+        rows = latest(existing, fingerprint(task, args, *labels))
         print(f"\n## {name}: test {len(task.test)} examples (exact match), train {len(task.train)}, validation "
               f"{len(task.validation)}; budget {args.budget_calls} calls; seeds {','.join(map(str, seeds))}; "
-              f"model {task_ep.label}, optimizer {opt_ep.label}")
+              f"model {model}, optimizer {optimizer_model}")
         print(table(list(rows.values()), methods, seeds))
-    print(f"\nfinal prompts: {results}/<task>/<method>-seed<k>.txt; every run: {store}")
+    print(f"\nfinal prompts: {results}/<task>/<method>-seed<k>.txt; every run: {results / 'runs.jsonl'}")
     for warning in warnings:
         print(f"warning: {warning}")
-    return 0
 
 
 def one_run(task: Task, method: str, seed: int, args, models: Backends, task_ep: Endpoint, opt_ep: Endpoint,

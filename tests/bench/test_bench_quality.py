@@ -105,6 +105,12 @@ def test_smoke_runs_every_method_on_every_task(tmp_path: Path) -> None:
         if run["method"] in ("gradsum", "tgd"):
             assert run["self_calls"] == run["calls"] and run["status"] == "ok", run
             assert run["test_calls"] + run["test_cached"] == run["n"] == 3, run
+    # --report prints the same tables from the stored runs, starting no model and running nothing
+    again = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--report", "--results", str(tmp_path)], cwd=REPO,
+                           env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _tables(again.stdout) == tables
+    assert len((tmp_path / "runs.jsonl").read_text(encoding="utf-8").splitlines()) == len(runs)  # nothing ran
 
 
 def test_task_files_are_what_make_tasks_writes() -> None:
@@ -319,3 +325,18 @@ def test_budget_stop_is_found_inside_a_peers_retry_wrapper() -> None:
     except RuntimeError as outer:
         assert budget_stop_in(outer) is stop
     assert budget_stop_in(ValueError("a real bug")) is None  # anything else still fails the run
+
+
+def test_a_multi_line_failure_note_stays_on_its_row() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quality_bench", SCRIPT)
+    quality = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = quality  # its dataclasses look their module up while it loads
+    spec.loader.exec_module(quality)
+    note = "failed: AdapterParseError: LM response cannot be serialized.\n\nLM Response: " + "x" * 500
+    rows = [{"method": "copro", "seed": 0, "status": "failed", "note": note, "score": None}]
+    text = quality.table(rows, ["copro"], [0])
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[2].startswith("copro"), text  # header, rule, one row
+    assert "AdapterParseError" in lines[2] and len(lines[2]) < 260
