@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from promptlsp.testing.background import BackgroundLoop
+
 
 @dataclass
 class Counts:
@@ -54,8 +56,7 @@ class CountingProxy:
         self.port = 0
         self._counts = Counts()
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundLoop("counting-proxy")
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
 
@@ -126,42 +127,11 @@ class CountingProxy:
                 await self._client.close()
 
     def start(self) -> "CountingProxy":
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start())
-            except BaseException as exc:
-                failure.append(exc)
-                try:  # what _start opened: the upstream session, a half-set-up runner
-                    loop.run_until_complete(self._stop())
-                except Exception:
-                    pass
-                finally:
-                    loop.close()
-                    self._loop = None
-                    ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="counting-proxy", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
+        self._background.start(self._start, self._stop)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._background.stop()
 
     def __enter__(self) -> "CountingProxy":
         return self.start()

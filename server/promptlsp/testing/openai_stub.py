@@ -52,6 +52,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from promptlsp.engine.messages import last_user_text, message_text
+from promptlsp.testing.background import BackgroundLoop
 
 FAULTS = frozenset(
     {"rate_limit", "unavailable", "server", "hang", "truncate", "prose", "drop", "auth", "bad_request"}
@@ -123,9 +124,8 @@ class StubServer:
         self.api_key = api_key
         self.port = port
         self.stats = StubStats()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundLoop("openai-stub")
         self._stopping = False
         self._rules_lock = threading.Lock()
 
@@ -183,36 +183,12 @@ class StubServer:
 
     def start(self) -> "StubServer":
         """Start in a daemon thread with its own loop; returns when it is listening."""
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="openai-stub", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
+        self._background.start(self.start_async, self.stop_async)
         return self
 
     def stop(self) -> None:
         self._stopping = True
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._background.stop()
 
     def __enter__(self) -> "StubServer":
         return self.start()
