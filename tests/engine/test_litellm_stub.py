@@ -176,7 +176,7 @@ def _fake_local_module(stub_url: str | None) -> types.ModuleType:
         if stub_url is None:
             raise _FakeLocalUnavailable("the local model needs: pip install 'promptlsp[local]'")
         kwargs = {"model": "openai/qwen-local", "api_base": stub_url, "api_key": "local"}
-        return types.SimpleNamespace(litellm_kwargs=kwargs, supports_json_schema=True)
+        return types.SimpleNamespace(litellm_kwargs=kwargs, supports_json_schema=True, max_concurrency=1)
 
     module.resolve = resolve
     return module

@@ -155,10 +155,8 @@ class LiteLLMBackend:
         if spec.model in self._caps:
             return self._caps[spec.model]
         if spec.is_local:
-            from .local.runtime import Settings
-
             route = await self._local_route(spec.model)
-            caps = BackendCaps(json_schema=bool(route.supports_json_schema), max_concurrency=Settings.from_env().slots)
+            caps = BackendCaps(json_schema=bool(route.supports_json_schema), max_concurrency=int(route.max_concurrency))
         else:
             try:
                 caps = BackendCaps(json_schema=bool(litellm.supports_response_schema(model=spec.model)))

@@ -95,6 +95,7 @@ class LocalRoute:
 
     litellm_kwargs: dict[str, Any]
     supports_json_schema: bool
+    max_concurrency: int = 1  # the server's slots: more requests at once would queue inside llama.cpp
 
 
 def is_local(model_id: str) -> bool:
@@ -120,6 +121,7 @@ def resolve(model_id: str) -> LocalRoute:
     return LocalRoute(
         litellm_kwargs={"model": f"openai/{alias}", "api_base": running.base_url, "api_key": running.api_key},
         supports_json_schema=True,
+        max_concurrency=running.settings.slots,
     )
 
 
