@@ -65,7 +65,9 @@ newest row there has a score (status ``ok``) and tries the failed and not-instal
 the table shows the newest row of each method and seed, so a retry that scores replaces the
 failure (``--fresh`` reruns everything). Default results folder: ``bench/quality/results/<model>/``.
 A method that fails, is not installed or returns nothing usable gives a row saying so; the
-run goes on.
+run goes on. The note column names the seed of each problem: "seed 1: 2 failed call(s)" means
+two of promptlsp's model calls in that run ended without a usable answer (e.g. JSON cut off at
+max_tokens, still unparsable after the repair round) — recorded as failures, the run went on.
 
 **Duration on the local model.** Defaults: 30 train / 6 validation / 30 test examples
 (commonsense-math 4 / 2 / 4), budget 40 calls, 3 seeds: 3 tasks × 5 optimizers × 3 seeds = 45
@@ -477,8 +479,11 @@ def summarize(rows: list[dict[str, Any]], method: str, seeds: list[int]) -> list
     if not mine:
         return [method, "-", "-", "-", "-", "-", "not run"]
     scored = [mine[s] for s in seeds if s in mine and mine[s].get("score") is not None]
-    notes = sorted({_one_line(r.get("note", "")) for r in mine.values() if r.get("status") != "ok" and r.get("note")}
-                   | {flag for r in mine.values() for flag in r.get("flags") or ()})
+    notes: list[str] = []  # each seed's problems, named by seed ("seed 2: 1 failed call(s)")
+    for seed in (s for s in seeds if s in mine):
+        row = mine[seed]
+        problems = [_one_line(row["note"])] if row.get("status") != "ok" and row.get("note") else []
+        notes += [f"seed {seed}: {text}" for text in dict.fromkeys(problems + list(row.get("flags") or ()))]
     if not scored:
         return [method, "-", "-", "-", "-", "-", "; ".join(notes) or "no score"]
     values = [r["score"] for r in scored]

@@ -231,7 +231,7 @@ def test_rerun_retries_failed_runs_only(monkeypatch, tmp_path, capsys) -> None:
     assert calls[3:] == ["gradsum", "tgd"]
     rows = _tables(capsys.readouterr().out)["commonsense_math"]
     assert rows["gradsum"][1] == "0.750±0.000" and "boom" not in rows["gradsum"][-1], rows["gradsum"]
-    assert rows["tgd"][-1] == "failed: still broken", rows["tgd"]  # the newest failure, not the first
+    assert rows["tgd"][-1] == "seed 0: failed: still broken", rows["tgd"]  # the newest failure, not the first
     assert rows["initial"][1] == "0.250±0.000"
     assert quality.main(argv) == 0  # tgd failed again: tried a third time
     assert calls[5:] == ["tgd"]
@@ -340,3 +340,14 @@ def test_a_multi_line_failure_note_stays_on_its_row() -> None:
     lines = text.splitlines()
     assert len(lines) == 3 and lines[2].startswith("copro"), text  # header, rule, one row
     assert "AdapterParseError" in lines[2] and len(lines[2]) < 260
+
+
+def test_notes_say_which_seed_they_belong_to() -> None:
+    quality = _quality()
+    base = {"method": "tgd", "status": "ok", "note": "finished", "calls": 30, "tokens": 900, "wall_s": 1.0, "budget": 40}
+    rows = [{**base, "seed": 0, "score": 0.1, "flags": []},
+            {**base, "seed": 1, "score": 0.2, "flags": ["1 failed call(s)"]},
+            {**base, "seed": 2, "status": "failed", "note": "failed: boom", "score": None, "flags": ["2 failed call(s)"]}]
+    row = quality.table(rows, ["tgd"], [0, 1, 2]).splitlines()[2]
+    assert row.endswith("seed 1: 1 failed call(s); seed 2: failed: boom; seed 2: 2 failed call(s); 1 seed(s) without a score"), row
+    assert "0.150±0.071" in row and "0.10 0.20 -" in row  # mean and spread over the scored seeds only
