@@ -43,7 +43,7 @@ temperatures (``OPTIMIZER_TEMPERATURE`` = 0.7, given to every method as its opti
 
 The **budget** (``--budget-calls``, default 40) caps each run's calls: promptlsp through
 ``[optimize.budget] max_calls`` (it stops before an iteration that might not fit, keeping the
-final validation affordable); textgrad and GEPA stop
+final validation affordable; GRAD-SUM first narrows that iteration to the most that fits); textgrad and GEPA stop
 before an iteration that might not fit; COPRO's breadth × depth is chosen to fit; the peers also
 refuse any call past the budget (a hard stop, noted in the row). Iterations run until the budget
 stops them (``--iterations`` caps them, default 20); the minibatch is 3 (``--minibatch``) and

@@ -1,9 +1,11 @@
 """GRAD-SUM, pinned with a scripted model: what is called, when, and what is kept."""
 
 import itertools
+import re
+from collections import Counter
 
 from promptlsp.engine import Budget
-from promptlsp.optimize import make_optimizer
+from promptlsp.optimize import GradSum, make_optimizer
 from promptlsp.optimize.events import CandidateProposed, SummaryWritten
 
 from optimizer_support import FILE, engine_with, make_file, smart_task
@@ -154,3 +156,39 @@ async def test_the_critic_evaluates_and_summarises_without_rewriting(prompt_file
     scored = {e.example_id for e in events if e.kind == "example-scored"}
     assert scored == {e.id for e in prompt_file.examples if e.split != "test"}
     assert events[0].method == "critique"
+
+
+async def test_a_tight_budget_narrows_an_iteration_instead_of_stopping(prompt_file, monkeypatch):
+    """When a full iteration (the whole beam × K edits) no longer fits, the next one expands fewer
+    prompts / writes fewer edits — the most that fit beside the final validation — instead of
+    leaving the rest of the budget unused; it never goes over, and says so in the message."""
+    counter = itertools.count()
+    routes = gradsum_routes(edit=lambda r: {"template": "Review: {{ review }}\nSentiment? v" + str(next(counter))})
+
+    async def sweep():
+        out = {}
+        for max_calls in range(24, 90, 3):
+            finished, events, backend, session = await run(prompt_file, routes, budget=Budget(max_calls=max_calls), iterations=4)
+            assert backend.calls <= max_calls and session.accounting.total.calls <= max_calls
+            assert finished.initial_score is not None  # the final validation always stayed affordable
+            edits = Counter(e.iteration for e in events if isinstance(e, CandidateProposed) and e.origin == "edit")
+            out[max_calls] = (finished.message, edits, backend.calls)
+        return out
+
+    narrowing = await sweep()
+    widest = GradSum.widest_affordable_step
+
+    def whole_or_nothing(self):  # the behaviour without narrowing: the whole iteration or a stop
+        shape = widest(self)
+        return shape if shape == (len(self.beam), self.settings.candidates) else None
+
+    monkeypatch.setattr(GradSum, "widest_affordable_step", whole_or_nothing)
+    stopping = await sweep()
+    narrowed = {budget: result for budget, result in narrowing.items() if "narrowed" in result[0]}
+    assert narrowed, "no budget in the sweep made GRAD-SUM narrow an iteration"
+    for budget, (message, edits, calls) in narrowed.items():
+        assert "to fit the budget" in message
+        for iteration in map(int, re.findall(r"iteration (\d+) narrowed", message)):
+            assert edits[iteration] < 2 * 2, (message, edits)  # fewer than beam × K
+        assert calls > stopping[budget][2], (budget, message, calls, stopping[budget])  # budget put to use
+        assert "narrowed" not in stopping[budget][0]

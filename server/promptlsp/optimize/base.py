@@ -6,7 +6,8 @@ A run never raises for a bad answer or a spent budget. It ends with exactly one
 
 * ``finished`` — all iterations ran;
 * ``budget-exhausted`` — it stopped early because the next iteration (plus the final
-  validation, which is always kept affordable) would not fit the budget, or a call was refused;
+  validation, which is always kept affordable) would not fit the budget, or a call was refused
+  (GRAD-SUM narrows an iteration to what fits before it gives up: see ``narrowed``);
 * ``cancelled`` — its task was cancelled (the event is emitted, then CancelledError re-raised);
 * ``failed`` — an internal error (a bug), reported with its message instead of a traceback.
 
@@ -88,6 +89,7 @@ class Optimizer:
         self.scored_on = "validation" if validation else "train"
         self.selection: tuple[Example, ...] = validation or self.train
         self.stopped_for_budget = False
+        self.narrowed: list[str] = []  # iterations made smaller to fit the budget, said in the final message
         self.iteration = 0
         # (prompt, original's score, its score) once a rewrite has been validated as no worse:
         # what a cancelled run keeps.
@@ -275,6 +277,8 @@ class Optimizer:
                 await self.iterate()
                 if self.stopped_for_budget:
                     status, message = "budget-exhausted", "stopped before the iteration that would exceed the budget"
+                if self.narrowed:
+                    message = "; ".join(filter(None, [message, ", ".join(self.narrowed) + " to fit the budget"]))
             except BudgetExhausted as exc:
                 status, message = "budget-exhausted", str(exc)
             finished = await self.finish(status, message)

@@ -31,17 +31,32 @@ class GradSum(Optimizer):
         return min(self.settings.minibatch, len(self.train))
 
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
-        s = self.settings
-        beam = 1 if iteration == 1 else s.beam_width
+        beam = 1 if iteration == 1 else self.settings.beam_width
+        return self.plan_step(beam, beam, self.settings.candidates)
+
+    def plan_step(self, beam: int, expanded: int, candidates: int) -> list[PlannedCalls]:
+        """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits each."""
         m = self._minibatch()
-        children = beam * s.candidates
+        children = expanded * candidates
         return [
-            *self.plan_evaluation(beam, m),  # gradient minibatch
-            self.plan_optimizer(beam * m, "gradient"),
-            self.plan_optimizer(beam, "summary", m * GRADIENT_TOKENS),
+            *self.plan_evaluation(expanded, m),  # gradient minibatch
+            self.plan_optimizer(expanded * m, "gradient"),
+            self.plan_optimizer(expanded, "summary", m * GRADIENT_TOKENS),
             self.plan_optimizer(children * 2, "edit"),  # each may need its one repair
-            *self.plan_evaluation(beam + children, m),  # selection minibatch
+            *self.plan_evaluation(beam + children, m),  # selection minibatch: the whole beam and the children
         ]
+
+    def widest_affordable_step(self) -> tuple[int, int] | None:
+        """(prompts expanded, edits each) for the next iteration: the full beam and K edits when
+        the budget allows, else the most new candidates that still fit with the final validation
+        (the best prompts of the beam are expanded first); None when not even one edit fits."""
+        beam = len(self.beam)
+        shapes = sorted(((k, c) for k in range(beam, 0, -1) for c in range(self.settings.candidates, 0, -1)),
+                        key=lambda shape: -shape[0] * shape[1])  # stable: more prompts expanded first on a tie
+        for expanded, candidates in shapes:
+            if self.affordable(self.plan_step(beam, expanded, candidates)):
+                return expanded, candidates
+        return None
 
     def plan_final(self) -> list[PlannedCalls]:
         return self.plan_evaluation(self.settings.beam_width + 1, len(self.selection))  # the beam and the original
@@ -78,7 +93,7 @@ class GradSum(Optimizer):
         self.summary(prompt, summary, raw, [example_id for example_id, _ in gradients])
         return prompts.critique_text(summary, raw)
 
-    async def expand(self, prompt: PromptText, batch) -> list[PromptText]:
+    async def expand(self, prompt: PromptText, batch, candidates: int) -> list[PromptText]:
         critique = await self.diagnose(prompt, batch)
         if critique is None:
             return []
@@ -86,7 +101,7 @@ class GradSum(Optimizer):
         messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables, self.targets)
         rewrites = await gather(*(
             self.rewrite(messages, prompts.edit_schema(self.targets), prompt, origin="edit", phase="edit", sample=k)
-            for k in range(self.settings.candidates)
+            for k in range(candidates)
         ))
         return [r.prompt for r in rewrites if r.prompt is not None]
 
@@ -94,13 +109,17 @@ class GradSum(Optimizer):
     async def iterate(self) -> None:
         seed, width = self.settings.seed, self.settings.beam_width
         for iteration in range(1, self.settings.iterations + 1):
-            if not self.affordable(self.plan_iteration(iteration)):
+            shape = self.widest_affordable_step()
+            if shape is None:
                 self.stopped_for_budget = True
                 return
+            expanded, candidates = shape
+            if (expanded, candidates) != (len(self.beam), self.settings.candidates):
+                self.narrowed.append(f"iteration {iteration} narrowed to {expanded} prompt(s) × {candidates} edit(s)")
             self.iteration = iteration
             gradient_batch = sample(self.train, self._minibatch(), seed, f"gradient:{iteration}")
             select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
-            children = await gather(*(self.expand(p, gradient_batch) for p in self.beam))
+            children = await gather(*(self.expand(p, gradient_batch, candidates) for p in self.beam[:expanded]))
             pool: dict[str, PromptText] = {p.id: p for p in self.beam}
             for group in children:
                 for child in group:
