@@ -61,9 +61,10 @@ a count, ``3`` → 0,1,2, or a list ``0,5,9``), the per-seed scores, mean calls,
 time (the optimization itself; a peer's interpreter start-up and imports are excluded). Every run
 is appended to ``<results>/runs.jsonl`` as it finishes, and its final prompt saved as
 ``<results>/<task>/<method>-seed<k>.txt``. A rerun with the same settings skips the runs whose
-newest row there has a score (status ``ok``) and tries the failed and not-installed ones again;
-the table shows the newest row of each method and seed, so a retry that scores replaces the
-failure (``--fresh`` reruns everything). Default results folder: ``bench/quality/results/<model>/``.
+newest row there has a score (status ``ok``) and was made by the method's current revision
+(``REVISIONS``: bumped when promptlsp's optimizer changes its results), and tries the failed,
+not-installed and older-revision ones again; the table shows the newest row of each method and
+seed, so a retry that scores replaces the failure (``--fresh`` reruns everything). Default results folder: ``bench/quality/results/<model>/``.
 A method that fails, is not installed or returns nothing usable gives a row saying so; the
 run goes on. The note column names the seed of each problem: "seed 1: 2 failed call(s)" means
 two of promptlsp's model calls in that run ended without a usable answer (e.g. JSON cut off at
@@ -130,6 +131,10 @@ OPTIMIZER_TEMPERATURE = 0.7
 OPTIMIZER_MAX_TOKENS = 512
 SCORE_SEED = 0
 VERSION = 1  # of the run settings stored with each result (part of the resume fingerprint)
+# Revision of each method's own code, stored with its rows: bump one when a change to it changes
+# its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
+# gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
+REVISIONS = {"gradsum": 2}
 
 
 @dataclass(frozen=True)
@@ -462,10 +467,15 @@ def latest(rows: list[dict[str, Any]], fp: str) -> dict[tuple[str, int], dict[st
     return {(r["method"], r["seed"]): r for r in rows if r.get("fingerprint") == fp}
 
 
+def revision(method: str) -> int:
+    return REVISIONS.get(method, 1)
+
+
 def settled(row: dict[str, Any] | None) -> bool:
-    """Whether a run needs no rerun: it ended "ok", with a score. A failed or not-installed run
-    is tried again by the next run without --fresh."""
-    return row is not None and row.get("status") == "ok" and row.get("score") is not None
+    """Whether a run needs no rerun: it ended "ok", with a score, by the method's current
+    revision. A failed or not-installed run is tried again by the next run without --fresh."""
+    return (row is not None and row.get("status") == "ok" and row.get("score") is not None
+            and row.get("revision", 1) == revision(row["method"]))
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -483,6 +493,8 @@ def summarize(rows: list[dict[str, Any]], method: str, seeds: list[int]) -> list
     for seed in (s for s in seeds if s in mine):
         row = mine[seed]
         problems = [_one_line(row["note"])] if row.get("status") != "ok" and row.get("note") else []
+        if row.get("revision", 1) != revision(method):
+            problems.append(f"from revision {row.get('revision', 1)} of {method} (now {revision(method)}): rerun to update")
         notes += [f"seed {seed}: {text}" for text in dict.fromkeys(problems + list(row.get("flags") or ()))]
     if not scored:
         return [method, "-", "-", "-", "-", "-", "; ".join(notes) or "no score"]
@@ -620,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
             if settled(latest(existing, fp).get((method, seed))):
                 continue
             row = one_run(task, method, seed, args, models, task_ep, opt_ep, score_engine, results, warnings)
-            row.update(fingerprint=fp, task=name, method=method, seed=seed, model=task_ep.label,
+            row.update(fingerprint=fp, task=name, method=method, seed=seed, revision=revision(method), model=task_ep.label,
                        optimizer_model=opt_ep.label, budget=args.budget_calls)
             with store.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row, default=str) + "\n")

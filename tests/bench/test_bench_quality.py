@@ -351,3 +351,17 @@ def test_notes_say_which_seed_they_belong_to() -> None:
     row = quality.table(rows, ["tgd"], [0, 1, 2]).splitlines()[2]
     assert row.endswith("seed 1: 1 failed call(s); seed 2: failed: boom; seed 2: 2 failed call(s); 1 seed(s) without a score"), row
     assert "0.150±0.071" in row and "0.10 0.20 -" in row  # mean and spread over the scored seeds only
+
+
+def test_rows_of_an_older_method_revision_are_rerun_and_flagged(monkeypatch) -> None:
+    quality = _quality()
+    monkeypatch.setattr(quality, "REVISIONS", {"gradsum": 3})
+    base = {"method": "gradsum", "status": "ok", "note": "", "flags": [], "score": 0.5, "calls": 30, "tokens": 900,
+            "wall_s": 1.0, "budget": 40}
+    old, current = {**base, "seed": 0, "revision": 2}, {**base, "seed": 1, "revision": 3}
+    unmarked = {**base, "seed": 2}  # rows written before revisions existed count as revision 1
+    assert not quality.settled(old) and quality.settled(current) and not quality.settled(unmarked)
+    assert quality.settled({**unmarked, "method": "tgd"})  # other methods are still at revision 1
+    row = quality.table([old, current, unmarked], ["gradsum"], [0, 1, 2]).splitlines()[2]
+    assert "seed 0: from revision 2 of gradsum (now 3): rerun to update" in row
+    assert "seed 2: from revision 1 of gradsum" in row and "seed 1:" not in row
