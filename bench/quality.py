@@ -43,9 +43,9 @@ temperatures (``OPTIMIZER_TEMPERATURE`` = 0.7, given to every method as its opti
 
 The **budget** (``--budget-calls``, default 40) caps each run's calls: promptlsp through
 ``[optimize.budget] max_calls`` (it stops before an iteration that might not fit, keeping the
-final validation affordable; GRAD-SUM first narrows that iteration to the most that fits); textgrad and GEPA stop
-before an iteration that might not fit; COPRO's breadth × depth is chosen to fit; the peers also
-refuse any call past the budget (a hard stop, noted in the row). Iterations run until the budget
+final validation affordable; GRAD-SUM first narrows that iteration to the most that fits);
+textgrad and GEPA stop before an iteration that might not fit; COPRO's breadth × depth is
+chosen to fit; the peers also refuse any call past the budget (a hard stop, noted in the row). Iterations run until the budget
 stops them (``--iterations`` caps them, default 20); the minibatch is 3 (``--minibatch``) and
 textgrad gets the minibatches promptlsp's TGD draws for the same seed. promptlsp's accounting and
 the peers' own counters are checked against the proxy; a disagreement is printed as a warning.
@@ -64,7 +64,8 @@ is appended to ``<results>/runs.jsonl`` as it finishes, and its final prompt sav
 newest row there has a score (status ``ok``) and was made by the method's current revision
 (``REVISIONS``: bumped when promptlsp's optimizer changes its results), and tries the failed,
 not-installed and older-revision ones again; the table shows the newest row of each method and
-seed, so a retry that scores replaces the failure (``--fresh`` reruns everything). Default results folder: ``bench/quality/results/<model>/``.
+seed, so a retry that scores replaces the failure (``--fresh`` reruns everything). Default
+results folder: ``bench/quality/results/<model>/``.
 A method that fails, is not installed or returns nothing usable gives a row saying so; the
 run goes on. The note column names the seed of each problem: "seed 1: 2 failed call(s)" means
 two of promptlsp's model calls in that run ended without a usable answer (e.g. JSON cut off at
@@ -72,10 +73,11 @@ max_tokens, still unparsable after the repair round) — recorded as failures, t
 
 **Duration on the local model.** Defaults: 30 train / 6 validation / 30 test examples
 (commonsense-math 4 / 2 / 4), budget 40 calls, 3 seeds: 3 tasks × 5 optimizers × 3 seeds = 45
-optimization runs plus the test scoring of at most 48 prompts. Expect about **3 hours on an idle
-2-core machine** (estimated from the token counts of a measured one-seed run at the local model's
-~110 prompt / ~21 completion tokens per second; textgrad is the slowest method, its feedback
-runs to hundreds of tokens per call); on a machine busy with other work it was 2–3× slower. The
+optimization runs plus the test scoring of at most 48 prompts. Expect about **3¼ hours on an
+idle 2-core machine** (measured for bench/quality/RESULTS.md: the 45 optimizations took 3 h 2 min
+together — textgrad 80 min of it, its feedback runs to hundreds of tokens per call; commonsense
+math's runs are the longest per call, its answers reason at length — and the test scoring a few
+minutes more); on a machine busy with other work it was 2–5× slower. The
 command prints an upper bound of calls first and one line per finished run. Trim with ``--tasks``,
 ``--methods``, ``--seeds``, ``--test-size``, ``--budget-calls``; interrupt and rerun the same
 command to resume (e.g. one task per sitting: ``--tasks word_sorting``). ``--smoke``: a scripted
