@@ -45,10 +45,11 @@ The **budget** (``--budget-calls``, default 40) caps each run's calls: promptlsp
 ``[optimize.budget] max_calls`` (it stops before an iteration that might not fit, keeping the
 final validation affordable; GRAD-SUM first narrows that iteration to the most that fits);
 textgrad and GEPA stop before an iteration that might not fit; COPRO's breadth × depth is
-chosen to fit; the peers also refuse any call past the budget (a hard stop, noted in the row). Iterations run until the budget
-stops them (``--iterations`` caps them, default 20); the minibatch is 3 (``--minibatch``) and
-textgrad gets the minibatches promptlsp's TGD draws for the same seed. promptlsp's accounting and
-the peers' own counters are checked against the proxy; a disagreement is printed as a warning.
+chosen to fit; the peers also refuse any call past the budget (a hard stop, noted in the row).
+Iterations run until the budget stops them (``--iterations`` caps them, default 20); the
+minibatch is 3 (``--minibatch``) and textgrad gets the minibatches promptlsp's TGD draws for the
+same seed. promptlsp's accounting and the peers' own counters are checked against the proxy; a
+disagreement is printed as a warning.
 
 **One scorer.** Each method's final prompt is scored on the test split by promptlsp's evaluator
 with the task file's exact-match checks (a regex per example: the output must end with
@@ -444,8 +445,9 @@ def save_prompt(path: Path, prompt: PromptText) -> None:
 
 # -- results -----------------------------------------------------------------------------------------
 
-def fingerprint(task: Task, args, task_ep: Endpoint, opt_ep: Endpoint) -> str:
-    settings = {"version": VERSION, "task": task.name, "sha": task.sha, "model": task_ep.label, "optimizer": opt_ep.label,
+def fingerprint(task: Task, args, model: str, optimizer_model: str) -> str:
+    """The settings a stored row was made with (models by their labels)."""
+    settings = {"version": VERSION, "task": task.name, "sha": task.sha, "model": model, "optimizer": optimizer_model,
                 "budget": args.budget_calls, "iterations": args.iterations, "minibatch": args.minibatch,
                 "sizes": [len(task.train), len(task.validation), len(task.test)]}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -473,11 +475,15 @@ def revision(method: str) -> int:
     return REVISIONS.get(method, 1)
 
 
+def outdated(row: dict[str, Any]) -> bool:
+    """Whether ``row`` was made by an older revision of its method (rows without one: revision 1)."""
+    return row.get("revision", 1) != revision(row["method"])
+
+
 def settled(row: dict[str, Any] | None) -> bool:
     """Whether a run needs no rerun: it ended "ok", with a score, by the method's current
     revision. A failed or not-installed run is tried again by the next run without --fresh."""
-    return (row is not None and row.get("status") == "ok" and row.get("score") is not None
-            and row.get("revision", 1) == revision(row["method"]))
+    return row is not None and row.get("status") == "ok" and row.get("score") is not None and not outdated(row)
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -495,7 +501,7 @@ def summarize(rows: list[dict[str, Any]], method: str, seeds: list[int]) -> list
     for seed in (s for s in seeds if s in mine):
         row = mine[seed]
         problems = [_one_line(row["note"])] if row.get("status") != "ok" and row.get("note") else []
-        if row.get("revision", 1) != revision(method):
+        if outdated(row):
             problems.append(f"from revision {row.get('revision', 1)} of {method} (now {revision(method)}): rerun to update")
         notes += [f"seed {seed}: {text}" for text in dict.fromkeys(problems + list(row.get("flags") or ()))]
     if not scored:
@@ -630,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         for index, (name, method, seed) in enumerate(runs, start=1):
             task = loaded[name]
-            fp = fingerprint(task, args, task_ep, opt_ep)
+            fp = fingerprint(task, args, task_ep.label, opt_ep.label)
             if settled(latest(existing, fp).get((method, seed))):
                 continue
             row = one_run(task, method, seed, args, models, task_ep, opt_ep, score_engine, results, warnings)
@@ -653,9 +659,8 @@ def main(argv: list[str] | None = None) -> int:
 def report(loaded: dict[str, Task], existing: list[dict[str, Any]], args, model: str, optimizer_model: str,
            methods: list[str], seeds: list[int], results: Path, warnings: list[str]) -> None:
     """The table per task of the newest stored row of each (method, seed) for these settings."""
-    labels = argparse.Namespace(label=model), argparse.Namespace(label=optimizer_model)
     for name, task in loaded.items():
-        rows = latest(existing, fingerprint(task, args, *labels))
+        rows = latest(existing, fingerprint(task, args, model, optimizer_model))
         print(f"\n## {name}: test {len(task.test)} examples (exact match), train {len(task.train)}, validation "
               f"{len(task.validation)}; budget {args.budget_calls} calls; seeds {','.join(map(str, seeds))}; "
               f"model {model}, optimizer {optimizer_model}")

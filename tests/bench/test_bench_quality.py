@@ -328,12 +328,7 @@ def test_budget_stop_is_found_inside_a_peers_retry_wrapper() -> None:
 
 
 def test_a_multi_line_failure_note_stays_on_its_row() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("quality_bench", SCRIPT)
-    quality = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = quality  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(quality)
+    quality = _quality()
     note = "failed: AdapterParseError: LM response cannot be serialized.\n\nLM Response: " + "x" * 500
     rows = [{"method": "copro", "seed": 0, "status": "failed", "note": note, "score": None}]
     text = quality.table(rows, ["copro"], [0])
