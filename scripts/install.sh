@@ -11,8 +11,10 @@ if ! "$PY" -c 'import sys; raise SystemExit(sys.version_info < (3, 10))' 2>/dev/
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.promptlsp-lock.sha256
-want=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(sha256sum requirements-pip.lock requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # The venv's bundled pip may be too old for the lock (see requirements-pip.lock): pin pip first.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.lock
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
     echo "$want" > "$stamp"
