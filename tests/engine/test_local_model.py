@@ -68,6 +68,13 @@ def test_cache_dir_selection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert weights.models_dir() == tmp_path / "explicit" / "models"
 
 
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (4, 3), (16, 8)])
+def test_default_threads_leave_a_core_free(monkeypatch: pytest.MonkeyPatch, cores: int, threads: int) -> None:
+    # llama.cpp's spinning threads starve when they are given every core of a busy machine.
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert runtime._default_threads() == threads
+
+
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("THREADS", "SLOTS", "CTX", "PROMPT_CACHE"):
         monkeypatch.delenv(f"PROMPTLSP_LOCAL_{name}", raising=False)
