@@ -128,7 +128,8 @@ TG_OPTIMIZER_SYSTEM = "You will receive some feedback, and use the feedback to i
 
 # promptlsp's optimizer requests (its SYSTEM), by what the first user message asks for.
 PROMPTLSP_PHASES = (('{"problem"', "gradient"), ('{"summary"', "summary"), ('{"feedback"', "feedback"),
-                    ("write the improved prompt", "step"), ("Rewrite the prompt", "edit"))
+                    ("write the improved prompt", "step"), ("edits that improve the prompt", "step"),
+                    ("Rewrite the prompt", "edit"), ("Change the prompt to fix", "edit"))
 
 
 def promptlsp_phase(request: Request) -> str | None:
@@ -146,7 +147,11 @@ def promptlsp_rewrite(body: dict, request: Request, phase: str, *, target: str, 
     tag = {"system": "system_message", "template": "prompt_template"}[target]
     current = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", request.first_user, re.S)
     variant = f" (variant {body['seed']})" if body.get("seed") is not None else ""
-    data: dict[str, Any] = {target: revised(current.group(1) if current else fallback, rules, variant)}
+    new = revised(current.group(1) if current else fallback, rules, variant)
+    if '"edits"' in request.first_user:  # edit operations: the shown text replaced by its revision
+        data: dict[str, Any] = {"edits": [{"action": "replace", "find": current.group(1) if current else "", "text": new}]}
+    else:
+        data = {target: new}
     if phase == "step":
         data["critiques"] = [critique]
     return json.dumps(data)

@@ -162,7 +162,7 @@ class ScriptedModel:
             return "ok"
         label = self.labels[review]
         right = zlib.crc32(review.encode("utf-8")) % 100 < 100 * accuracy_at(revision(everything))
-        return label if right else f"This review sounds {label} to me, overall."
+        return label if right else "Hard to say."  # no label inside: no answer-format move, the stages stay comparable
 
     def __call__(self, body: dict) -> str:
         phase, _ = classify(body)

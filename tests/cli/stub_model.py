@@ -35,6 +35,10 @@ def answer(body: dict) -> str:
     if '{"summary"' in text:
         return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [
             {"quote": "What is the sentiment?", "critique": "An open question invites prose."}]})
+    if '"edits"' in text:  # edit operations: the whole current template replaced by the good one
+        current = re.search(r"<prompt_template>\n(.*?)\n</prompt_template>", text, re.S)
+        edits = [{"action": "replace", "find": current.group(1) if current else "", "text": GOOD_TEMPLATE}]
+        return json.dumps({"critiques": [], "edits": edits} if '"critiques"' in text else {"edits": edits})
     if "Rewrite the prompt" in text or "write the improved prompt" in text:
         return json.dumps({"template": GOOD_TEMPLATE, "critiques": []} if "critiques" in text else {"template": GOOD_TEMPLATE})
     if '{"feedback"' in text:
@@ -44,4 +48,4 @@ def answer(body: dict) -> str:
     review = text.rsplit(":", 1)[-1] if ":" in text else text
     if "one word" in everything:
         return _label(review)
-    return "I think this review is fairly " + _label(review) + ", overall."
+    return "Hard to say."  # wrong, with no label inside: the answer-format move stays out of these tests

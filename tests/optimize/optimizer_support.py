@@ -21,6 +21,7 @@ beam_width = 2
 candidates = 2
 minibatch = 4
 seed = 3
+edits = "rewrite"
 '''
 REVIEWS = [("I love it", "positive"), ("Broke in a day", "negative"), ("Great value", "positive"),
            ("Awful smell", "negative"), ("Works perfectly", "positive"), ("Never again", "negative")]
@@ -48,7 +49,7 @@ def smart_task(request) -> str:
     review = ScriptedBackend.last_user(request)
     if "one word" in text:
         return "positive" if POSITIVE.search(review) else "negative"
-    return "It sounds positive to me!"
+    return "Sounds fine!"  # no answer inside: the answer-format move stays out of these tests
 
 
 def engine_with(routes, **kwargs) -> tuple[Engine, ScriptedBackend]:

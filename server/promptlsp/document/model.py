@@ -132,6 +132,7 @@ class OptimizeSettings:
     constraints: tuple[str, ...] = ()
     gradient_memory: int = 0
     targets: tuple[str, ...] = ("template",)
+    edits: Literal["operations", "rewrite"] = "operations"
     budget: Budget = field(default_factory=lambda: Budget(max_calls=500))
 
 

@@ -29,7 +29,8 @@ from ..evaluate.results import EvalReport, ExampleResult
 from ..evaluate.runner import evaluate, initial_prompt, render_messages
 from ..document.template import TemplateRenderError
 from . import prompts
-from .candidates import all_variables, critiques_from, variable_problem
+from . import moves
+from .candidates import all_variables, apply_edits, critiques_from, variable_problem
 from .events import (
     CandidateProposed, CandidateRejected, CandidateScored, Critique, Event, ExampleScored, PromptText,
     RunFinished, RunStarted, Status, StepFailed, SummaryWritten,
@@ -95,6 +96,7 @@ class Optimizer:
         # what a cancelled run keeps.
         self.validated: tuple[PromptText, float | None, float | None] | None = None
         self._selection_reports: dict[str, EvalReport] = {}  # prompt id -> its complete selection report
+        self._moved: set[str] = set()  # ids of the answer-format candidates already proposed
 
     # -- events ------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -147,9 +149,24 @@ class Optimizer:
         return known
 
     # -- rewriting -----------------------------------------------------------------------------------
+    @property
+    def edit_style(self) -> str:
+        """"operations" (targeted edits, the default) or "rewrite" (the whole prompt), from the file."""
+        return getattr(self.settings, "edits", "operations")
+
+    def _candidate(self, data: Mapping[str, Any], parent: PromptText, style: str) -> tuple[PromptText, str | None]:
+        """The prompt an answer describes, and why it cannot replace ``parent`` (or None)."""
+        if style == "operations":
+            candidate, skipped = apply_edits(parent, prompts.parse_edits(data), self.targets)
+            if candidate == parent:
+                return candidate, "no edit could be applied (" + ("; ".join(skipped) or "no edits") + ")"
+        else:
+            candidate = prompts.parse_prompt(data, parent, self.targets)
+        return candidate, variable_problem(parent, candidate, self.targets)
+
     async def rewrite(self, messages: list[dict], schema: dict, parent: PromptText, *, origin: str, phase: str,
-                      sample: int = 0) -> Rewrite:
-        """Ask for a rewritten prompt; repair dropped/invented variables once, else reject."""
+                      sample: int = 0, style: str = "rewrite") -> Rewrite:
+        """Ask for a new prompt (edit operations or a whole rewrite); repair once, else reject."""
         spec = self.file.models.optimizer
         answer = await self.session.complete(spec, messages, schema=schema, schema_name="prompt", phase=phase, sample=sample)
         if not answer.ok or answer.data is None:
@@ -157,15 +174,13 @@ class Optimizer:
             self.emit(CandidateRejected(parent.id, self.iteration, f"malformed optimizer answer: {why}", answer.text))
             return Rewrite(None, None)
         data = answer.data
-        candidate = prompts.parse_prompt(data, parent, self.targets)
-        problem = variable_problem(parent, candidate, self.targets)
+        candidate, problem = self._candidate(data, parent, style)
         if problem:
             retry = prompts.repair_variables_messages(
-                messages, answer.text or "", problem, all_variables(parent, self.targets), self.targets)
+                messages, answer.text or "", problem, all_variables(parent, self.targets), self.targets, style)
             repaired = await self.session.complete(spec, retry, schema=schema, schema_name="prompt", phase=phase, sample=sample)
             if repaired.ok and repaired.data is not None:
-                candidate = prompts.parse_prompt(repaired.data, parent, self.targets)
-                problem = variable_problem(parent, candidate, self.targets)
+                candidate, problem = self._candidate(repaired.data, parent, style)
                 answer = repaired
             else:
                 problem += "; the repair answer was malformed"
@@ -177,6 +192,21 @@ class Optimizer:
             return Rewrite(None, data)
         self.emit(CandidateProposed(candidate.id, parent.id, self.iteration, candidate, origin))
         return Rewrite(candidate, data)
+
+    def answer_format_move(self, prompt: PromptText, results: Sequence[ExampleResult]) -> PromptText | None:
+        """The answer-format candidate (see moves.py) for ``prompt``, proposed (emitted) once per run."""
+        move = moves.answer_format_candidate(self.file, prompt, self.train, results, self.targets)
+        if move is None or move[0].id in self._moved:
+            return None
+        candidate, why = move
+        self._moved.add(candidate.id)
+        self.emit(CandidateProposed(candidate.id, prompt.id, self.iteration, candidate, "answer-format"))
+        log.debug("answer-format move on %s: %s", prompt.id, why)
+        return candidate
+
+    def train_answers(self, limit: int = 5) -> list[str]:
+        """Expected answers of a few training examples (what the edit step sees as the right format)."""
+        return moves.training_answers(self.train, limit)
 
     def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],
                 examples: Sequence[str]) -> tuple[Critique, ...]:

@@ -107,3 +107,78 @@ def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], example
             suggestion=str(item.get("suggestion", "")).strip(), examples=behind,
         ))
     return tuple(c for c in out if c.critique)
+
+
+# -- edit operations: the optimizer's targeted changes -----------------------------------------
+
+def _locate(prompt: PromptText, find: str, targets: Sequence[str]) -> tuple[str, int, int] | None:
+    """(target, start, end) of ``find`` in the first target holding it (exactly, else loosely)."""
+    for target in targets:
+        text = prompt.get(target) or ""
+        i = text.find(find)
+        if i >= 0:
+            return target, i, i + len(find)
+    for target in targets:
+        found = _loose_find(prompt.get(target) or "", find)
+        if found:
+            return target, found[0], found[1]
+    return None
+
+
+def _set(prompt: PromptText, target: str, text: str) -> PromptText:
+    if target == "system":
+        return PromptText(template=prompt.template, system=text)
+    return PromptText(template=text, system=prompt.system)
+
+
+def apply_edits(prompt: PromptText, edits: Iterable[Mapping[str, str]], targets: Sequence[str]) -> tuple[PromptText, list[str]]:
+    """``prompt`` with each applicable edit applied in order, and why each other edit was skipped.
+
+    ``append`` adds a paragraph at the end of the template (of the system message when only it is
+    a target); ``replace`` and ``insert_after`` act on the first place the quoted ``find`` words
+    occur (exactly, else ignoring case and white space). An edit is skipped when its words are not
+    in the prompt, when it adds a ``{{ variable }}`` the replaced words did not hold (a duplicated
+    input), or when it changes nothing.
+    """
+    current, skipped = prompt, []
+    append_to = "template" if "template" in targets else targets[0]
+    for edit in edits:
+        action, find, text = edit.get("action", ""), edit.get("find", ""), edit.get("text", "")
+        if action == "append" or (action == "insert_after" and not find):
+            if not text:
+                skipped.append("an empty instruction")
+                continue
+            if templating.variables(text) or "{{" in text:
+                skipped.append(f"an appended instruction with a placeholder: {text[:60]!r}")
+                continue
+            old = current.get(append_to) or ""
+            if text in old:
+                skipped.append(f"an instruction the prompt already has: {text[:60]!r}")
+                continue
+            current = _set(current, append_to, f"{old.rstrip()}\n\n{text}" if old.strip() else text)
+            continue
+        if not find:
+            skipped.append(f"a {action} without the words to {action.replace('_', ' ')}")
+            continue
+        where = _locate(current, find, targets)
+        if where is None:
+            skipped.append(f"{find[:60]!r} is not in the prompt")
+            continue
+        target, start, end = where
+        old = current.get(target) or ""
+        span = old[start:end]
+        if not templating.variables(text) <= templating.variables(span) or text.count("{{") > span.count("{{"):
+            skipped.append(f"a {action} that adds a placeholder: {text[:60]!r}")
+            continue
+        if action == "replace":
+            new = old[:start] + text + old[end:]
+        else:
+            if not text:
+                skipped.append("an empty insertion")
+                continue
+            new = old[:end] + " " + text + old[end:]
+        if new == old:
+            skipped.append(f"a {action} that changes nothing")
+            continue
+        current = _set(current, target, new)
+    return current, skipped

@@ -11,7 +11,7 @@ the validation split and the best prompt that beats the original is returned (se
 
 from __future__ import annotations
 
-from ..evaluate.results import ExampleResult
+from ..evaluate.results import EvalReport, ExampleResult
 from ..engine import PlannedCalls
 from . import prompts
 from .base import GRADIENT_TOKENS, Optimizer, gather
@@ -37,12 +37,12 @@ class GradSum(Optimizer):
     def plan_step(self, beam: int, expanded: int, candidates: int) -> list[PlannedCalls]:
         """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits each."""
         m = self._minibatch()
-        children = expanded * candidates
+        children = expanded * (candidates + 1)  # K edits and the answer-format move per expanded prompt
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
             self.plan_optimizer(expanded * m, "gradient"),
             self.plan_optimizer(expanded, "summary", m * GRADIENT_TOKENS),
-            self.plan_optimizer(children * 2, "edit"),  # each may need its one repair
+            self.plan_optimizer(expanded * candidates * 2, "edit"),  # each may need its one repair
             *self.plan_evaluation(beam + children, m),  # selection minibatch: the whole beam and the children
         ]
 
@@ -73,10 +73,9 @@ class GradSum(Optimizer):
         self.emit(GradientComputed(prompt.id, result.example_id, text))
         return text
 
-    async def diagnose(self, prompt: PromptText, batch) -> str | None:
-        """Evaluate on ``batch``, a gradient per imperfect example, one summary with anchored
-        critiques (emitted). Returns the critique text the edits are written from, or None."""
-        report = await self.evaluate(prompt, batch, label="minibatch")
+    async def diagnose(self, prompt: PromptText, report: EvalReport) -> str | None:
+        """A gradient per imperfect example of ``report``, one summary with anchored critiques
+        (emitted). Returns the critique text the edits are written from, or None."""
         failing = [r for r in report.results if r.score is not None and not r.perfect]
         if not failing:
             return None
@@ -94,16 +93,23 @@ class GradSum(Optimizer):
         return prompts.critique_text(summary, raw)
 
     async def expand(self, prompt: PromptText, batch, candidates: int) -> list[PromptText]:
-        critique = await self.diagnose(prompt, batch)
+        """Children of ``prompt``: the answer-format move when the minibatch shows format
+        failures, and ``candidates`` edits written from the diagnosis."""
+        report = await self.evaluate(prompt, batch, label="minibatch")
+        children = [m for m in (self.answer_format_move(prompt, report.results),) if m is not None]
+        critique = await self.diagnose(prompt, report)
         if critique is None:
-            return []
+            return children
         variables = all_variables(prompt, self.targets)
-        messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables, self.targets)
+        style = self.edit_style
+        messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables,
+                                         self.targets, answers=self.train_answers(), style=style)
         rewrites = await gather(*(
-            self.rewrite(messages, prompts.edit_schema(self.targets), prompt, origin="edit", phase="edit", sample=k)
+            self.rewrite(messages, prompts.edit_schema(self.targets, style), prompt, origin="edit", phase="edit",
+                         sample=k, style=style)
             for k in range(candidates)
         ))
-        return [r.prompt for r in rewrites if r.prompt is not None]
+        return children + [r.prompt for r in rewrites if r.prompt is not None]
 
     # -- the loop ---------------------------------------------------------------------------------------
     async def iterate(self) -> None:
@@ -162,7 +168,8 @@ class Critic(GradSum):
 
     async def iterate(self) -> None:
         self.iteration = 1
-        await self.diagnose(self.initial, self._examples())
+        report = await self.evaluate(self.initial, self._examples(), label="minibatch")
+        await self.diagnose(self.initial, report)
         self.emit(IterationDone(1, self.initial.id, None, self.session.accounting.snapshot()))
 
     def finalists(self) -> list[PromptText]:

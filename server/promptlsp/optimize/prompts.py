@@ -4,7 +4,10 @@ Read top to bottom, this file is the optimizers' whole conversation with the opt
 
 * GRAD-SUM: ``GRADIENT`` (one failing example → what in the prompt caused it), ``SUMMARY``
   (all gradients of one prompt → general critiques quoting the exact spans they criticise),
-  ``EDIT`` (critique → a rewritten prompt).
+  ``EDIT`` (critique → a few edit operations on the prompt: append an instruction, replace or
+  insert after quoted words — a small model copies or mangles a whole prompt it is asked to
+  rewrite; operations keep the variables intact and give the user a small diff), or
+  ``REWRITE`` (critique → the whole new prompt).
 * TGD: ``FEEDBACK`` (TextGrad's backward: feedback on the prompt from one example's loss) and
   ``STEP`` (TextGrad's optimizer step: feedback + momentum + constraints → the new prompt).
 * ``REPAIR_VARIABLES``: sent once when a rewrite drops or invents a template variable.
@@ -18,6 +21,7 @@ round otherwise); a malformed answer becomes a recorded failure, never an except
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..evaluate.results import format_score
@@ -171,7 +175,7 @@ def summary_messages(task: str, prompt: PromptText, gradients: Sequence[tuple[st
     return _message(SUMMARY.format(task=task.strip(), prompt=show_prompt(prompt), count=len(gradients), gradients=shown))
 
 
-# -- GRAD-SUM: edit -------------------------------------------------------------------------------
+# -- GRAD-SUM: edit ---------------------------------------------------------------------------------
 
 EDIT = """\
 ## The task the prompt must achieve
@@ -182,7 +186,53 @@ EDIT = """\
 
 ## Criticism of the current prompt
 {critique}
-{constraints}
+{constraints}{answers}
+## What to write
+Change the prompt to fix the issues above, so that it works better on all inputs of this task.
+Write 1 to {limit} edits. Each edit is one of:
+- {{"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"}}
+- {{"action": "replace", "find": "words copied exactly from the prompt", "text": "the words that replace them"}}
+- {{"action": "insert_after", "find": "words copied exactly from the prompt", "text": "new words added right after them"}}
+Rules:
+{variables}
+- Write instructions for the model that will answer, in the imperative ("Answer with ..."), not comments about the prompt.
+Reply with JSON: {{"edits": [{{"action": "append", "find": "", "text": "..."}}]}}"""
+
+EDIT_LIMIT = 3
+
+EDIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "edits": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": EDIT_LIMIT,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "action": {"type": "string", "enum": ["append", "replace", "insert_after"]},
+                    "find": {"type": "string"},
+                    "text": {"type": "string"},
+                },
+                "required": ["action", "find", "text"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["edits"],
+    "additionalProperties": False,
+}
+
+REWRITE = """\
+## The task the prompt must achieve
+{task}
+
+## The current prompt
+{prompt}
+
+## Criticism of the current prompt
+{critique}
+{constraints}{answers}
 ## What to write
 Rewrite the prompt to fix the issues above, so that it works better on all inputs of this task.
 Rules:
@@ -205,16 +255,28 @@ def _reply_shape(targets: Sequence[str]) -> str:
     return "{" + ", ".join(f'"{t}": "..."' for t in targets) + "}"
 
 
+def answers_text(answers: Sequence[str]) -> str:
+    """What correct answers look like: expected answers of training examples (never validation
+    or test data), so that the optimizer can state the answer format."""
+    if not answers:
+        return ""
+    shown = "\n".join(f"- {a}" for a in answers)
+    return f"\n## Correct answers to some training inputs, exactly as the checks want them\n{shown}\n"
+
+
 def edit_messages(task: str, prompt: PromptText, critique: str, constraints: Sequence[str],
-                  variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
-    return _message(EDIT.format(
+                  variables: Iterable[str], targets: Sequence[str], *, answers: Sequence[str] = (),
+                  style: str = "operations") -> list[dict]:
+    frame = EDIT if style == "operations" else REWRITE
+    return _message(frame.format(
         task=task.strip(), prompt=show_prompt(prompt), critique=critique, constraints=_constraints(constraints),
-        variables=_variables_rule(variables), reply=_reply_shape(targets),
+        answers=answers_text(answers), variables=_variables_rule(variables), reply=_reply_shape(targets),
+        limit=EDIT_LIMIT,
     ))
 
 
-def edit_schema(targets: Sequence[str]) -> dict[str, Any]:
-    return _prompt_schema(targets)
+def edit_schema(targets: Sequence[str], style: str = "operations") -> dict[str, Any]:
+    return EDIT_SCHEMA if style == "operations" else _prompt_schema(targets)
 
 
 # -- TGD: backward (feedback per example) -------------------------------------------------------
@@ -262,15 +324,28 @@ You are part of an optimization system that improves a prompt (the variable) for
 
 ## Feedback on the current prompt, from the examples of this step
 {feedback}
-{momentum}{constraints}
+{momentum}{constraints}{answers}
 ## What to write
 List at most 3 parts of the current prompt that the feedback criticises, one sentence each,
-quoting each span exactly (character for character). Then write the improved prompt.
+quoting each span exactly (character for character). Then {change}
 Rules:
 {variables}
-- Keep valid jinja2 syntax.
-- Write the complete new text, not a description of changes.
+{rules}
 Reply with JSON: {reply}"""
+
+_STEP_CHANGE = {
+    "operations": (
+        "write 1 to {limit} edits that improve the prompt. Each edit is one of:\n"
+        '- {{"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"}}\n'
+        '- {{"action": "replace", "find": "words copied exactly from the prompt", "text": "the words that replace them"}}\n'
+        '- {{"action": "insert_after", "find": "words copied exactly from the prompt", "text": "new words added right after them"}}',
+        '- Write instructions for the model that will answer, in the imperative, not comments about the prompt.',
+    ),
+    "rewrite": (
+        "write the improved prompt.",
+        "- Keep valid jinja2 syntax.\n- Write the complete new text, not a description of changes.",
+    ),
+}
 
 MOMENTUM = """
 ## Earlier steps of this optimization (oldest first): the prompt then and the feedback it got
@@ -281,7 +356,10 @@ Use them to keep improving in a consistent direction and to avoid repeating earl
 STEP_CRITIQUES = SUMMARY_SCHEMA["properties"]["critiques"]
 
 
-def step_schema(targets: Sequence[str]) -> dict[str, Any]:
+def step_schema(targets: Sequence[str], style: str = "operations") -> dict[str, Any]:
+    if style == "operations":
+        return {**EDIT_SCHEMA, "properties": {"critiques": STEP_CRITIQUES, **EDIT_SCHEMA["properties"]},
+                "required": ["critiques", "edits"]}
     return _prompt_schema(targets, {"critiques": STEP_CRITIQUES})
 
 
@@ -297,35 +375,68 @@ def momentum_text(history: Sequence[tuple[PromptText, str]]) -> str:
 
 
 def step_messages(task: str, prompt: PromptText, feedback: str, history: Sequence[tuple[PromptText, str]],
-                  constraints: Sequence[str], variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
-    reply = "{" + '"critiques": [{"quote": "...", "critique": "..."}], ' + _reply_shape(targets)[1:]
+                  constraints: Sequence[str], variables: Iterable[str], targets: Sequence[str], *,
+                  answers: Sequence[str] = (), style: str = "operations") -> list[dict]:
+    change, rules = _STEP_CHANGE[style]
+    if style == "operations":
+        reply = '{"critiques": [{"quote": "...", "critique": "..."}], "edits": [{"action": "append", "find": "", "text": "..."}]}'
+    else:
+        reply = "{" + '"critiques": [{"quote": "...", "critique": "..."}], ' + _reply_shape(targets)[1:]
     return _message(STEP.format(
         task=task.strip(), prompt=show_prompt(prompt), feedback=feedback, momentum=momentum_text(history),
-        constraints=_constraints(constraints), variables=_variables_rule(variables), reply=reply,
+        constraints=_constraints(constraints), answers=answers_text(answers), variables=_variables_rule(variables),
+        change=change.format(limit=EDIT_LIMIT), rules=rules, reply=reply,
     ))
 
 
 # -- both: variable repair ------------------------------------------------------------------------
 
 REPAIR_VARIABLES = """\
-Your rewritten prompt is not usable: {problem}
+Your answer is not usable: {problem}
 The prompt is a jinja2 template filled in per example, so it must keep exactly its variables.
 {variables}
-Write the complete prompt again with that fixed. Reply with JSON: {reply}"""
+{again} Reply with JSON: {reply}"""
 
 
 def repair_variables_messages(previous: list[dict], bad_answer: str, problem: str,
-                              variables: Iterable[str], targets: Sequence[str]) -> list[dict]:
+                              variables: Iterable[str], targets: Sequence[str], style: str = "rewrite") -> list[dict]:
+    if style == "operations":
+        again, reply = ("Write your edits again with that fixed (copy \"find\" words exactly from the prompt).",
+                        '{"edits": [{"action": "...", "find": "...", "text": "..."}]}')
+    else:
+        again, reply = "Write the complete prompt again with that fixed.", _reply_shape(targets)
     return [
         *previous,
         {"role": "assistant", "content": bad_answer},
         {"role": "user", "content": REPAIR_VARIABLES.format(
-            problem=problem, variables=_variables_rule(variables), reply=_reply_shape(targets))},
+            problem=problem, variables=_variables_rule(variables), again=again, reply=reply)},
     ]
 
 
+# Our own framing tags: a small model sometimes wraps its answer in them; they are never prompt text.
+_OWN_TAGS = re.compile(r"</?(?:prompt_template|system_message|prompt|output)>")
+
+
+def strip_own_tags(text: str) -> str:
+    """``text`` without the tags this file frames prompts and outputs in."""
+    stripped = _OWN_TAGS.sub("", text)
+    return stripped.strip("\n") if stripped != text else text
+
+
 def parse_prompt(data: Mapping[str, Any], current: PromptText, targets: Sequence[str]) -> PromptText:
-    """The rewritten prompt: the targets from the answer, the rest unchanged."""
-    template = str(data["template"]) if "template" in targets else current.template
-    system = str(data["system"]) if "system" in targets else current.system
+    """The rewritten prompt: the targets from the answer (our framing tags removed), the rest unchanged."""
+    template = strip_own_tags(str(data["template"])) if "template" in targets else current.template
+    system = strip_own_tags(str(data["system"])) if "system" in targets else current.system
     return PromptText(template=template, system=system)
+
+
+def parse_edits(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The edit operations of an ``EDIT`` answer, texts stripped of our framing tags."""
+    out = []
+    for item in data.get("edits", ()):
+        action = str(item.get("action", ""))
+        text = strip_own_tags(str(item.get("text", ""))).strip()
+        find = strip_own_tags(str(item.get("find", ""))).strip()
+        if action in ("append", "replace", "insert_after"):
+            out.append({"action": action, "find": find, "text": text})
+    return out

@@ -46,7 +46,7 @@ class TGD(Optimizer):
             *self.plan_evaluation(1, m),
             self.plan_optimizer(m, "feedback"),
             self.plan_optimizer(2, "step", (m + memory * (m + 1)) * GRADIENT_TOKENS),
-            *self.plan_evaluation(1, len(self.selection)),
+            *self.plan_evaluation(2, len(self.selection)),  # the step's prompt, and an answer-format move
         ]
 
     def plan_start(self) -> list[PlannedCalls]:
@@ -75,6 +75,12 @@ class TGD(Optimizer):
             self.iteration = iteration
             batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
             report = await self.evaluate(self.current, batch, label="minibatch")
+            moved = self.answer_format_move(self.current, report.results)
+            if moved is not None and (score := await self.try_move(iteration, moved, current_score)) is not None:
+                current_score = score
+                self.emit(BeamUpdated(iteration, (self.current.id,), (score,)))
+                self.emit(IterationDone(iteration, self.current.id, score, self.session.accounting.snapshot()))
+                continue
             texts = await gather(*(self.feedback(self.current, r) for r in report.results))
             items = [(r.example_id, t) for r, t in zip(report.results, texts) if t]
             if items:
@@ -82,13 +88,29 @@ class TGD(Optimizer):
             self.emit(BeamUpdated(iteration, (self.current.id,), (-1.0 if current_score is None else current_score,)))
             self.emit(IterationDone(iteration, self.current.id, current_score, self.session.accounting.snapshot()))
 
+    async def try_move(self, iteration: int, candidate: PromptText, current_score: float | None) -> float | None:
+        """Score a move on the selection split; it becomes current when it scores at least as well
+        (the iteration then ends: the feedback was about the previous prompt). None if rejected."""
+        score = (await self.score_selection(candidate)).score
+        if score is not None and (current_score is None or score >= current_score - 1e-9):
+            first = self.validated[1] if self.validated else current_score
+            self.current = candidate
+            self.validated = (candidate, first, score)
+            return score
+        self.emit(CandidateRejected(self.current.id, iteration, f"answer-format move scored {format_score(score)} on "
+                                    f"{self.scored_on}, below {format_score(current_score)}: not taken"))
+        return None
+
     async def step(self, iteration: int, feedback: str, example_ids: list[str], current_score: float | None) -> float | None:
         """One TGD step from the summed feedback; returns the score of the (possibly new) current prompt."""
         s = self.settings
         memory = self.history[-s.gradient_memory:] if s.gradient_memory > 0 else []
         variables = all_variables(self.current, self.targets)
-        messages = prompts.step_messages(self.file.task, self.current, feedback, memory, s.constraints, variables, self.targets)
-        rewrite = await self.rewrite(messages, prompts.step_schema(self.targets), self.current, origin="tgd-step", phase="step")
+        style = self.edit_style
+        messages = prompts.step_messages(self.file.task, self.current, feedback, memory, s.constraints, variables,
+                                         self.targets, answers=self.train_answers(), style=style)
+        rewrite = await self.rewrite(messages, prompts.step_schema(self.targets, style), self.current,
+                                     origin="tgd-step", phase="step", style=style)
         if rewrite.data is not None:
             self.summary(self.current, feedback, rewrite.data.get("critiques", ()), example_ids)
         self.history.append((self.current, feedback))

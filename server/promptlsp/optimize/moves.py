@@ -1,0 +1,124 @@
+"""Candidate moves that need no optimizer-model call: what the checks already know.
+
+A small task model often knows the answer and still fails an exact check, because it says the
+answer in a sentence ("The sentiment of this customer review is positive") or is cut off at
+``max_tokens`` before it gets there. The file's checks define the accepted answer format, so the
+optimizer does not need a model to find that out: when the evidence shows such failures, the
+*answer-format move* appends one instruction saying exactly what to answer. DSPy does the same
+kind of thing with its adapters (the output format is written by code, not by the optimizer
+model). The move is a candidate like any other: it is scored on the same minibatch and validation
+split, and kept only if it wins there.
+
+``format_evidence`` says which failures are format failures; ``format_instruction`` writes the
+sentence from the criteria and the training examples' expected answers (never validation or
+test data); ``answer_format_candidate`` puts both together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from ..document.model import Example, PromptFile, PromptText
+from ..evaluate.results import ExampleResult
+
+# Check kinds whose pass needs the output to *be* the answer (not merely contain it).
+_EXACT_KINDS = frozenset({"equals", "starts-with"})
+_JSON_KINDS = frozenset({"is-json", "json-schema"})
+_MAX_LABELS = 8  # a closed set of answers is listed in full up to this many
+_LABEL_WORDS = 3  # ... when each has at most this many words
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"\w+")
+
+
+def _exact_kinds(prompt_file: PromptFile, examples: Iterable[Example]) -> set[str]:
+    kinds = {c.kind for c in prompt_file.criteria if not c.negated and not c.uses_judge}
+    for example in examples:
+        kinds |= {a.kind for a in example.asserts if not a.negated and not a.uses_judge}
+    return kinds
+
+
+def _answers(examples: Iterable[Example]) -> list[str]:
+    """Distinct expected answers (the first of each "any of" list), in first-seen order."""
+    seen: dict[str, None] = {}
+    for example in examples:
+        if example.expected:
+            seen.setdefault(example.expected[0].strip(), None)
+    return [a for a in seen if a]
+
+
+def _words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def format_evidence(results: Sequence[ExampleResult]) -> list[ExampleResult]:
+    """Failing examples whose output holds the expected answer inside more text, or runs far
+    longer than any expected answer (cut off, or talking around the answer)."""
+    out = []
+    for r in results:
+        if r.perfect or r.output is None or not r.expected:
+            continue
+        output = r.output.strip()
+        lowered = output.lower()
+        expected = [e.strip() for e in r.expected if e.strip()]
+        if not expected or any(output == e for e in expected):
+            continue  # right format (a wrong answer is not a format problem)
+        inside = any(e.lower() in lowered for e in expected)
+        longest = max(_words(e) for e in expected)
+        if inside or _words(output) > 2 * longest + 3:
+            out.append(r)
+    return out
+
+
+def format_instruction(prompt_file: PromptFile, train: Sequence[Example]) -> str | None:
+    """One sentence stating the answer format the checks accept, or None when there is none to state."""
+    kinds = _exact_kinds(prompt_file, train)
+    if kinds & _JSON_KINDS:
+        return "Answer with only the JSON value itself: no other words and no code fences."
+    if not kinds & _EXACT_KINDS:
+        return None
+    answers = _answers(train)
+    if not answers:
+        return None
+    lowercase = all(a == a.lower() for a in answers)
+    case = " in lowercase" if lowercase and any(a.upper() != a for a in answers) else ""
+    if len(answers) <= _MAX_LABELS and all(_words(a) <= _LABEL_WORDS for a in answers) and len(answers) < len(train):
+        listed = ", ".join(answers[:-1]) + f" or {answers[-1]}" if len(answers) > 1 else answers[0]
+        unit = "word" if all(_words(a) == 1 for a in answers) else "answer"
+        return f"Answer with exactly one {unit}{case}: {listed}. Do not write anything else."
+    if all(_NUMBER.fullmatch(a) for a in answers):
+        return f"Answer with only the number (for example: {answers[0]}). Do not write anything else."
+    return f"Answer with only the answer itself{case} (for example: {answers[0]}). Do not write anything else."
+
+
+def with_instruction(prompt: PromptText, target: str, instruction: str) -> PromptText:
+    """``prompt`` with ``instruction`` appended to ``target`` as a paragraph of its own."""
+    text = prompt.get(target) or ""
+    joined = f"{text.rstrip()}\n\n{instruction}" if text.strip() else instruction
+    if target == "system":
+        return PromptText(template=prompt.template, system=joined)
+    return PromptText(template=joined, system=prompt.system)
+
+
+def answer_format_candidate(prompt_file: PromptFile, prompt: PromptText, train: Sequence[Example],
+                            results: Sequence[ExampleResult], targets: Sequence[str]) -> tuple[PromptText, str] | None:
+    """(candidate, why) when ``results`` show format failures and the prompt does not already
+    say the answer format; the instruction goes at the end of the template (the last thing the
+    task model reads) when the template is a target, else of the system message."""
+    evidence = format_evidence(results)
+    if not evidence:
+        return None
+    instruction = format_instruction(prompt_file, train)
+    if instruction is None:
+        return None
+    target = "template" if "template" in targets else targets[0]
+    if instruction in (prompt.get(target) or ""):
+        return None
+    why = (f"{len(evidence)} of {len(results)} outputs had the answer in the wrong form "
+           f"(e.g. {evidence[0].output.strip()[:60]!r} for {evidence[0].expected[0]!r})")
+    return with_instruction(prompt, target, instruction), why
+
+
+def training_answers(train: Sequence[Example], limit: int) -> list[str]:
+    """Up to ``limit`` distinct expected answers of training examples, for the edit step to see."""
+    return _answers(train)[:limit]

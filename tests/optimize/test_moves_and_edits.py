@@ -1,0 +1,165 @@
+"""The levers of issue 13 that need no real model: the answer-format move, edit operations,
+our own framing tags stripped from answers."""
+
+import itertools
+
+import pytest
+
+from promptlsp.engine import ScriptedBackend
+from promptlsp.document.model import PromptText
+from promptlsp.evaluate.results import CheckResult, ExampleResult
+from promptlsp.optimize import make_optimizer, moves, prompts
+from promptlsp.optimize.candidates import apply_edits
+
+from optimizer_support import FILE, POSITIVE, engine_with, make_file, smart_task
+
+
+def result(output, expected, passed=False):
+    check = CheckResult("equals", "equals", 1.0 if passed else 0.0, passed, 1.0, "")
+    return ExampleResult("e", "train", {"review": "x"}, (expected,), output, (check,))
+
+
+# -- the answer-format move ------------------------------------------------------------------------
+
+def test_format_evidence_is_the_answer_inside_more_text_or_a_long_ramble():
+    rows = [
+        result("The sentiment of this review is positive", "positive"),  # inside: evidence
+        result("negative", "positive"),  # right format, wrong answer: not a format problem
+        result("It is hard to say what the reviewer really meant by that", "neutral"),  # rambling: evidence
+        result("positive", "positive", passed=True),  # perfect
+        result("Mixed.", "neutral"),  # short and wrong: not evidence
+    ]
+    assert [r.output for r in moves.format_evidence(rows)] == [rows[0].output, rows[2].output]
+
+
+def test_format_instruction_lists_a_closed_label_set_from_training_answers(tmp_path):
+    prompt_file = make_file(tmp_path)
+    text = moves.format_instruction(prompt_file, prompt_file.split("train"))
+    assert text == "Answer with exactly one word in lowercase: positive or negative. Do not write anything else."
+
+
+def test_format_instruction_for_numbers_free_text_json_and_nothing_exact(tmp_path):
+    numbers = make_file(tmp_path, body=FILE)
+    train = [e.__class__(e.id, e.vars, (str(i * 7),), e.split) for i, e in enumerate(numbers.split("train"))]
+    assert moves.format_instruction(numbers, train) == \
+        "Answer with only the number (for example: 0). Do not write anything else."
+    free = [e.__class__(e.id, e.vars, (f"sorted words number {i} here",), e.split) for i, e in enumerate(train)]
+    assert moves.format_instruction(numbers, free).startswith("Answer with only the answer itself in lowercase (for example: sorted")
+    contains = make_file(tmp_path, body=FILE.replace('type = "equals"', 'type = "icontains"'))
+    assert moves.format_instruction(contains, contains.split("train")) is None  # a sentence passes: nothing to fix
+    as_json = make_file(tmp_path, body=FILE.replace('type = "equals"', 'type = "is-json"'))
+    assert "JSON" in moves.format_instruction(as_json, as_json.split("train"))
+
+
+def chatty_task(request) -> str:
+    """Knows the label but says it in a sentence, unless told the exact answer format."""
+    text = " ".join(m["content"] for m in request["messages"])
+    review = ScriptedBackend.last_user(request)
+    label = "positive" if POSITIVE.search(review) else "negative"
+    return label if "Do not write anything else" in text else f"The sentiment of this review is {label}"
+
+
+def routes_with(task, edit):
+    return {
+        "task": task,
+        "gradient": lambda r: {"problem": "chatty", "quote": "What is the sentiment?", "suggestion": "say one word"},
+        "summary": lambda r: {"summary": "The format is open.", "critiques": [{"quote": "What is the sentiment?", "critique": "open"}]},
+        "edit": edit,
+        "feedback": lambda r: {"feedback": "say the label only"},
+        "step": lambda r: {"critiques": [], "edits": [{"action": "append", "find": "", "text": "Be brief."}]},
+    }
+
+
+@pytest.mark.parametrize("method", ["gradsum", "tgd"])
+async def test_answer_format_move_is_proposed_and_wins_on_validation(tmp_path, method):
+    prompt_file = make_file(tmp_path, body=FILE.replace('edits = "rewrite"\n', ""))
+    engine, backend = engine_with(routes_with(chatty_task, lambda r: {"edits": [{"action": "append", "find": "", "text": "Be polite."}]}))
+    events = []
+    finished = await make_optimizer(prompt_file, engine.session(), method=method, emit=events.append, iterations=1).run()
+    proposed = [e for e in events if e.kind == "candidate-proposed" and e.origin == "answer-format"]
+    assert len(proposed) == 1 and proposed[0].parent_id == PromptText(prompt_file.template, prompt_file.system).id
+    assert finished.initial_score == 0.0 and finished.best_score == 1.0
+    assert finished.best.template == prompt_file.template + (
+        "\n\nAnswer with exactly one word in lowercase: positive or negative. Do not write anything else.")
+
+
+async def test_answer_format_move_needs_evidence(tmp_path):
+    prompt_file = make_file(tmp_path)
+    engine, _ = engine_with(routes_with(lambda r: "Sounds fine!", lambda r: {"template": "Review: {{ review }}!"}))
+    events = []
+    await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append, iterations=1).run()
+    assert not [e for e in events if e.kind == "candidate-proposed" and e.origin == "answer-format"]
+
+
+# -- edit operations -----------------------------------------------------------------------------------
+
+BASE = PromptText(template="Here is a review:\n\n{{ review }}\n\nWhat is the sentiment?", system="You label reviews.")
+
+
+def test_apply_edits_append_replace_insert_after():
+    new, skipped = apply_edits(BASE, [
+        {"action": "replace", "find": "What is the sentiment?", "text": "Is it positive or negative?"},
+        {"action": "insert_after", "find": "here is a  review:", "text": "Read it closely."},  # loose match
+        {"action": "append", "find": "", "text": "Answer with one word."},
+    ], ("template",))
+    assert skipped == []
+    assert new.template == "Here is a review: Read it closely.\n\n{{ review }}\n\nIs it positive or negative?\n\nAnswer with one word."
+    assert new.system == BASE.system
+
+
+def test_apply_edits_skips_what_cannot_be_applied_safely():
+    edits = [
+        {"action": "replace", "find": "Not in the prompt", "text": "x"},
+        {"action": "append", "find": "", "text": "Review: {{ review }}"},  # would duplicate the input
+        {"action": "replace", "find": "What is the sentiment?", "text": "{{ review }} again?"},  # adds a placeholder
+        {"action": "append", "find": "", "text": "What is the sentiment?"},  # already there
+        {"action": "replace", "find": "", "text": "x"},
+    ]
+    new, skipped = apply_edits(BASE, edits, ("template",))
+    assert new == BASE and len(skipped) == 5
+    assert "'Not in the prompt' is not in the prompt" in skipped[0]
+
+
+def test_apply_edits_may_move_a_variable_it_quotes():
+    new, skipped = apply_edits(BASE, [{"action": "replace", "find": "{{ review }}", "text": "Review: {{ review }}"}], ("template",))
+    assert not skipped and "Review: {{ review }}" in new.template
+
+
+def test_append_goes_to_the_system_message_when_only_it_is_a_target():
+    new, _ = apply_edits(BASE, [{"action": "append", "find": "", "text": "Be terse."}], ("system",))
+    assert new.system == "You label reviews.\n\nBe terse." and new.template == BASE.template
+
+
+async def test_gradsum_edits_are_operations_and_unusable_ones_get_one_repair(tmp_path):
+    prompt_file = make_file(tmp_path, body=FILE.replace('edits = "rewrite"\n', ""))
+    answers = itertools.cycle([
+        {"edits": [{"action": "replace", "find": "Words that are not there", "text": "x"}]},
+        {"edits": [{"action": "append", "find": "", "text": "Answer with one word: positive or negative."}]},
+    ])
+    engine, backend = engine_with(routes_with(smart_task, lambda r: next(answers)))
+    events = []
+    finished = await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append,
+                                    iterations=1).run()
+    requests = backend.requests_for("edit")
+    assert requests and all(r["response_format"]["json_schema"]["schema"] == prompts.EDIT_SCHEMA for r in requests)
+    repairs = [r for r in requests if len(r["messages"]) > 2]
+    assert repairs and "no edit could be applied" in repairs[0]["messages"][-1]["content"]
+    proposed = [e for e in events if e.kind == "candidate-proposed" and e.origin == "edit"]
+    assert proposed and proposed[0].prompt.template.endswith("\n\nAnswer with one word: positive or negative.")
+    assert "one word" in finished.best.template  # the scripted task model answers right when told "one word"
+
+
+def test_edit_prompt_shows_training_answers_and_the_operations():
+    messages = prompts.edit_messages("Label reviews.", BASE, "- too open", (), {"review"}, ("template",),
+                                     answers=["positive", "negative"])
+    text = messages[-1]["content"]
+    assert "- positive\n- negative" in text and '"action": "insert_after"' in text
+    rewrite = prompts.edit_messages("Label reviews.", BASE, "- too open", (), {"review"}, ("template",), style="rewrite")
+    assert '"template": "..."' in rewrite[-1]["content"] and "insert_after" not in rewrite[-1]["content"]
+
+
+def test_our_framing_tags_are_stripped_from_answers():
+    wrapped = {"template": "<prompt_template>\nReview: {{ review }}\nOne word.\n</prompt_template>"}
+    assert prompts.parse_prompt(wrapped, BASE, ("template",)).template == "Review: {{ review }}\nOne word."
+    assert prompts.parse_edits({"edits": [{"action": "append", "find": "", "text": "<prompt>Be brief.</prompt>"}]}) == [
+        {"action": "append", "find": "", "text": "Be brief."}]
