@@ -163,3 +163,36 @@ def test_our_framing_tags_are_stripped_from_answers():
     assert prompts.parse_prompt(wrapped, BASE, ("template",)).template == "Review: {{ review }}\nOne word."
     assert prompts.parse_edits({"edits": [{"action": "append", "find": "", "text": "<prompt>Be brief.</prompt>"}]}) == [
         {"action": "append", "find": "", "text": "Be brief."}]
+
+
+# -- noise-aware choice --------------------------------------------------------------------------------
+
+def test_evidence_pairs_examples():
+    from promptlsp.evaluate.results import EvalReport
+    from promptlsp.optimize.base import evidence
+
+    def report(scores):
+        return EvalReport(BASE, tuple(ExampleResult(f"e{i}", "validation", {}, None, "x", (
+            CheckResult("c", "equals", s, bool(s), 1.0, ""),) if s is not None else ()) for i, s in enumerate(scores)))
+
+    assert evidence(report([0, 0, 1, 0]), report([1, 1, 0, 0])) == (2, 1, 4)
+
+
+async def test_a_one_example_win_on_validation_is_not_a_winner(tmp_path):
+    # the edited prompt gets exactly one more validation example right: luck on a tiny split
+    prompt_file = make_file(tmp_path, body=FILE.replace('edits = "rewrite"\n', ""), validation=3)
+
+    def task(request):
+        text = " ".join(m["content"] for m in request["messages"])
+        review = ScriptedBackend.last_user(request)
+        if "Be exact." in text and ("Works" in review or "Great" in review):
+            return "positive" if POSITIVE.search(review) else "negative"
+        return "Sounds fine!"
+
+    engine, _ = engine_with(routes_with(task, lambda r: {"edits": [{"action": "append", "find": "", "text": "Be exact."}]}))
+    events = []
+    finished = await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append, iterations=1).run()
+    scores = {e.candidate_id: e.score for e in events if e.kind == "candidate-scored" and e.split == "validation"}
+    assert sorted(scores.values()) == [0.0, pytest.approx(1 / 3)]  # the edit did score higher ...
+    assert finished.best.template == prompt_file.template  # ... but on one example only
+    assert "by at least 2 examples (best: 0.333 (1 better, 0 worse of 3))" in finished.message

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
-from ..evaluate.results import EvalReport, ExampleResult
+from ..evaluate.results import EvalReport, ExampleResult, format_score
 from ..evaluate.runner import evaluate, initial_prompt, render_messages
 from ..document.template import TemplateRenderError
 from . import prompts
@@ -38,6 +38,11 @@ from .events import (
 
 log = logging.getLogger("promptlsp.optimize")
 Emit = Callable[[Event], None]
+
+# A candidate replaces the original only when, example by example on the selection split, it is
+# better on at least this many more examples than it is worse: on a 4-example split one lucky
+# example is a 0.25 gain, and the probe saw such a prompt (allowing only two of three labels) win.
+MIN_NET_WINS = 2
 
 # Rough sizes (tokens) of the text around a prompt in optimizer and judge requests, for estimates.
 _FRAME_TOKENS = 350
@@ -55,6 +60,21 @@ async def gather(*awaitables):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def evidence(original: EvalReport, candidate: EvalReport) -> tuple[int, int, int]:
+    """(examples better, examples worse, examples compared): the paired comparison of two
+    reports on the same examples (an example unscored on either side is not compared)."""
+    before = {r.example_id: r.score for r in original.results if r.score is not None}
+    better = worse = compared = 0
+    for r in candidate.results:
+        old = before.get(r.example_id)
+        if old is None or r.score is None:
+            continue
+        compared += 1
+        better += r.score > old + 1e-9
+        worse += r.score < old - 1e-9
+    return better, worse, compared
 
 
 @dataclass(frozen=True)
@@ -335,7 +355,8 @@ class Optimizer:
         )
 
     async def finish(self, status: Status, message: str) -> RunFinished:
-        """Score the original and the finalists on the selection split; keep the best, never a worse one."""
+        """Score the original and the finalists on the selection split; keep the best, never a
+        worse one, and never a winner that one example's luck could explain (see ``evidence``)."""
         self.iteration = self.settings.iterations + 1
         contenders = [self.initial] + [p for p in self.finalists() if p.id != self.initial.id]
         try:
@@ -345,11 +366,24 @@ class Optimizer:
             return self._finished("budget-exhausted", self.initial, None, None,
                                   f"{note}no budget left to validate candidates ({exc}); the original prompt is kept")
         initial_score = reports[0].score
-        best, best_score = self.initial, initial_score
+        best, best_score, verdict = self.initial, initial_score, None
+        rejected: list[str] = []
         for prompt, report in zip(contenders[1:], reports[1:]):
             score = report.score
-            if score is not None and initial_score is not None and best_score is not None and score > best_score + 1e-9:
-                best, best_score = prompt, score
-        if best is self.initial and len(contenders) > 1:
-            message = (message + "; " if message else "") + f"no candidate beat the original on {self.scored_on}"
-        return self._finished(status, best, initial_score, best_score, message)
+            if score is None or initial_score is None or best_score is None or score <= best_score + 1e-9:
+                continue
+            better, worse, compared = evidence(reports[0], report)
+            if better - worse < MIN_NET_WINS:
+                rejected.append(f"{format_score(score)} ({better} better, {worse} worse of {compared})")
+                continue
+            best, best_score = prompt, score
+            verdict = f"chosen on {self.scored_on}: {better} of {compared} examples better than the original, {worse} worse"
+        notes = [message] if message else []
+        if verdict:
+            notes.append(verdict)
+        elif rejected:
+            notes.append(f"no candidate beat the original on {self.scored_on} by at least {MIN_NET_WINS} examples "
+                         f"(best: {rejected[0]}); the original prompt is kept")
+        elif len(contenders) > 1:
+            notes.append(f"no candidate beat the original on {self.scored_on}")
+        return self._finished(status, best, initial_score, best_score, "; ".join(notes))

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .errors import INSTALL_COMMAND, LocalModelUnavailable, UnknownLocalModel
-from .weights import QWEN25_CODER_05B, WeightSource, ensure_weights
+from .weights import QWEN25_CODER_05B, QWEN25_CODER_15B, WeightSource, ensure_weights
 
 __all__ = [
     "INSTALL_COMMAND", "LOCAL_MODELS", "LOCAL_PREFIX", "LocalModelUnavailable", "LocalRoute",
@@ -82,10 +82,10 @@ __all__ = [
 
 LOCAL_PREFIX = "local/"
 
-# Supported ids -> the weights they load. (The 1.5B variant is not offered: its chunks are not
-# part of the extra, so its full sha256 could not be pinned from verified bytes.)
+# Supported ids -> the weights they load.
 LOCAL_MODELS: Mapping[str, WeightSource] = {
     "local/qwen2.5-coder-0.5b": QWEN25_CODER_05B,
+    "local/qwen2.5-coder-1.5b": QWEN25_CODER_15B,
 }
 
 
