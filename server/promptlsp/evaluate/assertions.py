@@ -15,9 +15,11 @@ well: a broken check never passes.
 Limits, so that one bad output or pattern cannot stall an evaluation:
 
 * ``regex`` searches only the first ``MAX_REGEX_CHARS`` characters of the output; the reason
-  says when the output was cut. Python's ``re`` has no timeout: the cap bounds the polynomial
-  blow-ups of patterns like ``\s+x`` or ``.*x.*y`` on long outputs, not a truly exponential
-  pattern such as ``(a+)+$``, which can stall on a few dozen characters whatever the cap.
+  says when the output was cut. Every search (the check's, and a JSON Schema's ``pattern``,
+  ``patternProperties``) gives up after ``timed_regex.REGEX_SECONDS``: a catastrophic pattern
+  such as ``(a+)+$`` makes the check fail with a reason saying it timed out (``not-regex`` as
+  well), and the search releases the GIL, so a check run in a worker thread never freezes the
+  event loop (see ``timed_regex`` for why that engine).
 * ``contains-json`` looks at no more than ``MAX_JSON_VALUES`` JSON values found in the output.
 * JSON Schemas never fetch a remote ``$ref``: such a reference makes the check unusable.
 """
@@ -36,6 +38,7 @@ from jsonschema import Draft7Validator, exceptions as jsonschema_exceptions, val
 from ..document.model import COMPARES_WITH_EXPECTED, Criterion
 from ..engine import structured
 from ..engine.spec import to_plain
+from .timed_regex import RegexTimeout, RegexUnusable, search as timed_search, timed_validator_class
 
 MAX_REGEX_CHARS = 100_000
 MAX_JSON_VALUES = 200
@@ -169,7 +172,7 @@ def _validator(criterion: Criterion, required: bool) -> Any:
     try:
         cls = validators.validator_for(schema, default=Draft7Validator)
         cls.check_schema(schema)
-        return cls(schema, registry=_NO_REMOTE)
+        return timed_validator_class(cls)(schema, registry=_NO_REMOTE)
     except jsonschema_exceptions.SchemaError as exc:
         raise _Unusable(f"invalid JSON schema: {exc.message}") from None
     except Exception as exc:  # e.g. a `$schema` that is not a string: jsonschema's own failure
@@ -181,6 +184,8 @@ def _mismatch(validator: Any, data: Any) -> str | None:
     ``: 'email' is a required property``, `` at tags/0: 5 is not of type 'string'``."""
     try:
         error = jsonschema_exceptions.best_match(validator.iter_errors(data))
+    except RegexTimeout as exc:
+        raise _Unusable(f"the JSON schema cannot be applied: {exc}") from None
     except Exception as exc:  # an unresolvable `$ref`, a `pattern` `re` rejects, deep recursion
         raise _Unusable(f"the JSON schema cannot be applied: {_error_text(exc)}") from None
     if error is None:
@@ -249,11 +254,16 @@ def _regex(criterion: Criterion, output: str, expected: tuple[str, ...] | None) 
         shape = "no value" if pattern is None else _describe(pattern)
         raise _Unusable(f"{criterion.type} needs a regular expression string, not {shape}")
     try:
-        compiled = re.compile(pattern)
+        re.compile(pattern)  # the SPEC's flavour decides what is valid, and the error message
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise _Unusable(f"invalid regex {_q(pattern, 60)}: {_error_text(exc)}") from None
     text = output[:MAX_REGEX_CHARS]
-    match = compiled.search(text)
+    try:
+        match = timed_search(pattern, text, f"regex {_q(pattern, 60)}")
+    except RegexUnusable as exc:
+        raise _Unusable(f"regex {_q(pattern, 60)} cannot be run with a time limit: {exc}") from None
+    except RegexTimeout as exc:
+        raise _Unusable(f"{exc} (nested repetition such as (a+)+ backtracks without end)") from None
     if match is not None:
         return True, f"output matches the regex {_q(pattern, 60)} at {_q(match.group(0), 60)}"
     cut = f" (only its first {MAX_REGEX_CHARS} characters were searched)" if len(output) > len(text) else ""

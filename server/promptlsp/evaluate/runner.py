@@ -46,7 +46,9 @@ async def _check(session: Session, prompt_file: PromptFile, example: Example, ou
             expected=example.expected, name=criterion.name, rubric=criterion.rubric or "", threshold=criterion.threshold,
             weight=criterion.weight, origin=origin,
         )
-    outcome = assertions.check(criterion, output, example.expected)
+    # In a worker thread: a check may take up to a regex timeout, and the event loop (the language
+    # server's hovers) must not wait for it. The timed regex engine releases the GIL meanwhile.
+    outcome = await asyncio.to_thread(assertions.check, criterion, output, example.expected)
     return CheckResult(criterion.name, criterion.type, outcome.score, outcome.score >= criterion.threshold,
                        criterion.weight, outcome.reason, origin)
 
