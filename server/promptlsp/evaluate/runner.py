@@ -57,7 +57,8 @@ async def score_example(session: Session, prompt_file: PromptFile, prompt: Promp
     """Render, call the task model, and run every check on one example."""
     base = dict(example_id=example.id, split=example.split, vars=dict(example.vars), expected=example.expected)
     try:
-        messages = render_messages(prompt, example.vars)
+        # off the event loop too: a render is bounded (render_limits), but a bad one can take seconds
+        messages = await asyncio.to_thread(render_messages, prompt, example.vars)
     except TemplateRenderError as exc:
         return ExampleResult(**base, output=None, error=f"render failed: {exc}", failure="render")
     try:
