@@ -65,14 +65,14 @@ def test_schema_regex_keywords_keep_their_messages():
         return check(Criterion(type="json-schema", name="s", value=schema), output, None).reason
 
     assert reason({"properties": {"a": {"pattern": "^b"}}}, '{"a": "x"}') == (
-        "JSON does not match the schema at a: 'x' does not match '^b'")
+        "JSON does not match the schema at $.a: 'x' does not match '^b'")
     closed = {"patternProperties": {"^a": {"type": "string"}}, "additionalProperties": False}
-    assert reason(closed, '{"a": 1}') == "JSON does not match the schema at a: 1 is not of type 'string'"
+    assert reason(closed, '{"a": 1}') == "JSON does not match the schema at $.a: 1 is not of type 'string'"
     assert reason(closed, '{"a": "x", "b": 1}') == "JSON does not match the schema: 'b' does not match any of the regexes: '^a'"
     assert reason({"additionalProperties": False}, '{"b": 1}') == (
         "JSON does not match the schema: Additional properties are not allowed ('b' was unexpected)")
     assert reason({"additionalProperties": {"type": "string"}}, '{"b": 1}') == (
-        "JSON does not match the schema at b: 1 is not of type 'string'")
+        "JSON does not match the schema at $.b: 1 is not of type 'string'")
 
 
 def test_evaluating_a_catastrophic_regex_leaves_the_event_loop_free():

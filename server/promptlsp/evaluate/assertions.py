@@ -42,7 +42,7 @@ from .timed_regex import RegexTimeout, RegexUnusable, search as timed_search, ti
 
 MAX_REGEX_CHARS = 100_000
 MAX_JSON_VALUES = 200
-MAX_REASON_CHARS = 300
+MAX_REASON_CHARS = 200
 _QUOTE_CHARS = 80  # of one quoted output or value inside a reason
 _LISTED_VALUES = 4  # values named in a reason before "and N more"
 
@@ -80,10 +80,12 @@ def check(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -
     if criterion.type not in DETERMINISTIC_TYPES:
         raise ValueError(f"{criterion.type!r} is not a deterministic check type")
     try:
-        holds, reason = _CHECKS[criterion.kind](criterion, output, expected)
+        holds, reason, *hint = _CHECKS[criterion.kind](criterion, output, expected)
     except _Unusable as problem:
         return Check(0.0, _finish(str(problem)))
     passed = holds != criterion.negated
+    if hint and not passed and not criterion.negated:
+        reason = f"{reason}; {hint[0]}"
     return Check(1.0 if passed else 0.0, _finish(reason))
 
 
@@ -180,8 +182,8 @@ def _validator(criterion: Criterion, required: bool) -> Any:
 
 
 def _mismatch(validator: Any, data: Any) -> str | None:
-    """None when ``data`` validates; else why not, as the end of a sentence:
-    ``: 'email' is a required property``, `` at tags/0: 5 is not of type 'string'``."""
+    """None when ``data`` validates; else why not, as the end of a sentence, with the JSON path:
+    ``: 'email' is a required property``, `` at $.tags[0]: 5 is not of type 'string'``."""
     try:
         error = jsonschema_exceptions.best_match(validator.iter_errors(data))
     except RegexTimeout as exc:
@@ -190,14 +192,15 @@ def _mismatch(validator: Any, data: Any) -> str | None:
         raise _Unusable(f"the JSON schema cannot be applied: {_error_text(exc)}") from None
     if error is None:
         return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f" at {where}: {error.message}" if where else f": {error.message}"
+    message = _cut(error.message, 120)
+    return f" at {error.json_path}: {message}" if error.absolute_path else f": {message}"
 
 
 # --- the checks ------------------------------------------------------------------------------
-# Each returns (whether the positive form holds, a reason stating the fact).
+# Each returns (whether the positive form holds, a reason stating the fact), and may add a hint
+# that ends the reason when the positive form fails ("the output must be exactly the answer").
 
-Result = tuple[bool, str]
+Result = tuple[bool, str] | tuple[bool, str, str]
 
 
 def _equals(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -> Result:
@@ -206,8 +209,26 @@ def _equals(criterion: Criterion, output: str, expected: tuple[str, ...] | None)
     for value in values:
         if got == value.strip():
             return True, f"output equals {_q(value.strip())}"
-    case = " (only the case differs)" if any(got.casefold() == v.strip().casefold() for v in values) else ""
-    return False, f"output {_q(got)} {_failed('does not equal', 'equals none of', values)}{case}"
+    if any(got.casefold() == v.strip().casefold() for v in values):
+        return False, f"output {_q(got)} {_failed('does not equal', 'equals none of', values)} (only the case differs)"
+    inside = _inside(got, values)
+    if inside is not None:
+        return False, inside, "the output must be exactly the answer"
+    if len(values) > 1:
+        return False, f"output {_q(got, 40)} is none of the listed answers: {_listed(values)}"
+    return False, f"output {_q(got)} does not equal {_q(values[0])}"
+
+
+def _inside(got: str, values: tuple[str, ...]) -> str | None:
+    """When an expected answer appears inside the (longer) output: say so."""
+    folded = got.casefold()
+    for value in (v.strip() for v in values):
+        if value and value.casefold() in folded:
+            words = len(got.split())
+            size = f"a longer output of {words} words" if words > 1 else "a longer output"
+            case = "" if value in got else " (in another case)"
+            return f"the expected answer {_q(value, 40)} appears inside {size}{case}, {_q(got, 50)}"
+    return None
 
 
 def _contains(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -> Result:
@@ -217,6 +238,8 @@ def _contains(criterion: Criterion, output: str, expected: tuple[str, ...] | Non
         return True, f"output contains {_q(found)}"
     folded = output.casefold()
     case = " (it does in another case)" if any(v.casefold() in folded for v in values) else ""
+    if criterion.kind == "contains-any" and len(values) > 1:
+        return False, f"output {_q(output.strip(), 40)} contains none of the listed answers: {_listed(values)}{case}"
     return False, f"output {_failed('does not contain', 'contains none of', values)}{case}"
 
 
