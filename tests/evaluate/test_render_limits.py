@@ -46,6 +46,9 @@ BOMBS = {
     "{{ 'a'|center(1000000000) }}": "refused the center filter",
     "{{ '{:>1000000000}'.format(1) }}": "refused format(…)",
     "{{ '%1000000000d' % 1 }}": "refused '%1000000000d' % 1",
+    "{{ '{:{w}}'.format(1, w=10**9) }}": "refused format(…)",
+    "{{ '%*d'|format(10**9, 1) }}": "refused the format filter",
+    "{{ 'a\\nb'|indent(10**9) }}": "refused the indent filter",
     "{% set s = 'a' * 900000 %}{{ s|replace('a', s) }}": "refused the replace filter",
     "{% set s = 'a' * 1000000 %}{{ ([s] * 1000)|join }}": "refused list * 1000",
     "{% set s = 'a' * 900000 %}{{ [s, s, s] }}": "a printed value is too large",
@@ -105,6 +108,7 @@ def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_mem
         ("{{ xs|map('upper')|join(', ') }} {{ 'a\nb'|indent(2) }}|{{ 'ab'|center(6) }}|{{ '%3s' % 'a' }}",
          "A, B a\n  b|  ab  |  a"),
         ("{% macro item(x) %}- {{ x }}{% endmacro %}{% set body %}{{ item(xs[1]) }}{% endset %}{{ body }}", "- b"),
+        ("{{ '{:>3}|{}'.format('a', 2000000) }} {{ '%3d'|format(7) }} {{ 'ab'.replace('a', 'xy') }}", "  a|2000000   7 xyb"),
         ("{{ (2 ** 64) * 3 }} {{ -2 ** 3 }} {{ 2 ** -1 }} {{ 'ab' * 0 }}|", "55340232221128654848 -8 0.5 |"),
     ],
 )

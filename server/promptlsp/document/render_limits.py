@@ -165,16 +165,21 @@ def _check_binop(op: str, left: Any, right: Any) -> None:
     elif op == "+" and isinstance(left, _SEQUENCE) and isinstance(right, _SEQUENCE):
         _check_size(weight(left) + weight(right), what)
     elif op == "%" and isinstance(left, str):
-        numbers = [n for spec in _PERCENT_SPEC.finditer(left) for n in spec.groups() if n and n != "*"]
-        stars = right if isinstance(right, tuple) else (right,)
-        if "*" in left:
-            numbers += [str(n) for n in stars if _is_int(n)]
-        _check_size(max((int(n) for n in numbers), default=0), what)
+        _check_size(_percent_width(left, right), what)
+
+
+def _percent_width(fmt: str, args: Any) -> int:
+    """The largest width or precision in a printf-style format (``*`` takes one from ``args``)."""
+    numbers = [int(n) for spec in _PERCENT_SPEC.finditer(fmt) for n in spec.groups() if n and n != "*"]
+    if "*" in fmt:
+        numbers += [a for a in (args if isinstance(args, tuple) else (args,)) if _is_int(a)]
+    return max(numbers, default=0)
 
 
 # --- calls -----------------------------------------------------------------------------------
 
 _FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
+_NESTED_FIELD = re.compile(r"\{[^{}]*\{")  # "{:{width}}": the width is an argument
 
 
 def _estimate_call(owner: Any, name: str, args: tuple, kwargs: dict) -> int:
@@ -193,23 +198,33 @@ def _estimate_call(owner: Any, name: str, args: tuple, kwargs: dict) -> int:
             return weight(items) + len(owner) * (len(items) if isinstance(items, (list, tuple, str)) else 1)
         if name in ("format", "format_map"):
             fields = "".join(_FORMAT_FIELD.findall(owner))
-            return max((int(n) for n in re.findall(r"\d+", fields)), default=0)
+            widths = [int(n) for n in re.findall(r"\d+", fields)]
+            if _NESTED_FIELD.search(owner):
+                widths += ints + [v for a in args if isinstance(a, dict) for v in a.values() if _is_int(v)]
+            return max(widths, default=0)
         if name == "translate" and args and isinstance(args[0], dict):
             return len(owner) * max((weight(v) for v in args[0].values()), default=1)
     return 0
 
 
+def _indent_size(value: Any, width: Any = 4, *_: Any, **__: Any) -> int:
+    pad = width if _is_int(width) else len(str(width))
+    return weight(value) + (str(value).count("\n") + 1) * pad
+
+
+def _replace_size(value: Any, old: Any = "", new: Any = "", *_: Any, **__: Any) -> int:
+    text = str(value)
+    count = (len(text) + 1) if not str(old) else text.count(str(old))
+    return len(text) + count * len(str(new))
+
+
 _FILTER_ESTIMATES: dict[str, Callable[..., int]] = {
-    # value, *args → a bound on the result's size
+    # (value, *args, **kwargs) → a bound on the size of the filter's result
     "center": lambda value, width=80, *_, **__: width if _is_int(width) else 0,
-    "indent": lambda value, width=4, *_, **__: (
-        weight(value) + str(value).count("\n") * (width if _is_int(width) else len(str(width))) + (width if _is_int(width) else 0)),
-    "replace": lambda value, old="", new="", *_, **__: (
-        weight(value) + ((weight(value) + 1) if not old else str(value).count(str(old))) * len(str(new))),
+    "indent": _indent_size,
+    "replace": _replace_size,
     "join": lambda value, d="", *_, **__: weight(value) + len(str(d)) * (len(value) if hasattr(value, "__len__") else 1),
-    "format": lambda value, *args, **kwargs: _estimate_call(value, "format", (), {}) if isinstance(value, str) and "{" in value
-    else max((int(n) for spec in _PERCENT_SPEC.finditer(str(value)) for n in spec.groups() if n and n != "*"),
-             default=0) + sum(max(a, 0) for a in (*args, *kwargs.values()) if _is_int(a) and "*" in str(value)),
+    "format": lambda value, *args, **kwargs: _percent_width(str(value), args),  # jinja's is `value % args`
 }
 
 
