@@ -201,13 +201,11 @@ def test_needs_expected() -> None:
 @pytest.mark.parametrize(
     ("kind", "value", "expected", "output", "reason"),
     [
-        ("equals", "positive", None, "Positive.", 'the expected answer "positive" appears inside a longer output '
-         '(in another case), "Positive."; the output must be exactly the answer'),
-        ("equals", "negative", None, "Negative.", 'the expected answer "negative" appears inside a longer output '
-         '(in another case), "Negative."; the output must be exactly the answer'),
+        ("equals", "positive", None, "Positive.", 'output "Positive." has the expected answer "positive" inside it '
+         '(in another case); the output must be exactly the answer'),
         ("equals", "positive", None, "neutral", 'output "neutral" does not equal "positive"'),
-        ("not-equals", "positive", None, "so positive", 'the expected answer "positive" appears inside a longer '
-         'output of 2 words, "so positive"'),
+        ("not-equals", "positive", None, "so positive", 'output "so positive" (2 words) has the expected answer '
+         '"positive" inside it'),
         ("equals", "positive", None, " Positive ", 'output "Positive" does not equal "positive" (only the case differs)'),
         ("equals", _UNSET, ("a", "b"), "c", 'output "c" is none of the listed answers: "a", "b"'),
         ("not-equals", _UNSET, ("a", "b"), "c", 'output "c" is none of the listed answers: "a", "b"'),
@@ -464,11 +462,11 @@ def test_negation_law(kind, values, output, from_expected) -> None:
 def test_equals_says_the_answer_is_inside_a_longer_output() -> None:
     output = "The sentiment of this review is clearly positive, as the customer loved it."
     assert run("equals", output, "positive").reason == (
-        'the expected answer "positive" appears inside a longer output of 13 words, "The sentiment of this review '
-        'is clearly positive,…"; the output must be exactly the answer')
+        'output "The sentiment of this review is clearly positive,…" (13 words) has the expected answer "positive" '
+        'inside it; the output must be exactly the answer')
     # from the example's expected, the first answer found is named
     assert run("equals", "I'd say: neg", _UNSET, ("pos", "neg")).reason.startswith(
-        'the expected answer "neg" appears inside a longer output of 3 words')
+        'output "I\'d say: neg" (3 words) has the expected answer "neg" inside it')
 
 
 def test_a_label_outside_the_allowed_set_is_named() -> None:
@@ -482,7 +480,7 @@ def test_a_label_outside_the_allowed_set_is_named() -> None:
 
 
 def test_the_hint_ends_only_a_failed_positive_form() -> None:
-    fact = 'the expected answer "positive" appears inside a longer output of 2 words, "so positive"'
+    fact = 'output "so positive" (2 words) has the expected answer "positive" inside it'
     assert run("equals", "so positive", "positive").reason == f"{fact}; the output must be exactly the answer"
     assert run("not-equals", "so positive", "positive") == Check(1.0, fact)
 

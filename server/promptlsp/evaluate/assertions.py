@@ -225,9 +225,9 @@ def _inside(got: str, values: tuple[str, ...]) -> str | None:
     for value in (v.strip() for v in values):
         if value and value.casefold() in folded:
             words = len(got.split())
-            size = f"a longer output of {words} words" if words > 1 else "a longer output"
-            case = "" if value in got else " (in another case)"
-            return f"the expected answer {_q(value, 40)} appears inside {size}{case}, {_q(got, 50)}"
+            size = f" ({words} words)" if words > 1 else ""
+            case = " (in another case)" if value not in got else ""
+            return f"output {_q(got, 50)}{size} has the expected answer {_q(value, 40)} inside it{case}"
     return None
 
 
