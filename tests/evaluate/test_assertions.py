@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 import urllib.request
@@ -200,9 +201,14 @@ def test_needs_expected() -> None:
 @pytest.mark.parametrize(
     ("kind", "value", "expected", "output", "reason"),
     [
-        ("equals", "positive", None, "Positive.", 'output "Positive." does not equal "positive"'),
+        ("equals", "positive", None, "Positive.", 'output "Positive." has the expected answer "positive" inside it '
+         '(in another case); the output must be exactly the answer'),
+        ("equals", "positive", None, "neutral", 'output "neutral" does not equal "positive"'),
+        ("not-equals", "positive", None, "so positive", 'output "so positive" (2 words) has the expected answer '
+         '"positive" inside it'),
         ("equals", "positive", None, " Positive ", 'output "Positive" does not equal "positive" (only the case differs)'),
-        ("equals", _UNSET, ("a", "b"), "c", 'output "c" equals none of: "a", "b"'),
+        ("equals", _UNSET, ("a", "b"), "c", 'output "c" is none of the listed answers: "a", "b"'),
+        ("not-equals", _UNSET, ("a", "b"), "c", 'output "c" is none of the listed answers: "a", "b"'),
         ("not-equals", _UNSET, ("a", "b"), " b", 'output equals "b"'),
         ("contains", ["1 hour", "one hour"], None, "2 hours", 'output contains none of: "1 hour", "one hour"'),
         ("contains", "Paris", None, "PARIS", 'output does not contain "Paris" (it does in another case)'),
@@ -219,7 +225,7 @@ def test_needs_expected() -> None:
         ("json-schema", EMAIL_SCHEMA, None, '{"name": "K"}', "JSON does not match the schema: 'email' is a required property"),
         (
             "json-schema", EMAIL_SCHEMA, None, '{"name": "K", "email": "k@t.jp", "address": {"zip": 1}}',
-            "JSON does not match the schema at address/zip: 1 is not of type 'string'",
+            "JSON does not match the schema at $.address.zip: 1 is not of type 'string'",
         ),
         ("contains-json", _UNSET, None, "none", "output contains no JSON object or array"),
         ("contains-json", _UNSET, None, 'so: {"a": [1]}', 'output contains JSON: {"a": [1]}'),
@@ -382,7 +388,7 @@ def test_a_json_schema_written_in_toml_checks_the_output() -> None:
     assert [check(c, "kenji: " + good, example.expected).score for c in criteria] == [0.0, 1.0, 1.0, 1.0]
     assert [check(c, "Kenji on 2025-04-03", example.expected).score for c in criteria] == [0.0, 0.0, 0.0, 1.0]
     bad = '{"name": "Kenji", "email": "kenji at tsubame"}'
-    assert check(prompt.criteria[0], bad, None).reason.startswith("JSON does not match the schema at email:")
+    assert check(prompt.criteria[0], bad, None).reason.startswith("JSON does not match the schema at $.email:")
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -445,4 +451,52 @@ def test_negation_law(kind, values, output, from_expected) -> None:
     positive = run(kind, output, value, expected)
     negative = run(f"not-{kind}", output, value, expected)
     assert positive.score + negative.score == 1.0
-    assert positive.reason == negative.reason  # a reason states a fact about the output
+    # a reason states a fact about the output; a failed positive form may end it with a hint
+    assert positive.reason == negative.reason or (
+        positive.score == 0.0 and positive.reason.startswith(negative.reason + "; "))
+
+
+# --- feedback the optimizer can act on ---------------------------------------------------------
+
+
+def test_equals_says_the_answer_is_inside_a_longer_output() -> None:
+    output = "The sentiment of this review is clearly positive, as the customer loved it."
+    assert run("equals", output, "positive").reason == (
+        'output "The sentiment of this review is clearly positive,…" (13 words) has the expected answer "positive" '
+        'inside it; the output must be exactly the answer')
+    # from the example's expected, the first answer found is named
+    assert run("equals", "I'd say: neg", _UNSET, ("pos", "neg")).reason.startswith(
+        'output "I\'d say: neg" (3 words) has the expected answer "neg" inside it')
+
+
+def test_a_label_outside_the_allowed_set_is_named() -> None:
+    labels = ["positive", "negative", "neutral"]
+    assert run("equals", "Mixed!", labels).reason == (
+        'output "Mixed!" is none of the listed answers: "positive", "negative", "neutral"')
+    assert run("contains-any", "Mixed!", labels).reason == (
+        'output "Mixed!" contains none of the listed answers: "positive", "negative", "neutral"')
+    assert run("contains-any", "POSITIVE", labels).reason.endswith("(it does in another case)")
+    assert run("contains", "Mixed!", labels).reason == 'output contains none of: "positive", "negative", "neutral"'
+
+
+def test_the_hint_ends_only_a_failed_positive_form() -> None:
+    fact = 'output "so positive" (2 words) has the expected answer "positive" inside it'
+    assert run("equals", "so positive", "positive").reason == f"{fact}; the output must be exactly the answer"
+    assert run("not-equals", "so positive", "positive") == Check(1.0, fact)
+
+
+def test_a_json_mismatch_names_the_json_path_and_the_validator_message() -> None:
+    schema = {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}
+    assert run("json-schema", '{"tags": ["a", 5]}', schema).reason == (
+        "JSON does not match the schema at $.tags[1]: 5 is not of type 'string'")
+    assert run("contains-json", 'here: {"tags": [5]}', schema).reason == (
+        "no JSON in the output matches the schema (the first at $.tags[0]: 5 is not of type 'string')")
+    long = run("json-schema", json.dumps({"tags": ["x" * 500, 1] * 3}), {"properties": {"tags": {"maxItems": 1}}})
+    assert long.reason.startswith("JSON does not match the schema at $.tags: [") and len(long.reason) <= MAX_REASON_CHARS
+
+
+def test_feedback_reasons_stay_short() -> None:
+    words = " ".join(["positive"] * 5000)
+    for kind, value in [("equals", "positive"), ("equals", ["x" * 300] * 9), ("contains-any", ["y" * 300] * 9)]:
+        reason = run(kind, words, value).reason
+        assert len(reason) <= MAX_REASON_CHARS == 200, (kind, reason)

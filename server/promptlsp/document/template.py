@@ -15,6 +15,8 @@ from typing import Any, Mapping
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from .render_limits import BoundedEnvironment, RenderLimit, render_bounded
+
 _ENV = SandboxedEnvironment(
     undefined=StrictUndefined,
     autoescape=False,
@@ -37,11 +39,6 @@ class TemplateProblem:
 
 class TemplateRenderError(Exception):
     """Rendering failed (an undefined variable, a sandbox violation, a runtime error)."""
-
-
-@functools.lru_cache(maxsize=512)
-def _compile(source: str):
-    return _ENV.from_string(source)
 
 
 def check_syntax(source: str) -> TemplateProblem | None:
@@ -73,10 +70,25 @@ def variable_uses(source: str, name: str) -> list[tuple[int, int]]:
     return uses
 
 
+# --- rendering: bounded in size and time (see render_limits) ---------------------------------
+
+
+_RENDER_ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile_bounded(source: str):
+    return _RENDER_ENV.from_string(source)
+
+
 def render(source: str, values: Mapping[str, Any]) -> str:
-    """Render ``source`` with ``values``; raises :class:`TemplateRenderError` on any failure."""
+    """Render ``source`` with ``values``; raises :class:`TemplateRenderError` on any failure,
+    including a template that goes past a limit of :mod:`.render_limits` ("template rendering
+    exceeded …")."""
     try:
-        return _compile(source).render(**values)
+        return render_bounded(_compile_bounded(source), dict(values))
+    except RenderLimit as exc:
+        raise TemplateRenderError(str(exc)) from exc
     except TemplateError as exc:
         raise TemplateRenderError(str(exc)) from exc
     except Exception as exc:  # a sandboxed template can still raise e.g. ZeroDivisionError

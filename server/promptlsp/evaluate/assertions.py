@@ -15,9 +15,11 @@ well: a broken check never passes.
 Limits, so that one bad output or pattern cannot stall an evaluation:
 
 * ``regex`` searches only the first ``MAX_REGEX_CHARS`` characters of the output; the reason
-  says when the output was cut. Python's ``re`` has no timeout: the cap bounds the polynomial
-  blow-ups of patterns like ``\s+x`` or ``.*x.*y`` on long outputs, not a truly exponential
-  pattern such as ``(a+)+$``, which can stall on a few dozen characters whatever the cap.
+  says when the output was cut. Every search (the check's, and a JSON Schema's ``pattern``,
+  ``patternProperties``) gives up after ``timed_regex.REGEX_SECONDS``: a catastrophic pattern
+  such as ``(a+)+$`` makes the check fail with a reason saying it timed out (``not-regex`` as
+  well), and the search releases the GIL, so a check run in a worker thread never freezes the
+  event loop (see ``timed_regex`` for why that engine).
 * ``contains-json`` looks at no more than ``MAX_JSON_VALUES`` JSON values found in the output.
 * JSON Schemas never fetch a remote ``$ref``: such a reference makes the check unusable.
 """
@@ -36,10 +38,11 @@ from jsonschema import Draft7Validator, exceptions as jsonschema_exceptions, val
 from ..document.model import COMPARES_WITH_EXPECTED, Criterion
 from ..engine import structured
 from ..engine.spec import to_plain
+from .timed_regex import RegexTimeout, RegexUnusable, search as timed_search, timed_validator_class
 
 MAX_REGEX_CHARS = 100_000
 MAX_JSON_VALUES = 200
-MAX_REASON_CHARS = 300
+MAX_REASON_CHARS = 200
 _QUOTE_CHARS = 80  # of one quoted output or value inside a reason
 _LISTED_VALUES = 4  # values named in a reason before "and N more"
 
@@ -77,10 +80,12 @@ def check(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -
     if criterion.type not in DETERMINISTIC_TYPES:
         raise ValueError(f"{criterion.type!r} is not a deterministic check type")
     try:
-        holds, reason = _CHECKS[criterion.kind](criterion, output, expected)
+        holds, reason, *hint = _CHECKS[criterion.kind](criterion, output, expected)
     except _Unusable as problem:
         return Check(0.0, _finish(str(problem)))
     passed = holds != criterion.negated
+    if hint and not passed and not criterion.negated:
+        reason = f"{reason}; {hint[0]}"
     return Check(1.0 if passed else 0.0, _finish(reason))
 
 
@@ -169,7 +174,7 @@ def _validator(criterion: Criterion, required: bool) -> Any:
     try:
         cls = validators.validator_for(schema, default=Draft7Validator)
         cls.check_schema(schema)
-        return cls(schema, registry=_NO_REMOTE)
+        return timed_validator_class(cls)(schema, registry=_NO_REMOTE)
     except jsonschema_exceptions.SchemaError as exc:
         raise _Unusable(f"invalid JSON schema: {exc.message}") from None
     except Exception as exc:  # e.g. a `$schema` that is not a string: jsonschema's own failure
@@ -177,22 +182,25 @@ def _validator(criterion: Criterion, required: bool) -> Any:
 
 
 def _mismatch(validator: Any, data: Any) -> str | None:
-    """None when ``data`` validates; else why not, as the end of a sentence:
-    ``: 'email' is a required property``, `` at tags/0: 5 is not of type 'string'``."""
+    """None when ``data`` validates; else why not, as the end of a sentence, with the JSON path:
+    ``: 'email' is a required property``, `` at $.tags[0]: 5 is not of type 'string'``."""
     try:
         error = jsonschema_exceptions.best_match(validator.iter_errors(data))
+    except RegexTimeout as exc:
+        raise _Unusable(f"the JSON schema cannot be applied: {exc}") from None
     except Exception as exc:  # an unresolvable `$ref`, a `pattern` `re` rejects, deep recursion
         raise _Unusable(f"the JSON schema cannot be applied: {_error_text(exc)}") from None
     if error is None:
         return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f" at {where}: {error.message}" if where else f": {error.message}"
+    message = _cut(error.message, 120)
+    return f" at {error.json_path}: {message}" if error.absolute_path else f": {message}"
 
 
 # --- the checks ------------------------------------------------------------------------------
-# Each returns (whether the positive form holds, a reason stating the fact).
+# Each returns (whether the positive form holds, a reason stating the fact), and may add a hint
+# that ends the reason when the positive form fails ("the output must be exactly the answer").
 
-Result = tuple[bool, str]
+Result = tuple[bool, str] | tuple[bool, str, str]
 
 
 def _equals(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -> Result:
@@ -201,8 +209,26 @@ def _equals(criterion: Criterion, output: str, expected: tuple[str, ...] | None)
     for value in values:
         if got == value.strip():
             return True, f"output equals {_q(value.strip())}"
-    case = " (only the case differs)" if any(got.casefold() == v.strip().casefold() for v in values) else ""
-    return False, f"output {_q(got)} {_failed('does not equal', 'equals none of', values)}{case}"
+    if any(got.casefold() == v.strip().casefold() for v in values):
+        return False, f"output {_q(got)} {_failed('does not equal', 'equals none of', values)} (only the case differs)"
+    inside = _inside(got, values)
+    if inside is not None:
+        return False, inside, "the output must be exactly the answer"
+    if len(values) > 1:
+        return False, f"output {_q(got, 40)} is none of the listed answers: {_listed(values)}"
+    return False, f"output {_q(got)} does not equal {_q(values[0])}"
+
+
+def _inside(got: str, values: tuple[str, ...]) -> str | None:
+    """When an expected answer appears inside the (longer) output: say so."""
+    folded = got.casefold()
+    for value in (v.strip() for v in values):
+        if value and value.casefold() in folded:
+            words = len(got.split())
+            size = f" ({words} words)" if words > 1 else ""
+            case = " (in another case)" if value not in got else ""
+            return f"output {_q(got, 50)}{size} has the expected answer {_q(value, 40)} inside it{case}"
+    return None
 
 
 def _contains(criterion: Criterion, output: str, expected: tuple[str, ...] | None) -> Result:
@@ -212,6 +238,8 @@ def _contains(criterion: Criterion, output: str, expected: tuple[str, ...] | Non
         return True, f"output contains {_q(found)}"
     folded = output.casefold()
     case = " (it does in another case)" if any(v.casefold() in folded for v in values) else ""
+    if criterion.kind == "contains-any" and len(values) > 1:
+        return False, f"output {_q(output.strip(), 40)} contains none of the listed answers: {_listed(values)}{case}"
     return False, f"output {_failed('does not contain', 'contains none of', values)}{case}"
 
 
@@ -249,11 +277,16 @@ def _regex(criterion: Criterion, output: str, expected: tuple[str, ...] | None) 
         shape = "no value" if pattern is None else _describe(pattern)
         raise _Unusable(f"{criterion.type} needs a regular expression string, not {shape}")
     try:
-        compiled = re.compile(pattern)
+        re.compile(pattern)  # the SPEC's flavour decides what is valid, and the error message
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise _Unusable(f"invalid regex {_q(pattern, 60)}: {_error_text(exc)}") from None
     text = output[:MAX_REGEX_CHARS]
-    match = compiled.search(text)
+    try:
+        match = timed_search(pattern, text, f"regex {_q(pattern, 60)}")
+    except RegexUnusable as exc:
+        raise _Unusable(f"regex {_q(pattern, 60)} cannot be run with a time limit: {exc}") from None
+    except RegexTimeout as exc:
+        raise _Unusable(f"{exc} (nested repetition such as (a+)+ backtracks without end)") from None
     if match is not None:
         return True, f"output matches the regex {_q(pattern, 60)} at {_q(match.group(0), 60)}"
     cut = f" (only its first {MAX_REGEX_CHARS} characters were searched)" if len(output) > len(text) else ""

@@ -46,7 +46,9 @@ async def _check(session: Session, prompt_file: PromptFile, example: Example, ou
             expected=example.expected, name=criterion.name, rubric=criterion.rubric or "", threshold=criterion.threshold,
             weight=criterion.weight, origin=origin,
         )
-    outcome = assertions.check(criterion, output, example.expected)
+    # In a worker thread: a check may take up to a regex timeout, and the event loop (the language
+    # server's hovers) must not wait for it. The timed regex engine releases the GIL meanwhile.
+    outcome = await asyncio.to_thread(assertions.check, criterion, output, example.expected)
     return CheckResult(criterion.name, criterion.type, outcome.score, outcome.score >= criterion.threshold,
                        criterion.weight, outcome.reason, origin)
 
@@ -55,7 +57,8 @@ async def score_example(session: Session, prompt_file: PromptFile, prompt: Promp
     """Render, call the task model, and run every check on one example."""
     base = dict(example_id=example.id, split=example.split, vars=dict(example.vars), expected=example.expected)
     try:
-        messages = render_messages(prompt, example.vars)
+        # off the event loop too: a render is bounded (render_limits), but a bad one can take seconds
+        messages = await asyncio.to_thread(render_messages, prompt, example.vars)
     except TemplateRenderError as exc:
         return ExampleResult(**base, output=None, error=f"render failed: {exc}", failure="render")
     try:
