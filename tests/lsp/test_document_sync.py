@@ -275,3 +275,12 @@ def test_random_incremental_edits_match_the_reference(inprocess, encoding, initi
     assert "".join(document.lines) == expected
     assert [c + b for c, b in ref_lines(expected) if c + b] == list(document.lines)
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+async def test_percent_encoded_uri_is_found(inprocess):
+    """pygls keys documents by the decoded uri; the server must find one the client percent-encodes."""
+    server = inprocess()
+    uri = "file:///tmp/sync/J%C3%BCrgen%20notes/x.prompt.toml"
+    server.open(uri, 'task = "t"\n[prompt]\ntemplate = 5\n')
+    answer = await server.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+    assert "prompt.template must be a string, not an integer" in [d["message"] for d in answer["result"]["items"]]

@@ -8,6 +8,7 @@ checked after it exits.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import subprocess
 import sys
@@ -158,3 +159,16 @@ def test_invalid_params_log_one_warning_line(raw):
     assert raw.answer(9)["error"]["code"] == -32602
     (line,) = _warnings(raw.stop())
     assert "textDocument/hover" in line and "$.params.position" in line
+
+
+def test_invalid_notification_is_dropped_with_one_warning(inprocess, caplog):
+    """Nothing can answer a notification: it is dropped, the document is unchanged, one line logged."""
+    server = inprocess()
+    uri = "file:///tmp/nowhere/b.prompt.toml"
+    server.open(uri, "a = 1\n")
+    with caplog.at_level(logging.WARNING):
+        server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": "x"})
+    assert server.text(uri) == "a = 1\n"
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "textDocument/didChange notification dropped" in record.getMessage()

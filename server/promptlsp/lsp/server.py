@@ -23,6 +23,7 @@ from urllib.request import url2pathname
 from lsprotocol import types
 from pygls.exceptions import JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from ..document import Analysis, analyze
 from ..document.source import Encoding
@@ -79,6 +80,10 @@ class PromptLanguageServer(LanguageServer):
     def encoding(self) -> Encoding:
         return encoding_of(self.workspace.position_encoding)
 
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The open document ``uri`` (pygls keys documents by the percent-decoded uri), or None."""
+        return self.workspace.text_documents.get(unquote(uri))
+
     def root_for(self, path: Path | None) -> Path | None:
         """The innermost workspace folder holding ``path``, else the file's folder."""
         if path is None:
@@ -103,7 +108,7 @@ class PromptLanguageServer(LanguageServer):
         result of a superseded analysis is not cached.
         """
         while True:
-            document = self.workspace.text_documents.get(uri)
+            document = self.open_document(uri)
             if document is None:
                 return None
             text, version = document.source, document.version
@@ -130,7 +135,7 @@ class PromptLanguageServer(LanguageServer):
             del self._running[uri]
             if task.cancelled() or task.exception() is not None:
                 return
-            current = self.workspace.text_documents.get(uri)
+            current = self.open_document(uri)
             if current is not None and current.version == version and current.source == text:
                 self._analyses[uri] = (version, task.result())
 
@@ -180,12 +185,12 @@ class PromptLanguageServer(LanguageServer):
             if outcome is None:
                 return
             analysis, version = outcome
-            current = self.workspace.text_documents.get(uri)
+            current = self.open_document(uri)
             if current is None or current.version != version:
                 log.debug("dropping diagnostics for %s v%s (now v%s)", uri, version, current and current.version)
                 return
             items = await self.diagnostics_for(analysis, uri)
-            current = self.workspace.text_documents.get(uri)
+            current = self.open_document(uri)
             if current is None or current.version != version:
                 return
             self.text_document_publish_diagnostics(
