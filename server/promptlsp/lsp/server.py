@@ -12,13 +12,18 @@ document closed meanwhile) is dropped, never published.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from ..document import Analysis, analyze
 from ..document.source import Encoding
@@ -27,6 +32,7 @@ from .config import Settings
 from . import diagnostics as lsp_diagnostics
 from .hover import hover_markdown
 from .positions import encoding_of, to_lsp_range, to_offset
+from .protocol import PromptProtocol
 from .watch import WorkspaceWatcher
 
 log = logging.getLogger("promptlsp.lsp")
@@ -41,20 +47,42 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(url2pathname(unquote(parsed.path)))
 
 
+@dataclass(frozen=True)
+class _Running:
+    """An analysis under way: of which version and text, and the task computing it."""
+
+    version: int | None
+    text: str
+    task: asyncio.Future
+
+
 class PromptLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("promptlsp", "0.1.0", text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("promptlsp", "0.1.0", text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=PromptProtocol)
         self.pull_diagnostics = False
         self._pending: dict[str, asyncio.Task] = {}
         # uri -> (version, analysis of that version): hovers and pulls reuse the latest analysis
         self._analyses: dict[str, tuple[int | None, Analysis]] = {}
+        self._running: dict[str, _Running] = {}  # uri -> the analysis running for it (one at most)
         self.watcher = WorkspaceWatcher(self)
         self.settings = Settings()  # from initializationOptions, then workspace/configuration
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A message that is not JSON gets JSON-RPC's parse error (-32700, ``"id": null``)."""
+        if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+            self.protocol.send_error(None, JsonRpcParseError(message=f"parse error: {error}"))
+            return
+        super().report_server_error(error, source)
 
     # -- helpers -------------------------------------------------------------------------
     @property
     def encoding(self) -> Encoding:
         return encoding_of(self.workspace.position_encoding)
+
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The open document ``uri`` (pygls keys documents by the percent-decoded uri), or None."""
+        return self.workspace.text_documents.get(unquote(uri))
 
     def root_for(self, path: Path | None) -> Path | None:
         """The innermost workspace folder holding ``path``, else the file's folder."""
@@ -71,19 +99,48 @@ class PromptLanguageServer(LanguageServer):
         return best or path.parent
 
     async def analyse(self, uri: str) -> tuple[Analysis, int | None] | None:
-        """Analyse the current text of ``uri`` off the event loop; (analysis, version analysed)."""
-        document = self.workspace.text_documents.get(uri)
-        if document is None:
-            return None
-        text, version = document.source, document.version
-        cached = self._analyses.get(uri)
-        if cached is not None and cached[0] == version and cached[1].text == text:
-            return cached[1], version
+        """Analyse the current text of ``uri`` off the event loop; (analysis, version analysed).
+
+        At most one analysis per document runs at a time. A caller wanting the version being
+        analysed shares that analysis; one wanting a newer version waits for the superseded
+        analysis to end (a thread cannot be stopped) and then analyses the text current at that
+        moment, which every other waiter shares: N rapid edits cost two analyses, not N. The
+        result of a superseded analysis is not cached.
+        """
+        while True:
+            document = self.open_document(uri)
+            if document is None:
+                return None
+            text, version = document.source, document.version
+            cached = self._analyses.get(uri)
+            if cached is not None and cached[0] == version and cached[1].text == text:
+                return cached[1], version
+            running = self._running.get(uri)
+            if running is None:
+                running = self._start_analysis(uri, text, version)
+            elif running.version != version or running.text != text:
+                await asyncio.wait({running.task})  # superseded: let it end, then analyse the latest text
+                continue
+            return await asyncio.shield(running.task), version
+
+    def _start_analysis(self, uri: str, text: str, version: int | None) -> _Running:
         path = uri_to_path(uri)
-        result = await asyncio.to_thread(analyze, text, path, self.root_for(path))
-        if uri in self.workspace.text_documents:
-            self._analyses[uri] = (version, result)
-        return result, version
+        running = _Running(version, text, asyncio.ensure_future(
+            asyncio.to_thread(analyze, text, path, self.root_for(path))))
+        self._running[uri] = running
+
+        def finished(task: asyncio.Future) -> None:
+            if self._running.get(uri) is not running:
+                return  # detached by forget(): the document closed or a file it read changed
+            del self._running[uri]
+            if task.cancelled() or task.exception() is not None:
+                return
+            current = self.open_document(uri)
+            if current is not None and current.version == version and current.source == text:
+                self._analyses[uri] = (version, task.result())
+
+        running.task.add_done_callback(finished)
+        return running
 
     def schedule(self, uri: str) -> None:
         """Debounced validation and push (push mode only)."""
@@ -104,8 +161,9 @@ class PromptLanguageServer(LanguageServer):
         self.forget_analysis(uri)
 
     def forget_analysis(self, uri: str) -> None:
-        """Drop the cached analysis (a file it read changed on disk)."""
+        """Drop the cached analysis (a file it read changed on disk) and detach a running one."""
         self._analyses.pop(uri, None)
+        self._running.pop(uri, None)
 
     def cached_analysis(self, uri: str) -> Analysis | None:
         cached = self._analyses.get(uri)
@@ -127,12 +185,12 @@ class PromptLanguageServer(LanguageServer):
             if outcome is None:
                 return
             analysis, version = outcome
-            current = self.workspace.text_documents.get(uri)
+            current = self.open_document(uri)
             if current is None or current.version != version:
                 log.debug("dropping diagnostics for %s v%s (now v%s)", uri, version, current and current.version)
                 return
             items = await self.diagnostics_for(analysis, uri)
-            current = self.workspace.text_documents.get(uri)
+            current = self.open_document(uri)
             if current is None or current.version != version:
                 return
             self.text_document_publish_diagnostics(
@@ -147,10 +205,6 @@ class PromptLanguageServer(LanguageServer):
                 del self._pending[uri]
 
 
-server = PromptLanguageServer()
-
-
-@server.feature(types.INITIALIZE)
 def on_initialize(ls: PromptLanguageServer, params: types.InitializeParams) -> None:
     caps = params.capabilities
     ls.pull_diagnostics = bool(caps.text_document and caps.text_document.diagnostic)
@@ -161,12 +215,10 @@ def on_initialize(ls: PromptLanguageServer, params: types.InitializeParams) -> N
     log.info("promptlsp: %s diagnostics", "pull" if ls.pull_diagnostics else "push")
 
 
-@server.feature(types.INITIALIZED)
 def on_initialized(ls: PromptLanguageServer, params: types.InitializedParams) -> None:
     ls.watcher.start(ls.workspace_folders())
 
 
-@server.feature(types.SHUTDOWN)
 def on_shutdown(ls: PromptLanguageServer, params: None) -> None:
     ls.watcher.stop()
     manager = getattr(ls, "run_manager", None)
@@ -174,7 +226,6 @@ def on_shutdown(ls: PromptLanguageServer, params: None) -> None:
         manager.cancel_all()  # the run store then shows those runs as cancelled
 
 
-@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 async def on_configuration(ls: PromptLanguageServer, params: types.DidChangeConfigurationParams) -> None:
     """New settings take effect for the next request, without a restart."""
     caps = ls.client_capabilities
@@ -189,17 +240,14 @@ async def on_configuration(ls: PromptLanguageServer, params: types.DidChangeConf
     log.info("promptlsp settings updated")
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: PromptLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.schedule(params.text_document.uri)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: PromptLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
     ls.schedule(params.text_document.uri)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.forget(uri)
@@ -207,17 +255,12 @@ def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
-@server.feature(
-    types.TEXT_DOCUMENT_DIAGNOSTIC,
-    types.DiagnosticOptions(identifier="promptlsp", inter_file_dependencies=True, workspace_diagnostics=False),
-)
 async def pull_diagnostics(ls: PromptLanguageServer, params: types.DocumentDiagnosticParams):
     outcome = await ls.analyse(params.text_document.uri)
     items = [] if outcome is None else await ls.diagnostics_for(outcome[0], params.text_document.uri)
     return types.RelatedFullDocumentDiagnosticReport(items=items)
 
 
-@server.feature(types.TEXT_DOCUMENT_HOVER)
 async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Hover | None:
     outcome = await ls.analyse(params.text_document.uri)
     if outcome is None:
@@ -242,8 +285,25 @@ async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Ho
     )
 
 
-critiques.register(server)
+def create_server() -> PromptLanguageServer:
+    """A server with every feature registered (``promptlsp serve`` runs the module's ``server``)."""
+    ls = PromptLanguageServer()
+    for method, handler in (
+        (types.INITIALIZE, on_initialize), (types.INITIALIZED, on_initialized), (types.SHUTDOWN, on_shutdown),
+        (types.WORKSPACE_DID_CHANGE_CONFIGURATION, on_configuration), (types.TEXT_DOCUMENT_DID_OPEN, did_open),
+        (types.TEXT_DOCUMENT_DID_CHANGE, did_change), (types.TEXT_DOCUMENT_DID_CLOSE, did_close),
+        (types.TEXT_DOCUMENT_HOVER, hover),
+    ):
+        ls.feature(method)(handler)
+    ls.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(identifier="promptlsp", inter_file_dependencies=True, workspace_diagnostics=False),
+    )(pull_diagnostics)
+    critiques.register(ls)
+    from . import runs as run_requests  # it imports this module's server class
 
-from . import runs as run_requests  # noqa: E402  (it imports this module's server class)
+    run_requests.register(ls)
+    return ls
 
-run_requests.register(server)
+
+server = create_server()

@@ -84,13 +84,13 @@ class WorkspaceWatcher:
         """On the event loop: react to one changed path."""
         server = self.server
         resolved = path.resolve()
-        open_uris = set(server.workspace.text_documents)
+        open_uris = [doc.uri for doc in list(server.workspace.text_documents.values())]  # as the client sent them
         for uri in open_uris:
             analysis = server.cached_analysis(uri)
             if analysis is not None and resolved in analysis.dataset_files:
                 server.forget_analysis(uri)
                 server.schedule(uri)
-        if path.name.endswith(PROMPT_SUFFIX) and resolved.as_uri() not in open_uris and path.as_uri() not in open_uris:
+        if path.name.endswith(PROMPT_SUFFIX) and all(server.open_document(p.as_uri()) is None for p in (resolved, path)):
             asyncio.ensure_future(self._publish_from_disk(path))
 
     async def _publish_from_disk(self, path: Path) -> None:
@@ -104,6 +104,6 @@ class WorkspaceWatcher:
         if text is not None:
             analysis = await asyncio.to_thread(analyze, text, path, server.root_for(path))
             items = lsp_diagnostics.to_lsp(analysis, uri, server.encoding)
-        if uri in server.workspace.text_documents:
+        if server.open_document(uri) is not None:
             return  # opened meanwhile: the editor's buffer wins
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=items))

@@ -1,0 +1,174 @@
+"""Malformed messages get JSON-RPC answers; refused requests log one WARNING line, no traceback.
+
+Raw JSON-RPC bytes are written to ``python -m promptlsp serve``; responses are read back with a
+timeout (a missing answer fails the test instead of hanging it), and the server's stderr is
+checked after it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+
+TIMEOUT = 30.0
+DOC = {"uri": "file:///tmp/nowhere/a.prompt.toml"}
+
+
+class RawServer:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "promptlsp", "serve"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stderr = ""
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    break
+                name, _, value = line.decode("ascii").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            assert length is not None
+            self.messages.put(json.loads(out.read(length)))
+
+    def write(self, message: Any) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def answer(self, msg_id: Any) -> dict[str, Any]:
+        """The next response with ``msg_id`` (notifications in between are skipped)."""
+        while True:
+            try:
+                message = self.messages.get(timeout=TIMEOUT)
+            except queue.Empty:
+                raise AssertionError(f"no answer to request {msg_id!r} within {TIMEOUT}s") from None
+            if "method" not in message and message.get("id", "absent") == msg_id:
+                return message
+
+    def initialize(self) -> None:
+        self.write({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                    "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+        assert "result" in self.answer(0)
+        self.write({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def stop(self) -> str:
+        self.write({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
+        self.answer("bye")
+        self.write({"jsonrpc": "2.0", "method": "exit"})
+        _, err = self.proc.communicate(timeout=TIMEOUT)
+        self.stderr = err.decode()
+        return self.stderr
+
+
+@pytest.fixture
+def raw():
+    server = RawServer()
+    server.initialize()
+    yield server
+    if server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def _hover(msg_id: Any, params: Any, **extra: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": msg_id, "method": "textDocument/hover", "params": params, **extra}
+
+
+@pytest.mark.parametrize("params, where", [
+    ({"textDocument": DOC, "position": "x"}, "$.params.position"),
+    (None, "$.params"),
+    ({"textDocument": DOC, "position": {"line": -1, "character": 0}}, "$.params.position"),
+])
+def test_hover_with_invalid_params_is_answered(raw, params, where):
+    raw.write(_hover(1, params))
+    error = raw.answer(1)["error"]
+    assert error["code"] == -32602 and "textDocument/hover" in error["message"] and where in error["message"]
+
+
+def test_code_action_with_a_null_range_is_answered(raw):
+    raw.write({"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction",
+               "params": {"textDocument": DOC, "range": None, "context": {"diagnostics": []}}})
+    error = raw.answer(2)["error"]
+    assert error["code"] == -32602 and "$.params.range" in error["message"]
+
+
+@pytest.mark.parametrize("message", [
+    {"id": 3, "method": "textDocument/hover", "params": {"textDocument": DOC, "position": {"line": 0, "character": 0}}},
+    {"jsonrpc": "1.0", "id": 3, "method": "textDocument/hover",
+     "params": {"textDocument": DOC, "position": {"line": 0, "character": 0}}},
+    {"jsonrpc": "2.0", "id": 3, "method": 17},
+])
+def test_invalid_request_is_answered(raw, message):
+    raw.write(message)
+    response = raw.answer(3)
+    assert response["jsonrpc"] == "2.0" and response["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("body, code", [(b"[1, 2]", -32600), (b'{"jsonrpc": "2.0", "id": ', -32700)])
+def test_unidentifiable_messages_are_answered_with_a_null_id(raw, body, code):
+    raw.write(body)
+    response = raw.answer(None)
+    assert "id" in response and response["id"] is None and response["error"]["code"] == code
+
+
+def test_server_keeps_serving_after_malformed_messages(raw):
+    raw.write(_hover(4, None))
+    raw.write({"id": 5, "method": "textDocument/hover"})
+    raw.write(_hover(6, {"textDocument": DOC, "position": {"line": 0, "character": 0}}))
+    assert raw.answer(4)["error"]["code"] == -32602
+    assert raw.answer(5)["error"]["code"] == -32600
+    assert raw.answer(6) == {"jsonrpc": "2.0", "id": 6, "result": None}  # not an open document
+
+
+def _warnings(stderr: str) -> list[str]:
+    assert "Traceback" not in stderr and " ERROR " not in stderr, stderr
+    return [line for line in stderr.splitlines() if " WARNING " in line]
+
+
+def test_refused_requests_log_one_warning_line_each(raw):
+    """No traceback, no ERROR: one WARNING line naming the method and the reason."""
+    raw.write({"jsonrpc": "2.0", "id": 7, "method": "promptlsp/runs", "params": {}})
+    raw.write({"jsonrpc": "2.0", "id": 8, "method": "workspace/executeCommand",
+               "params": {"command": "promptlsp.cancel", "arguments": [{}]}})
+    assert raw.answer(7)["error"]["code"] == -32602
+    assert raw.answer(8)["error"]["code"] == -32602
+    first, second = _warnings(raw.stop())
+    assert "promptlsp/runs" in first and "missing 'uri'" in first
+    assert "workspace/executeCommand" in second and "promptlsp.cancel needs {uri} or {runId}" in second
+
+
+def test_invalid_params_log_one_warning_line(raw):
+    raw.write(_hover(9, {"textDocument": DOC, "position": "x"}))
+    assert raw.answer(9)["error"]["code"] == -32602
+    (line,) = _warnings(raw.stop())
+    assert "textDocument/hover" in line and "$.params.position" in line
+
+
+def test_invalid_notification_is_dropped_with_one_warning(inprocess, caplog):
+    """Nothing can answer a notification: it is dropped, the document is unchanged, one line logged."""
+    server = inprocess()
+    uri = "file:///tmp/nowhere/b.prompt.toml"
+    server.open(uri, "a = 1\n")
+    with caplog.at_level(logging.WARNING):
+        server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": "x"})
+    assert server.text(uri) == "a = 1\n"
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "textDocument/didChange notification dropped" in record.getMessage()
