@@ -177,7 +177,7 @@ class RunManager:
     # -- loading -------------------------------------------------------------------------------
     async def load(self, uri: str, path: Path, version: int | None = None):
         """The valid PromptFile of ``uri`` (open document, else the file on disk), or Refused."""
-        document = self.ls.workspace.text_documents.get(uri)
+        document = self.ls.open_document(uri)
         if document is not None:
             if version is not None and document.version != version:
                 raise Refused(message=f"{path.name} is at version {document.version}, not {version}; "
@@ -263,7 +263,7 @@ class RunManager:
                 del running[key]
                 if not running:
                     self.tasks.pop(uri, None)
-            if uri in self.ls.workspace.text_documents:
+            if self.ls.open_document(uri) is not None:
                 self.ls.schedule(uri)  # the run's critiques now show on the open document
         return task
 
