@@ -93,3 +93,23 @@ async def test_split_scores_and_json_shape(tmp_path):
     assert splits["validation"]["score"] == 1.0 and splits["train"]["examples"] == 1
     data = report.to_dict()
     assert data["examples"][0]["checks"][0]["type"] == "regex"
+
+
+async def test_an_output_that_used_all_max_tokens_is_marked_cut_off(tmp_path):
+    from promptlsp.engine.backend import make_response
+    from promptlsp.optimize.prompts import show_example
+
+    text = FILE.replace('template = "Q: {{ q }}"', 'template = "Q: {{ q }}"\n[models.task]\nmax_tokens = 8')
+    prompt_file = load(tmp_path, text)
+
+    def task(request):
+        long = "2+2" in request["messages"][-1]["content"]
+        return make_response("The answer to this question is" if long else "Answer: 6", model=request["model"],
+                             prompt_tokens=10, completion_tokens=8 if long else 3)
+
+    engine = Engine(backend=ScriptedBackend(routes={"task": task, "judge": {"reason": "ok", "score": 10}}, json_schema=True))
+    report = await evaluate(engine.session(), prompt_file)
+    cut = {r.example_id: r.cut_off_at for r in report.results}
+    assert cut == {"#1": 8, "#2": None}
+    first = report.results[0]
+    assert "cut off: it used all 8 tokens" in show_example(first.vars, first.output, first.expected, [], first.cut_off_at)

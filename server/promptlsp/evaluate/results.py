@@ -40,6 +40,7 @@ class ExampleResult:
     failure: str | None = None  # render (the prompt is broken: scores 0) | call | budget (unscored)
     messages: tuple[dict[str, Any], ...] = ()  # what the task model was sent
     cached: bool = False
+    cut_off_at: int | None = None  # the output used all max_tokens (this many): it was cut off
 
     @property
     def score(self) -> float | None:
@@ -68,7 +69,7 @@ class ExampleResult:
             "example_id": self.example_id, "split": self.split, "vars": self.vars,
             "expected": list(self.expected) if self.expected is not None else None,
             "output": self.output, "score": self.score, "passed": self.passed, "error": self.error,
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [c.to_dict() for c in self.checks], "cut_off_at": self.cut_off_at,
         }
 
 

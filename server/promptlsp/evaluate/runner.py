@@ -73,7 +73,10 @@ async def score_example(session: Session, prompt_file: PromptFile, prompt: Promp
     except BudgetExhausted as exc:
         return ExampleResult(**base, output=None, error=f"budget exhausted: {exc}", failure="budget",
                              messages=tuple(messages))
-    return ExampleResult(**base, output=answer.text, checks=tuple(checks), messages=tuple(messages), cached=answer.cached)
+    cap = prompt_file.models.task.max_tokens
+    cut_off = cap if cap is not None and answer.usage.completion_tokens >= cap else None
+    return ExampleResult(**base, output=answer.text, checks=tuple(checks), messages=tuple(messages), cached=answer.cached,
+                         cut_off_at=cut_off)
 
 
 async def evaluate(

@@ -64,7 +64,8 @@ class GradSum(Optimizer):
     # -- one prompt: gradients → summary → edits ---------------------------------------------------
     async def gradient(self, prompt: PromptText, result: ExampleResult) -> str | None:
         example = prompts.show_example(result.vars, result.output if result.output is not None else result.error,
-                                       result.expected, (c.to_dict() for c in result.checks))
+                                       result.expected, (c.to_dict() for c in result.checks),
+                                       result.cut_off_at)
         messages = prompts.gradient_messages(self.file.task, prompt, example, result.score)
         data = await self.ask(prompt, messages, prompts.GRADIENT_SCHEMA, "gradient")
         if data is None:

@@ -52,8 +52,8 @@ def _words(text: str) -> int:
 
 
 def format_evidence(results: Sequence[ExampleResult]) -> list[ExampleResult]:
-    """Failing examples whose output holds the expected answer inside more text, or runs far
-    longer than any expected answer (cut off, or talking around the answer)."""
+    """Failing examples whose output holds the expected answer inside more text, was cut off at
+    ``max_tokens``, or runs far longer than any expected answer (talking around the answer)."""
     out = []
     for r in results:
         if r.perfect or r.output is None or not r.expected:
@@ -65,7 +65,7 @@ def format_evidence(results: Sequence[ExampleResult]) -> list[ExampleResult]:
             continue  # right format (a wrong answer is not a format problem)
         inside = any(e.lower() in lowered for e in expected)
         longest = max(_words(e) for e in expected)
-        if inside or _words(output) > 2 * longest + 3:
+        if inside or r.cut_off_at is not None or _words(output) > 2 * longest + 3:
             out.append(r)
     return out
 

@@ -48,10 +48,13 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def show_example(variables: Mapping[str, Any], output: str | None, expected: Sequence[str] | None, checks: Iterable[Mapping[str, Any]]) -> str:
+def show_example(variables: Mapping[str, Any], output: str | None, expected: Sequence[str] | None,
+                 checks: Iterable[Mapping[str, Any]], cut_off_at: int | None = None) -> str:
     lines = ["Input variables:"]
     lines += [f"- {name}: {_value(value)}" for name, value in variables.items()] or ["- (none)"]
     lines.append(f"Model output:\n<output>\n{output if output is not None else '(no output)'}\n</output>")
+    if cut_off_at is not None and output is not None:
+        lines.append(f"The output was cut off: it used all {cut_off_at} tokens the model may write.")
     if expected:
         lines.append("Expected answer (any of): " + " | ".join(expected))
     failed = [c for c in checks if not c.get("passed")]

@@ -24,7 +24,8 @@ def loss_text(result: ExampleResult) -> str:
     """The text loss of one example: its output judged against every criterion."""
     score = format_score(result.score, 2)
     output = result.output if result.output is not None else f"(no output: {result.error})"
-    body = prompts.show_example(result.vars, output, result.expected, (c.to_dict() for c in result.checks))
+    body = prompts.show_example(result.vars, output, result.expected, (c.to_dict() for c in result.checks),
+                                result.cut_off_at)
     return f"Score {score} of 1.\n{body}"
 
 
