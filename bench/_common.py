@@ -127,7 +127,7 @@ TG_BACKWARD_SYSTEM = "You are the gradient (feedback) engine."
 TG_OPTIMIZER_SYSTEM = "You will receive some feedback, and use the feedback to improve the variable."
 
 # promptlsp's optimizer requests (its SYSTEM), by what the first user message asks for.
-PROMPTLSP_PHASES = (('{"problem"', "gradient"), ('{"summary"', "summary"), ('{"feedback"', "feedback"),
+PROMPTLSP_PHASES = (('"problem": "..."', "gradient"), ('{"summary"', "summary"), ('{"feedback"', "feedback"),
                     ("write the improved prompt", "step"), ("edits that improve the prompt", "step"),
                     ("Rewrite the prompt", "edit"), ("Change the prompt to fix", "edit"))
 

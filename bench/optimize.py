@@ -177,7 +177,7 @@ class ScriptedModel:
             ok = answer is not None and answer.group(1).strip() in refs
             return json.dumps({"reason": "exact label" if ok else "not just the label", "score": 10 if ok else 2})
         if phase == "gradient":
-            return json.dumps({"problem": "The prompt never states the labels or the output format.",
+            return json.dumps({"comparison": "the answer is in a sentence", "problem": "The prompt never states the labels or the output format.",
                                "quote": "What is the sentiment?", "suggestion": "Ask for exactly one word."})
         if phase == "summary":
             return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [

@@ -108,7 +108,7 @@ class ScriptedModel:
         if phase == "task":
             return self.task(system, user)
         if phase == "gradient":
-            return json.dumps({"problem": "The prompt does not ask for a final Answer line reliably.", "quote": "",
+            return json.dumps({"comparison": "the answer is in a sentence", "problem": "The prompt does not ask for a final Answer line reliably.", "quote": "",
                                "suggestion": "Ask for reasoning, then one final 'Answer:' line."})
         if phase == "summary":
             return json.dumps({"summary": "The prompt lets the model skip the final Answer line.", "critiques": [

@@ -29,8 +29,8 @@ def answer(body: dict) -> str:
     messages = body.get("messages", [])
     text = last_user_text(messages)
     everything = " ".join(str(m.get("content", "")) for m in messages)
-    if '{"problem"' in text:
-        return json.dumps({"problem": "The prompt never states the labels or the output format.",
+    if '"problem": "..."' in text:
+        return json.dumps({"comparison": "the answer is in a sentence", "problem": "The prompt never states the labels or the output format.",
                            "quote": "What is the sentiment?", "suggestion": "Ask for exactly one word."})
     if '{"summary"' in text:
         return json.dumps({"summary": "The prompt leaves the answer format open.", "critiques": [

@@ -17,7 +17,7 @@ def gradsum_routes(edit=None):
     counter = itertools.count()
     return {
         "task": smart_task,
-        "gradient": lambda r: {"problem": "no output format", "quote": "What is the sentiment?", "suggestion": "ask for one word"},
+        "gradient": lambda r: {"comparison": "the answer is in a sentence", "problem": "no output format", "quote": "What is the sentiment?", "suggestion": "ask for one word"},
         "summary": lambda r: {"summary": "The prompt does not fix the output format.", "critiques": [
             {"quote": "What is the sentiment?", "critique": "open question invites chatter"}]},
         "edit": edit or (lambda r: {"template": f"{GOOD}\n{{# v{next(counter)} #}}"}),

@@ -25,7 +25,7 @@ def routes_for(rewrite):
 
     return {
         "task": smart_task,
-        "gradient": {"problem": "p", "quote": "", "suggestion": "s"},
+        "gradient": {"comparison": "the answer is in a sentence", "problem": "p", "quote": "", "suggestion": "s"},
         "summary": {"summary": "s", "critiques": []},
         "feedback": {"feedback": "say one word"},
         "edit": edit,

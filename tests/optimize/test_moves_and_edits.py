@@ -62,7 +62,7 @@ def chatty_task(request) -> str:
 def routes_with(task, edit):
     return {
         "task": task,
-        "gradient": lambda r: {"problem": "chatty", "quote": "What is the sentiment?", "suggestion": "say one word"},
+        "gradient": lambda r: {"comparison": "the answer is in a sentence", "problem": "chatty", "quote": "What is the sentiment?", "suggestion": "say one word"},
         "summary": lambda r: {"summary": "The format is open.", "critiques": [{"quote": "What is the sentiment?", "critique": "open"}]},
         "edit": edit,
         "feedback": lambda r: {"feedback": "say the label only"},

@@ -104,16 +104,21 @@ GRADIENT = """\
 {example}
 
 ## What to write
-Explain what in the prompt caused this failure and how the prompt should change so that the model
-gets this kind of input right — a general change, not a patch for this one example.
+First compare the model output with the expected answer and the failed checks: say exactly what
+is wrong with the output (a wrong answer, the right answer in the wrong form, extra words, cut
+off, ...). Then explain what in the prompt caused this and how the prompt should change so that
+the model gets this kind of input right — a general change, not a patch for this one example.
 Quote the exact words of the prompt that are responsible, copied character for character
 (use an empty string if the problem is something the prompt does not say).
-Reply with JSON: {{"problem": "...", "quote": "...", "suggestion": "..."}}"""
+Reply with JSON: {{"comparison": "...", "problem": "...", "quote": "...", "suggestion": "..."}}"""
 
+# "comparison" comes first: with schema-constrained decoding the model writes the fields in this
+# order, so it looks at the output before it diagnoses the prompt.
 GRADIENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"problem": {"type": "string"}, "quote": {"type": "string"}, "suggestion": {"type": "string"}},
-    "required": ["problem", "quote", "suggestion"],
+    "properties": {"comparison": {"type": "string"}, "problem": {"type": "string"}, "quote": {"type": "string"},
+                   "suggestion": {"type": "string"}},
+    "required": ["comparison", "problem", "quote", "suggestion"],
     "additionalProperties": False,
 }
 
@@ -126,7 +131,9 @@ def gradient_messages(task: str, prompt: PromptText, example_text: str, score: f
 def parse_gradient(data: Mapping[str, Any]) -> str:
     """The gradient as the text the summary step reads."""
     quote = str(data.get("quote", "")).strip()
-    lines = [f"Problem: {str(data['problem']).strip()}"]
+    comparison = str(data.get("comparison", "")).strip()
+    lines = [f"What is wrong with the output: {comparison}"] if comparison else []
+    lines.append(f"Problem: {str(data['problem']).strip()}")
     if quote:
         lines.append(f'Quoted prompt words: "{quote}"')
     lines.append(f"Suggestion: {str(data['suggestion']).strip()}")
