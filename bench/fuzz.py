@@ -13,8 +13,9 @@ dataset paths that traverse (``../../etc/passwd``) or loop (symlink cycles) in a
 Input ``i`` depends only on ``--seed`` and ``i``. Each input is analysed by
 ``promptlsp.document.analyze`` in a forked worker process (``--jobs`` at a time, recycled after
 ``--tasks-per-worker`` inputs, so a worker's peak RSS (``getrusage``) is per input; address space
-capped at ``--memory-mb``); an input still running after ``--timeout`` s is a hang and its worker
-is killed. Counted per input:
+capped at ``--memory-mb``). A hang: an input that takes more than ``--timeout`` s of CPU (the
+worker gets SIGXCPU), or three times that in wall-clock time (it is killed) — CPU time, so that a
+busy machine does not make hangs. Counted per input:
 
 * escaped exception: ``analyze()`` raised, or its last-resort handler caught an exception (it
   logs "internal error"), or the worker died;
@@ -76,7 +77,8 @@ SEED_FILES = sorted((REPO / "prompts-spec" / "examples").glob("*.prompt.toml")) 
     (REPO / "bench" / "quality" / "tasks").glob("*.prompt.toml"))
 DATASETS = [REPO / "prompts-spec" / "examples" / n for n in ("qa-with-context.jsonl", "support-tickets.csv")]
 DEFAULT_OUT = REPO / ".ci-artifacts" / "fuzz"
-INTERNAL_ERROR, REQUEST_FAILED, METHOD_NOT_FOUND = -32603, -32803, -32601
+SERVER_COMMAND = [sys.executable, "-m", "promptlsp", "serve"]
+INTERNAL_ERROR, REQUEST_FAILED = -32603, -32803
 
 # -- hostile material -----------------------------------------------------------------------------
 
@@ -444,7 +446,12 @@ def _analyze_one(job: tuple[int, str, str | None, str | None], caught: _Caught) 
             "diagnostics": len(analysis.diagnostics) if analysis is not None else None}
 
 
-def _worker(conn: Any, tasks: int, memory_mb: int) -> None:
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _worker(conn: Any, tasks: int, memory_mb: int, cpu_timeout: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
@@ -458,6 +465,10 @@ def _worker(conn: Any, tasks: int, memory_mb: int) -> None:
             job = conn.recv()
         except EOFError:
             return
+        # more than cpu_timeout s of CPU on this input: SIGXCPU ends the worker (a hang, whatever
+        # the machine's load; the parent's wall-clock limit catches the hangs that do not compute)
+        soft = int(_cpu_seconds() + cpu_timeout) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.getrlimit(resource.RLIMIT_CPU)[1]))
         conn.send(_analyze_one(job, caught))
 
 
@@ -470,9 +481,13 @@ class _Slot:
     done: int = 0
 
 
+WALL_FACTOR = 3  # a worker's wall-clock limit per input, in CPU timeouts
+
+
 class Workers:
-    """``jobs`` forked workers, each recycled after ``tasks`` inputs; an input running longer
-    than ``timeout`` s is reported as a hang and its worker killed."""
+    """``jobs`` forked workers, each recycled after ``tasks`` inputs. An input is a hang when it
+    uses more than ``timeout`` s of CPU (the worker gets SIGXCPU) or runs ``WALL_FACTOR`` times
+    that long (the worker is killed): CPU time, so that a busy machine does not make hangs."""
 
     def __init__(self, jobs: int, timeout: float, tasks: int, memory_mb: int) -> None:
         self.context = multiprocessing.get_context("fork")
@@ -481,7 +496,8 @@ class Workers:
 
     def _start(self, slot: _Slot) -> None:
         parent, child = self.context.Pipe()
-        slot.process = self.context.Process(target=_worker, args=(child, self.tasks, self.memory_mb), daemon=True)
+        slot.process = self.context.Process(target=_worker, args=(child, self.tasks, self.memory_mb, self.timeout),
+                                            daemon=True)
         slot.process.start()
         child.close()
         slot.conn, slot.done = parent, 0
@@ -517,7 +533,8 @@ class Workers:
                 busy = [s for s in self.slots if s.job is not None]
                 if not busy:
                     return
-                deadline = min(s.started for s in busy) + self.timeout
+                limit = self.timeout * WALL_FACTOR
+                deadline = min(s.started for s in busy) + limit
                 ready = wait_connections([s.conn for s in busy], max(deadline - time.monotonic(), 0))
                 for slot in busy:
                     if slot.conn in ready:
@@ -528,15 +545,19 @@ class Workers:
                             slot.process.join(5)
                             code = slot.process.exitcode
                             result = {"index": job.index, "seconds": time.monotonic() - slot.started, "rss_mb": None,
-                                      "died": f"worker died (exit code {code})", "internal": [], "outside": []}
+                                      "internal": [], "outside": []}
+                            if code == -signal.SIGXCPU:
+                                result["hang"] = f"over {self.timeout:g} s of CPU"
+                            else:
+                                result["died"] = f"worker died (exit code {code})"
                             self._retire(slot, kill=True)
                         slot.job = None
                         on_result(job, result)
-                    elif time.monotonic() - slot.started >= self.timeout:
+                    elif time.monotonic() - slot.started >= limit:
                         job = slot.job
                         self._retire(slot, kill=True)
-                        on_result(job, {"index": job.index, "seconds": self.timeout, "rss_mb": None, "hang": True,
-                                        "internal": [], "outside": []})
+                        on_result(job, {"index": job.index, "seconds": limit, "rss_mb": None,
+                                        "hang": f"over {limit:g} s of wall-clock time", "internal": [], "outside": []})
         finally:
             for slot in self.slots:
                 self._retire(slot, kill=True)
@@ -577,7 +598,9 @@ def _first_line_of_exception(trace: str) -> str:
 def analyze_phase(args: argparse.Namespace, workspace: Path, out: Path) -> Tally:
     seeds = load_seeds()
     tally = Tally("analyze()")
-    analyze_input("task = 'warm-up'\n[prompt]\ntemplate = '{{ x }}'\n", None, None)  # workers inherit warm caches
+    from promptlsp.document import analyze
+
+    analyze("task = 'warm-up'\n[prompt]\ntemplate = '{{ x }}'\n")  # the forked workers inherit warm caches
     tally.extra["worker_baseline_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     slowest_rss = [None]
     started = time.monotonic()
@@ -592,7 +615,7 @@ def analyze_phase(args: argparse.Namespace, workspace: Path, out: Path) -> Tally
         kinds = []
         if result.get("hang"):
             tally.unanswered += 1
-            kinds.append(("hang", f"no result within {args.timeout:g} s"))
+            kinds.append(("hang", result["hang"]))
         if result.get("raised") or result.get("internal") or result.get("died"):
             tally.escaped += 1
             trace = result.get("raised") or (result["internal"][0] if result["internal"] else result["died"])
@@ -799,7 +822,7 @@ class Session:
     # -- the server --
     async def start(self) -> None:
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-        self.client = FuzzClient([sys.executable, "-m", "promptlsp", "serve"], self.workspace, env,
+        self.client = FuzzClient(SERVER_COMMAND, self.workspace, env,
                                  on_publish=self.on_publish)
         await self.client.start()
         text_caps: dict[str, Any] = {"synchronization": {"dynamicRegistration": False},
@@ -1060,6 +1083,8 @@ async def lsp_phase(args: argparse.Namespace, workspace: Path, out: Path) -> lis
     plans = [("utf-16", False), ("utf-8", True), ("utf-32", False)]
     for n, (encoding, pull) in enumerate(plans):
         ops = args.ops // len(plans) + (1 if n < args.ops % len(plans) else 0)
+        if ops == 0:
+            continue
         tally = Tally(f"lsp {encoding}{' (pull)' if pull else ''}")
         log: list[dict] = []
         session = Session(args, encoding, pull, workspace, seeds, tally, random.Random(f"{args.seed}:lsp:{encoding}"),
@@ -1105,7 +1130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="analyze() worker processes at a time (default 2)")
     parser.add_argument("--tasks-per-worker", type=int, default=1,
                         help="inputs a worker analyses before it is replaced (default 1: peak RSS per input)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per analyze() input (default 10)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help=f"CPU seconds per analyze() input (default 10; wall clock: {WALL_FACTOR}x)")
     parser.add_argument("--memory-mb", type=int, default=2048, help="address-space cap per worker, 0: none (default 2048)")
     parser.add_argument("--request-timeout", type=float, default=15.0, help="seconds per LSP request (default 15)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"failures and summary.json (default {DEFAULT_OUT})")
@@ -1139,7 +1165,8 @@ def main(argv: list[str] | None = None) -> int:
     first = tallies[0]
     print(f"analyze(): slowest input {first.slowest_what}: {first.slowest:.2f} s, "
           f"peak RSS {first.extra.get('slowest_rss_mb') or 'n/a'} MB "
-          f"(a worker starts at ~{first.extra['worker_baseline_rss_mb']:.0f} MB); hang = over {args.timeout:g} s.")
+          f"(a worker starts at ~{first.extra['worker_baseline_rss_mb']:.0f} MB);")
+    print(f"  hang = over {args.timeout:g} s of CPU or {args.timeout * WALL_FACTOR:g} s of wall-clock time.")
     print("LSP: inputs = operations; unanswered = requests without an answer (result or error) within "
           f"{args.request_timeout:g} s; peak RSS = the server's VmHWM.")
     print(f"details: {out / 'summary.json'}" + (f"; failing inputs and session logs in {out}" if failed else ""))
