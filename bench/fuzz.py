@@ -632,7 +632,7 @@ def analyze_phase(args: argparse.Namespace, workspace: Path, out: Path) -> Tally
             tally.failures.append({"input": name, "seed_file": job.seed_file, "mutations": job.mutations,
                                    "seconds": round(result["seconds"], 3),
                                    "problems": [f"{k}: {v}" for k, v in kinds],
-                                   "trace": result.get("raised") or "\n".join(result["internal"]) or None,
+                                   "trace": (result.get("raised") or "\n".join(result["internal"]))[-4000:] or None,
                                    "outside": result["outside"][:20]})
             for kind, _detail in kinds:
                 for mutation in set(job.mutations):
@@ -674,7 +674,7 @@ class FuzzClient(lsp_bench.Client):
 
     def call(self, message: dict) -> tuple[int | str, asyncio.Future]:
         """Send a request exactly as given (its id added); the future gets ("result", value),
-        ("error", code) or ("gone", why) when the server's output ended first."""
+        ("error", code) or ("gone", why) when the server's output ended first, and when."""
         if self._closed is not None:
             raise self._closed
         self._next += 1
@@ -682,14 +682,14 @@ class FuzzClient(lsp_bench.Client):
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
 
-        async def outcome() -> tuple[str, Any]:
+        async def outcome() -> tuple[str, Any, float]:
             try:
-                return "result", await future
+                return "result", await future, time.monotonic()
             except RuntimeError as exc:  # the client's form of an error answer
                 code = _ERROR_CODE.search(str(exc))
-                return "error", int(code.group(1)) if code else str(exc)
+                return "error", int(code.group(1)) if code else str(exc), time.monotonic()
             except ConnectionError as exc:  # the server's output ended first
-                return "gone", str(exc)
+                return "gone", str(exc), time.monotonic()
 
         self.send_frame(json.dumps({**message, "id": request_id}).encode("utf-8"))
         return request_id, asyncio.ensure_future(outcome())
@@ -866,14 +866,14 @@ class Session:
     async def answer(self, op: str, what: str, future: asyncio.Future, sent: float) -> Any:
         remaining = sent + self.args.request_timeout - time.monotonic()
         try:
-            kind, value = await asyncio.wait_for(asyncio.shield(future), max(remaining, 0.001))
+            kind, value, answered = await asyncio.wait_for(asyncio.shield(future), max(remaining, 0.001))
         except asyncio.TimeoutError:
             self.fail("unanswered", op, f"{what}: no answer within {self.args.request_timeout:g} s")
             return None
         if kind == "gone":
             self.fail("unanswered", op, f"{what}: server gone ({value[:200]})")
             return None
-        elapsed = time.monotonic() - sent
+        elapsed = answered - sent
         if elapsed > self.tally.slowest:
             self.tally.slowest, self.tally.slowest_what = elapsed, f"{self.encoding} {op} ({what})"
         if kind == "error":
