@@ -33,12 +33,12 @@ def run(args) -> int:
 
     from ..evaluate.runner import evaluate
 
-    engine = make_engine(loaded.root, not args.no_cache)
+    engine = make_engine(loaded.root)
     progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
 
     async def main():
-        session = engine.session()
+        session = engine.session(use_cache=not args.no_cache)
         with progress:
             bar = progress.add_task("eval", total=len(examples))
             report = await evaluate(session, prompt_file, examples=examples,

@@ -48,8 +48,8 @@ def run(args) -> int:
     if args.budget_calls is not None:
         budget = Budget(max_calls=args.budget_calls, max_tokens=budget.max_tokens, max_usd=budget.max_usd)
     err = Console(stderr=True)
-    engine = make_engine(loaded.root, not args.no_cache)
-    session = engine.session(budget=budget)
+    engine = make_engine(loaded.root)
+    session = engine.session(budget=budget, use_cache=not args.no_cache)
     try:
         store = RunStore.open(runs_path(loaded.root))
     except RunStoreError as exc:
