@@ -6,35 +6,17 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..document import read_text
 from ..document.edit import EditError, rewrite_prompt
 from ..state import runs_path
 from .common import CommandError, load, make_engine
+from .file_write import write_atomically
 from .main import EXIT_FINDINGS, EXIT_OK
 from ..evaluate.results import format_score
-
-
-def write_atomically(path: Path, original: str, new_text: str) -> None:
-    """Replace ``path`` with ``new_text`` unless it changed since it was read as ``original``."""
-    current = read_text(path)
-    if current != original:
-        raise CommandError(f"{path} changed during the run; not written (rerun to optimize the new version)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(new_text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(args) -> int:
