@@ -26,7 +26,7 @@ def run(args) -> int:
     loaded = load(args.file, args.root)
     prompt_file = loaded.analysis.prompt
     examples = prompt_file.split(args.split)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # messages are not wrapped: logs and greps see whole lines
     if not examples:
         err.print(f"no examples in the {args.split} split")
         return EXIT_FINDINGS if args.min_score is not None else EXIT_OK

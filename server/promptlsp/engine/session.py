@@ -79,6 +79,7 @@ class Session:
         self.engine = engine
         self.use_cache = use_cache
         self.accounting = Accounting(budget)
+        self._warned_unpriced: set[str] = set()
 
     @property
     def budget_exhausted(self) -> str | None:
@@ -182,7 +183,20 @@ class Session:
         if budget is None or (budget.max_tokens is None and budget.max_usd is None):
             return 0, 0.0
         prompt, completion = count_tokens(spec, messages), completion_allowance(spec)
-        return prompt + completion, pricing.cost_usd(spec.model, prompt, completion) or 0.0
+        usd = pricing.cost_usd(spec.model, prompt, completion)
+        if usd is None and budget.max_usd is not None:
+            self._unpriced(spec.model, budget)
+        return prompt + completion, usd or 0.0
+
+    def _unpriced(self, model: str, budget: Budget) -> None:
+        """A call to a model without a known price under a USD limit: refused when that limit is
+        the only one (nothing else would stop the run), else let through with one warning."""
+        why = f"max_usd = {budget.max_usd:g} cannot be enforced: litellm has no price for {model}"
+        if budget.max_calls is None and budget.max_tokens is None:
+            raise self.accounting.refuse("max_usd", why)
+        if model not in self._warned_unpriced:
+            self._warned_unpriced.add(model)
+            log.warning("%s; the other budget limits still apply", why)
 
     def _request(self, spec: ModelSpec, messages: list[dict], seed: int | None, schema: dict | None,
                  schema_name: str, mode: str | None, phase: str, sample: int, repair: bool,
