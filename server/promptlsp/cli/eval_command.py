@@ -12,6 +12,7 @@ from rich.table import Table
 
 from .common import load, make_engine
 from .main import EXIT_FINDINGS, EXIT_OK
+from .words import plural
 from ..evaluate.results import format_score
 
 
@@ -67,12 +68,13 @@ def run(args) -> int:
             table.add_row(r.example_id, r.split, format_score(r.score), "yes" if r.passed else "no", _short(r.output), _short(why, 80))
         console.print(table)
         for split, row in report.split_scores().items():
-            console.print(f"{split}: score {format_score(row['score'])} over {row['examples']} examples, "
-                          f"{row['passed']} passed, {row['errors']} errors")
+            console.print(f"{split}: score {format_score(row['score'])} over {plural(row['examples'], 'example')}, "
+                          f"{row['passed']} passed, {plural(row['errors'], 'error')}")
         total = report.accounting.get("total", {})
-        console.print(f"score {format_score(score)}; {total.get('calls', 0)} model calls, {total.get('cache_hits', 0)} from cache")
+        console.print(f"score {format_score(score)}; {plural(total.get('calls', 0), 'model call')}, "
+                      f"{total.get('cache_hits', 0)} from cache")
         if errors:
-            console.print(f"{len(errors)} example(s) could not be scored (see 'why')")
+            console.print(f"{plural(len(errors), 'example')} could not be scored (see 'why')")
         if args.min_score is not None:
             verdict = "FAILED" if gate_failed else "passed"
             console.print(f"gate --min-score {args.min_score}: {verdict}")

@@ -14,7 +14,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="promptlsp", description=__doc__.splitlines()[0].split("— ")[-1])
+    parser.add_argument("--version", action="version", version=f"promptlsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

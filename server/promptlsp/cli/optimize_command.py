@@ -135,8 +135,8 @@ def run(args) -> int:
         console = Console(soft_wrap=True)
         total = finished.accounting.get("total", {})
         console.print(f"{finished.status}: {finished.scored_on} score {format_score(finished.initial_score)} → "
-                      f"{format_score(finished.best_score)} · {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cached, "
-                      f"{total.get('tokens', 0)} tokens · run {optimizer.run_id}")
+                      f"{format_score(finished.best_score)} · {plural(total.get('calls', 0), 'call')}, "
+                      f"{total.get('cache_hits', 0)} cached, {plural(total.get('tokens', 0), 'token')} · run {optimizer.run_id}")
         if finished.message:
             console.print(finished.message)
         if usd_note:
