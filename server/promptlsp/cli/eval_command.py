@@ -7,11 +7,11 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .common import load, make_engine
 from .main import EXIT_FINDINGS, EXIT_OK
+from .progress import eval_progress
 from .words import plural
 from ..evaluate.results import format_score
 
@@ -35,11 +35,10 @@ def run(args) -> int:
     from ..evaluate.runner import evaluate
 
     engine = make_engine(loaded.root)
-    progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
+    session = engine.session(use_cache=not args.no_cache)
+    progress = eval_progress(err, session, disable=not err.is_terminal)
 
     async def main():
-        session = engine.session(use_cache=not args.no_cache)
         with progress:
             bar = progress.add_task("eval", total=len(examples))
             report = await evaluate(session, prompt_file, examples=examples,

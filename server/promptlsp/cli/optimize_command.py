@@ -9,12 +9,12 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..document.edit import EditError, rewrite_prompt
 from ..state import runs_path
 from .common import CommandError, load, make_engine
 from .file_write import write_atomically
+from .progress import OptimizeProgress
 from .words import plural
 from .main import EXIT_FINDINGS, EXIT_OK
 from ..evaluate.results import format_score
@@ -58,9 +58,6 @@ def run(args) -> int:
     except RunStoreError as exc:
         err.print(f"run store unavailable ({exc}); the run is not recorded")
         store = None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                        TimeElapsedColumn(), console=err, transient=False, disable=args.format == "json" and not err.is_terminal)
-    state = {"best": None, "bar": None}
 
     def on_event(event) -> None:
         if store is not None:
@@ -68,16 +65,12 @@ def run(args) -> int:
                 store.record(optimizer.run_id, event)
             except RunStoreError as exc:
                 err.print(f"run store error: {exc}")
-        kind = event.kind
-        if kind == "iteration-done":
-            state["best"] = event.best_score
-            calls = event.accounting.get("total", {}).get("calls", 0)
-            progress.update(state["bar"], advance=1, status=f"best {format_score(event.best_score)} · {calls} calls")
-        elif kind == "candidate-scored" and event.split != "minibatch":
-            progress.update(state["bar"], status=f"validating · {format_score(event.score)}")
+        progress.on_event(event)
 
     optimizer = make_optimizer(prompt_file, session, method=args.method, emit=on_event,
                                iterations=args.iterations)
+    progress = OptimizeProgress(err, session, optimizer.method, optimizer.settings.iterations,
+                                disable=args.format == "json" and not err.is_terminal)
     estimate = optimizer.estimate()
     over = estimate.exceeds(budget)
     err.print(f"[bold]{optimizer.method}[/bold] on {args.file}: {plural(optimizer.settings.iterations, 'iteration')}, "
@@ -95,7 +88,6 @@ def run(args) -> int:
 
     async def main():
         with progress:
-            state["bar"] = progress.add_task(optimizer.method, total=optimizer.settings.iterations, status="starting")
             return await optimizer.run()
 
     try:

@@ -191,6 +191,10 @@ class Accounting:
             for clock, totals in zip(clocks, self._both(phase)):
                 clock.leave(now, totals)
 
+    def active_phases(self) -> list[str]:
+        """Phases with a call in flight right now (a progress display may ask from its thread)."""
+        return [name for name, clock in list(self._clocks.items()) if name is not None and clock.active > 0]
+
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-serialisable state (wall time includes calls still in flight)."""
         now = time.monotonic()
