@@ -25,9 +25,22 @@ def write(tmp_path, text, name="p.prompt.toml"):
     return path
 
 
-def test_clean_file_exits_0_and_prints_nothing(tmp_path, capsys):
+def test_clean_file_exits_0_and_says_so(tmp_path, capsys):
     assert main(["check", str(write(tmp_path, GOOD))]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == "1 file checked: no problems\n"
+    assert main(["check", str(write(tmp_path, GOOD)), str(write(tmp_path, GOOD, "b.prompt.toml"))]) == 0
+    assert capsys.readouterr().out == "2 files checked: no problems\n"
+
+
+def test_the_summary_counts_errors_and_warnings(tmp_path, capsys):
+    broken = write(tmp_path, 'task = "x" junk\n', "broken.prompt.toml")
+    assert main(["check", str(broken), str(write(tmp_path, GOOD))]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "2 files checked: 1 error"
+    unused = write(tmp_path, GOOD.replace('name = "Ann" }', 'name = "Ann", extra = 1, more = 2 }'), "w.prompt.toml")
+    assert main(["check", str(unused), str(broken)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "2 files checked: 1 error, 2 warnings"
+    assert main(["check", "--format", "json", str(write(tmp_path, GOOD))]) == 0
+    assert json.loads(capsys.readouterr().out) == {"files": [{"file": str(tmp_path / "p.prompt.toml"), "diagnostics": []}]}
 
 
 def test_errors_exit_1_with_path_line_col_lines(tmp_path, capsys):
@@ -36,7 +49,8 @@ def test_errors_exit_1_with_path_line_col_lines(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out == [
         f"{path}:3:1: error: unknown key 'tempate' in prompt (did you mean 'template'?); "
-        "allowed keys: system, template [schema]"
+        "allowed keys: system, template [schema]",
+        "1 file checked: 1 error",
     ]
 
 

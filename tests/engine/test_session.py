@@ -217,6 +217,28 @@ async def test_usd_budget_uses_the_cost_map(scripted) -> None:
     assert session.accounting.total.cost_usd > 0
 
 
+async def test_a_usd_only_budget_refuses_a_model_without_a_price(scripted) -> None:
+    engine, backend = scripted("answer")
+    session = engine.session(budget=Budget(max_usd=1.0))
+    for _ in range(2):  # refused for good, with the reason every time
+        with pytest.raises(BudgetExhausted, match="no price for openai/unknown-xyz") as refused:
+            await session.complete(ModelSpec(model="openai/unknown-xyz"), "q")
+        assert refused.value.limit == "max_usd" and backend.calls == 0
+    assert session.accounting.snapshot()["budget_exhausted_reason"].startswith("max_usd = 1 cannot be enforced")
+    free = engine.session(budget=Budget(max_usd=1.0))
+    assert (await free.complete(ModelSpec(model="local/qwen2.5-coder-0.5b"), "q")).ok  # priced at 0
+
+
+async def test_with_another_limit_an_unpriced_model_is_called_and_counted(scripted, caplog) -> None:
+    engine, backend = scripted("answer")
+    session = engine.session(budget=Budget(max_usd=1.0, max_calls=5))
+    for q in ("q1", "q2"):
+        assert (await session.complete(ModelSpec(model="openai/unknown-xyz"), q)).ok
+    assert session.accounting.total.cost_unknown_calls == 2 and backend.calls == 2
+    warnings = [r.getMessage() for r in caplog.records if "cannot be enforced" in r.getMessage()]
+    assert len(warnings) == 1 and "the other budget limits still apply" in warnings[0]
+
+
 async def test_exhausted_budget_still_serves_cache_hits(scripted, tmp_path) -> None:
     engine, backend = scripted("x", cache_path=tmp_path / "c.sqlite")
     await engine.session().complete(SPEC, "cached question")

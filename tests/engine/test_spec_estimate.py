@@ -72,9 +72,21 @@ def test_estimate_sums_calls_tokens_and_cost_per_phase() -> None:
     assert result.as_dict()["by_phase"]["task"]["calls"] == 12
 
 
-def test_unknown_price_makes_the_cost_unknown() -> None:
-    result = estimate([PlannedCalls(ModelSpec(model="openai/unknown-xyz"), 3, 10, 10)])
-    assert result.cost_usd is None and result.exceeds(Budget(max_usd=0)) is None
+def test_unknown_price_makes_the_cost_unknown_and_a_usd_only_budget_unenforceable() -> None:
+    result = estimate([PlannedCalls(ModelSpec(model="openai/unknown-xyz"), 3, 10, 10),
+                       PlannedCalls(ModelSpec(), 3, 10, 10, "judge")])  # the local model is free
+    assert result.cost_usd is None and result.unpriced == ["openai/unknown-xyz"]
+    assert result.as_dict()["unpriced_models"] == ["openai/unknown-xyz"]
+    assert result.usd_unenforced(Budget(max_usd=5)) == \
+        "max_usd = 5 cannot be enforced: litellm has no price for openai/unknown-xyz"
+    assert result.exceeds(Budget(max_usd=5)) == "max_usd"  # nothing else would stop the run
+    assert result.exceeds(Budget(max_usd=5, max_calls=10)) is None  # the call cap does
+    assert result.usd_unenforced(Budget(max_calls=10)) is None
+
+
+def test_the_local_model_is_priced_at_zero() -> None:
+    result = estimate([PlannedCalls(ModelSpec(model="local/qwen2.5-coder-0.5b"), 3, 10, 10)])
+    assert result.cost_usd == 0.0 and result.unpriced == [] and result.exceeds(Budget(max_usd=0)) is None
 
 
 def test_estimating_does_not_import_litellm() -> None:

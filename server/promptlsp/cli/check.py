@@ -1,4 +1,5 @@
-"""``promptlsp check FILE...``: diagnostics as ``path:line:col: severity: message [code]``."""
+"""``promptlsp check FILE...``: diagnostics as ``path:line:col: severity: message [code]``, then
+one summary line (``2 files checked: 1 error, 3 warnings``); or one JSON report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from ..document import Analysis, Diagnostic, analyze, read_text
 from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .words import plural
 
 
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:
@@ -49,9 +51,18 @@ def print_diagnostics(name: str, rows: list[dict[str, Any]], stream) -> None:
         print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]", file=stream)
 
 
+def summary(files: int, rows: list[dict[str, Any]]) -> str:
+    """The last line of the text format: "2 files checked: 1 error, 3 warnings"."""
+    counts = {sev: sum(r["severity"] == sev for r in rows) for sev in ("error", "warning", "information", "hint")}
+    found = [plural(n, noun) for sev, noun in (("error", "error"), ("warning", "warning"), ("information", "note"),
+                                                ("hint", "hint")) if (n := counts[sev])]
+    return f"{plural(files, 'file')} checked: {', '.join(found) if found else 'no problems'}"
+
+
 def run(args) -> int:
     status = EXIT_OK
     reports = []
+    seen: list[dict[str, Any]] = []
     root = Path(args.root) if args.root else None
     if root is not None and not root.is_dir():
         print(f"promptlsp: --root {args.root}: not a directory", file=sys.stderr)
@@ -69,6 +80,7 @@ def run(args) -> int:
         analysis = analyze(text, path, root)
         rows = records(analysis)
         reports.append({"file": name, "diagnostics": rows})
+        seen += rows
         if not analysis.ok and status == EXIT_OK:
             status = EXIT_FINDINGS
         if args.format == "text":
@@ -76,4 +88,7 @@ def run(args) -> int:
     if args.format == "json":
         json.dump({"files": reports}, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
+    else:
+        checked = sum("error" not in r for r in reports)  # unreadable files were reported on stderr
+        print(summary(checked, seen))
     return status

@@ -37,7 +37,10 @@ def load(name: str, root: str | None) -> Loaded:
     return Loaded(path, workspace, text, analysis)
 
 
-def make_engine(root: Path, use_cache: bool):
+def make_engine(root: Path):
+    """The engine of a command, with the workspace's response cache. ``--no-cache`` is a session
+    setting (``engine.session(use_cache=False)``): it skips cache reads but still writes, so a
+    forced-fresh run refreshes the cache for later runs."""
     from ..engine import Engine
 
-    return Engine(cache_path=cache_path(root) if use_cache else None)
+    return Engine(cache_path=cache_path(root))

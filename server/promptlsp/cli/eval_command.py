@@ -7,11 +7,12 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .common import load, make_engine
 from .main import EXIT_FINDINGS, EXIT_OK
+from .progress import eval_progress
+from .words import plural
 from ..evaluate.results import format_score
 
 
@@ -26,19 +27,18 @@ def run(args) -> int:
     loaded = load(args.file, args.root)
     prompt_file = loaded.analysis.prompt
     examples = prompt_file.split(args.split)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # messages are not wrapped: logs and greps see whole lines
     if not examples:
         err.print(f"no examples in the {args.split} split")
         return EXIT_FINDINGS if args.min_score is not None else EXIT_OK
 
     from ..evaluate.runner import evaluate
 
-    engine = make_engine(loaded.root, not args.no_cache)
-    progress = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
+    engine = make_engine(loaded.root)
+    session = engine.session(use_cache=not args.no_cache)
+    progress = eval_progress(err, session, disable=not err.is_terminal)
 
     async def main():
-        session = engine.session()
         with progress:
             bar = progress.add_task("eval", total=len(examples))
             report = await evaluate(session, prompt_file, examples=examples,
@@ -67,12 +67,13 @@ def run(args) -> int:
             table.add_row(r.example_id, r.split, format_score(r.score), "yes" if r.passed else "no", _short(r.output), _short(why, 80))
         console.print(table)
         for split, row in report.split_scores().items():
-            console.print(f"{split}: score {format_score(row['score'])} over {row['examples']} examples, "
-                          f"{row['passed']} passed, {row['errors']} errors")
+            console.print(f"{split}: score {format_score(row['score'])} over {plural(row['examples'], 'example')}, "
+                          f"{row['passed']} passed, {plural(row['errors'], 'error')}")
         total = report.accounting.get("total", {})
-        console.print(f"score {format_score(score)}; {total.get('calls', 0)} model calls, {total.get('cache_hits', 0)} from cache")
+        console.print(f"score {format_score(score)}; {plural(total.get('calls', 0), 'model call')}, "
+                      f"{total.get('cache_hits', 0)} from cache")
         if errors:
-            console.print(f"{len(errors)} example(s) could not be scored (see 'why')")
+            console.print(f"{plural(len(errors), 'example')} could not be scored (see 'why')")
         if args.min_score is not None:
             verdict = "FAILED" if gate_failed else "passed"
             console.print(f"gate --min-score {args.min_score}: {verdict}")

@@ -14,7 +14,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="promptlsp", description=__doc__.splitlines()[0].split("— ")[-1])
+    parser.add_argument("--version", action="version", version=f"promptlsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -29,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="all")
     evaluate.add_argument("--min-score", type=float, help="exit 1 when the score is below this (a CI gate)")
     evaluate.add_argument("--format", choices=("text", "json"), default="text")
-    evaluate.add_argument("--no-cache", action="store_true", help="do not read answers from the cache")
+    evaluate.add_argument("--no-cache", action="store_true",
+                          help="ask the models afresh (fresh answers still replace cached ones)")
     evaluate.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
 
     optimize = sub.add_parser("optimize", help="optimize the prompt with GRAD-SUM or TGD")
@@ -39,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--budget-calls", type=_positive, help="hard cap on model calls (cache hits are free)")
     optimize.add_argument("--write", action="store_true", help="write the best prompt into FILE (only its prompt strings change)")
     optimize.add_argument("--format", choices=("text", "json"), default="text")
-    optimize.add_argument("--no-cache", action="store_true", help="do not read answers from the cache")
+    optimize.add_argument("--no-cache", action="store_true",
+                          help="ask the models afresh (fresh answers still replace cached ones)")
     optimize.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")

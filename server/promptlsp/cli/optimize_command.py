@@ -6,35 +6,38 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..document import read_text
 from ..document.edit import EditError, rewrite_prompt
 from ..state import runs_path
 from .common import CommandError, load, make_engine
+from .file_write import write_atomically
+from .progress import OptimizeProgress
+from .words import plural
 from .main import EXIT_FINDINGS, EXIT_OK
 from ..evaluate.results import format_score
 
 
-def write_atomically(path: Path, original: str, new_text: str) -> None:
-    """Replace ``path`` with ``new_text`` unless it changed since it was read as ``original``."""
-    current = read_text(path)
-    if current != original:
-        raise CommandError(f"{path} changed during the run; not written (rerun to optimize the new version)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(new_text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def cost_text(estimate) -> str:
+    """The estimate's cost, or why it is unknown."""
+    if estimate.cost_usd is not None:
+        return f"${estimate.cost_usd:.4f}"
+    return f"cost unknown (litellm has no price for {', '.join(estimate.unpriced)})"
+
+
+def _only_usd_given(data: dict | None, budget_calls: int | None) -> bool:
+    """Whether the user capped the run by USD alone (the 500-call default does not count: the
+    user did not choose it, and meant the USD limit to be the one that stops the run)."""
+    given = set(((data or {}).get("optimize") or {}).get("budget") or {})
+    return budget_calls is None and not given & {"max_calls", "max_tokens"}
+
+
+def _other_limits(budget) -> str:
+    limits = [f"{name} = {getattr(budget, name)}" for name in ("max_calls", "max_tokens")
+              if getattr(budget, name) is not None]
+    return " and ".join(limits)
 
 
 def run(args) -> int:
@@ -47,17 +50,14 @@ def run(args) -> int:
     budget = prompt_file.optimize.budget
     if args.budget_calls is not None:
         budget = Budget(max_calls=args.budget_calls, max_tokens=budget.max_tokens, max_usd=budget.max_usd)
-    err = Console(stderr=True)
-    engine = make_engine(loaded.root, not args.no_cache)
-    session = engine.session(budget=budget)
+    err = Console(stderr=True, soft_wrap=True)  # messages are not wrapped: logs and greps see whole lines
+    engine = make_engine(loaded.root)
+    session = engine.session(budget=budget, use_cache=not args.no_cache)
     try:
         store = RunStore.open(runs_path(loaded.root))
     except RunStoreError as exc:
         err.print(f"run store unavailable ({exc}); the run is not recorded")
         store = None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                        TimeElapsedColumn(), console=err, transient=False, disable=args.format == "json" and not err.is_terminal)
-    state = {"best": None, "bar": None}
 
     def on_event(event) -> None:
         if store is not None:
@@ -65,26 +65,29 @@ def run(args) -> int:
                 store.record(optimizer.run_id, event)
             except RunStoreError as exc:
                 err.print(f"run store error: {exc}")
-        kind = event.kind
-        if kind == "iteration-done":
-            state["best"] = event.best_score
-            calls = event.accounting.get("total", {}).get("calls", 0)
-            progress.update(state["bar"], advance=1, status=f"best {format_score(event.best_score)} · {calls} calls")
-        elif kind == "candidate-scored" and event.split != "minibatch":
-            progress.update(state["bar"], status=f"validating · {format_score(event.score)}")
+        progress.on_event(event)
 
     optimizer = make_optimizer(prompt_file, session, method=args.method, emit=on_event,
                                iterations=args.iterations)
+    progress = OptimizeProgress(err, session, optimizer.method, optimizer.settings.iterations,
+                                disable=args.format == "json" and not err.is_terminal)
     estimate = optimizer.estimate()
     over = estimate.exceeds(budget)
-    cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
-    err.print(f"[bold]{optimizer.method}[/bold] on {args.file}: {optimizer.settings.iterations} iterations, "
-              f"at most {estimate.calls} calls, {estimate.tokens} tokens, {cost}"
-              + (f" (the budget's {over} stops it earlier)" if over else ""))
+    err.print(f"[bold]{optimizer.method}[/bold] on {args.file}: {plural(optimizer.settings.iterations, 'iteration')}, "
+              f"at most {plural(estimate.calls, 'call')}, {plural(estimate.tokens, 'token')}, {cost_text(estimate)}"
+              + (f" (the budget's {over} stops it earlier)" if over else ""), highlight=False)
+    usd_note = estimate.usd_unenforced(budget)
+    if usd_note is not None:
+        if _only_usd_given(loaded.analysis.data, args.budget_calls):
+            engine.close()
+            if store is not None:
+                store.close()
+            raise CommandError(f"refused: {usd_note}, and it is the only budget limit set. "
+                               "Add max_calls or max_tokens to [optimize.budget], or pass --budget-calls N.")
+        err.print(f"warning: {usd_note}; {_other_limits(budget)} still limit the run", highlight=False)
 
     async def main():
         with progress:
-            state["bar"] = progress.add_task(optimizer.method, total=optimizer.settings.iterations, status="starting")
             return await optimizer.run()
 
     try:
@@ -116,17 +119,20 @@ def run(args) -> int:
             "scored_on": finished.scored_on, "initial_score": finished.initial_score, "best_score": finished.best_score,
             "changed": changed, "written": written, "best": finished.best.to_dict(), "diff": diff,
             "estimate": estimate.as_dict(), "accounting": finished.accounting, "message": finished.message,
+            "warnings": [usd_note] if usd_note else [],
         }
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
     else:
-        console = Console()
+        console = Console(soft_wrap=True)
         total = finished.accounting.get("total", {})
         console.print(f"{finished.status}: {finished.scored_on} score {format_score(finished.initial_score)} → "
-                      f"{format_score(finished.best_score)} · {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cached, "
-                      f"{total.get('tokens', 0)} tokens · run {optimizer.run_id}")
+                      f"{format_score(finished.best_score)} · {plural(total.get('calls', 0), 'call')}, "
+                      f"{total.get('cache_hits', 0)} cached, {plural(total.get('tokens', 0), 'token')} · run {optimizer.run_id}")
         if finished.message:
             console.print(finished.message)
+        if usd_note:
+            console.print(f"note: {usd_note} (not enforced in this run)", highlight=False)
         if diff:
             console.print(diff, markup=False, highlight=False, end="")
             console.print("written to " + args.file if written else "not written (use --write to apply)")

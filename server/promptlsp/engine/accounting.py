@@ -9,7 +9,9 @@ Budgets are enforced before each call by *reserving*: the call itself (so concur
 can never pass ``max_calls``), and for tokens/USD an estimate (prompt tokens + the completion
 cap), settled with the real usage afterwards. A failed attempt settles at zero tokens (the
 provider reports none). Once a limit refuses a call the run is marked exhausted for good: every
-later call is refused too, so a run stops cleanly instead of limping on.
+later call is refused too, so a run stops cleanly instead of limping on. A ``max_usd`` that is
+the only limit refuses calls to a model without a known price (it could not stop them); with
+another limit beside it, such calls are let through and counted in ``cost_unknown_calls``.
 
 Everything here runs on the event loop thread without awaiting, so no lock is needed.
 """
@@ -93,6 +95,7 @@ class Accounting:
         self.total = Totals()
         self.by_phase: dict[str, Totals] = {}
         self.exhausted: BudgetLimit | None = None
+        self.exhausted_reason: str | None = None  # when the limit was not simply reached
         self.started = time.monotonic()
         self._reserved_tokens = 0
         self._reserved_usd = 0.0
@@ -109,14 +112,23 @@ class Accounting:
         self.exhausted = self.exhausted or limit
         return BudgetExhausted(limit, used, maximum)
 
+    def refuse(self, limit: BudgetLimit, reason: str) -> BudgetExhausted:
+        """Stop the run for good on ``limit`` for a reason other than reaching it."""
+        if self.exhausted is None:
+            self.exhausted, self.exhausted_reason = limit, reason
+        maximum = getattr(self.budget, limit, None) if self.budget else None
+        return BudgetExhausted(limit, self._used(limit), maximum or 0, self.exhausted_reason)
+
+    def _used(self, limit: BudgetLimit) -> float:
+        return {"max_calls": self.total.calls, "max_tokens": self.total.tokens, "max_usd": self.total.cost_usd}[limit]
+
     def check(self, tokens: int = 0, usd: float = 0.0) -> None:
         """Raise :class:`BudgetExhausted` if one more call of this size is not allowed."""
         budget = self.budget
         if self.exhausted is not None:
             limit = self.exhausted
             maximum = getattr(budget, limit) if budget else 0
-            used = {"max_calls": self.total.calls, "max_tokens": self.total.tokens, "max_usd": self.total.cost_usd}[limit]
-            raise BudgetExhausted(limit, used, maximum)
+            raise BudgetExhausted(limit, self._used(limit), maximum or 0, self.exhausted_reason)
         if budget is None:
             return
         if budget.max_calls is not None and self.total.calls + 1 > budget.max_calls:
@@ -179,6 +191,10 @@ class Accounting:
             for clock, totals in zip(clocks, self._both(phase)):
                 clock.leave(now, totals)
 
+    def active_phases(self) -> list[str]:
+        """Phases with a call in flight right now (a progress display may ask from its thread)."""
+        return [name for name, clock in list(self._clocks.items()) if name is not None and clock.active > 0]
+
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-serialisable state (wall time includes calls still in flight)."""
         now = time.monotonic()
@@ -193,6 +209,7 @@ class Accounting:
         return {
             "budget": asdict(self.budget) if self.budget else None,
             "budget_exhausted": self.exhausted,
+            "budget_exhausted_reason": self.exhausted_reason,
             "elapsed_s": now - self.started,
             "total": row(None, self.total),
             "by_phase": {name: row(name, totals) for name, totals in self.by_phase.items()},

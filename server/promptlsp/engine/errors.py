@@ -53,8 +53,10 @@ def backend_error(kind: FailureKind, message: str, **kwargs: object) -> BackendE
 class BudgetExhausted(Exception):
     """The run's budget forbids another provider call; the caller stops with what it has."""
 
-    def __init__(self, limit: BudgetLimit, used: float, maximum: float) -> None:
-        super().__init__(f"budget exhausted: {limit} (used {used:g} of {maximum:g})")
+    def __init__(self, limit: BudgetLimit, used: float, maximum: float, reason: str | None = None) -> None:
+        """``reason``: why, when it is not that the limit was reached (e.g. a price is unknown)."""
+        super().__init__(f"budget exhausted: {reason}" if reason else f"budget exhausted: {limit} (used {used:g} of {maximum:g})")
         self.limit: BudgetLimit = limit
+        self.reason = reason
         self.used = used
         self.maximum = maximum

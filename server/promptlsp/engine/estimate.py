@@ -70,28 +70,42 @@ class PlannedCalls:
 
 @dataclass
 class Estimate:
-    """Predicted totals; ``cost_usd`` is None when some model's price is unknown."""
+    """Predicted totals; ``cost_usd`` is None when some model's price is unknown (those models
+    are listed in ``unpriced``)."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     by_phase: dict[str, "Estimate"] = field(default_factory=dict)
+    unpriced: list[str] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def _add(self, calls: int, prompt: int, completion: int, cost: float | None) -> None:
+    def _add(self, calls: int, prompt: int, completion: int, cost: float | None, model: str) -> None:
         self.calls += calls
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+        if cost is None and model not in self.unpriced:
+            self.unpriced.append(model)
+
+    def usd_unenforced(self, budget: Budget | None) -> str | None:
+        """Why the budget's ``max_usd`` cannot be enforced for this plan, or None."""
+        if budget is None or budget.max_usd is None or not self.unpriced:
+            return None
+        return f"max_usd = {budget.max_usd:g} cannot be enforced: litellm has no price for {', '.join(self.unpriced)}"
 
     def exceeds(self, budget: Budget | None) -> str | None:
-        """The first budget limit this plan would pass (``"max_calls"``…), or None."""
+        """The first budget limit this plan would pass (``"max_calls"``…), or None. A ``max_usd``
+        that is the only limit counts as passed when a model's price is unknown: nothing would
+        stop the run (the session refuses those calls too)."""
         if budget is None:
             return None
+        if budget.max_calls is None and budget.max_tokens is None and self.usd_unenforced(budget):
+            return "max_usd"
         if budget.max_calls is not None and self.calls > budget.max_calls:
             return "max_calls"
         if budget.max_tokens is not None and self.tokens > budget.max_tokens:
@@ -107,6 +121,8 @@ class Estimate:
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
         }
+        if self.unpriced:
+            out["unpriced_models"] = list(self.unpriced)
         if self.by_phase:
             out["by_phase"] = {phase: e.as_dict() for phase, e in self.by_phase.items()}
         return out
@@ -119,6 +135,6 @@ def estimate(planned: Iterable[PlannedCalls]) -> Estimate:
         prompt = item.calls * item.prompt_tokens
         completion = item.calls * item.completion_tokens
         cost = pricing.cost_usd(item.spec.model, prompt, completion)
-        total._add(item.calls, prompt, completion, cost)
-        total.by_phase.setdefault(item.phase, Estimate())._add(item.calls, prompt, completion, cost)
+        total._add(item.calls, prompt, completion, cost, item.spec.model)
+        total.by_phase.setdefault(item.phase, Estimate())._add(item.calls, prompt, completion, cost, item.spec.model)
     return total

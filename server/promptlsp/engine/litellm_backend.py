@@ -16,7 +16,11 @@ Requests go out with ``drop_params=True`` (``params`` may override it): the form
 litellm is imported lazily, in a worker thread (the import takes seconds and must not stall a
 language server's event loop), with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` so it never fetches
 its cost map, and with its loggers re-routed: litellm's own handler writes INFO records to
-stdout, where the language server speaks JSON-RPC.
+stdout, where the language server speaks JSON-RPC. The same thread also imports what litellm
+would otherwise import during its first request (the openai SDK's resources: about a second,
+more under load), and ``prepare`` sends each endpoint set one ``mock_response`` request (no
+network), which builds its Router and imports its provider's modules: the per-call timeout then
+times the request alone, and no import blocks the event loop mid-run.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ _MAX_MESSAGE = 500
 # Request parameters that ``params`` may not override: they carry the engine's guarantees.
 _RESERVED = frozenset({"model", "messages", "timeout", "num_retries", "max_retries", "stream"})
 _import_lock = threading.Lock()
+# What litellm imports lazily during its first request (found by diffing sys.modules around a
+# first call; ~1 s on an idle 2-core machine). A name a future litellm no longer has is skipped.
+_FIRST_CALL_MODULES = (
+    "openai.resources", "litellm._service_logger", "litellm.proxy._types", "litellm.llms.litellm_proxy", "jiter",
+)
 # The openai SDK's complaint when no key is found, which litellm wraps as a server error.
 _NO_KEY_MARKERS = ("Missing credentials", "api_key client option must be set")
 
@@ -82,6 +91,11 @@ def _import_litellm() -> Any:
         litellm.suppress_debug_info = True
         litellm.set_verbose = False
         litellm.turn_off_message_logging = True
+        for name in _FIRST_CALL_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # only the first request gets slower
+                log.debug("could not pre-import %s: %s", name, exc)
         return litellm
 
 
@@ -123,6 +137,7 @@ class LiteLLMBackend:
         self._caps: dict[str, BackendCaps] = {}
         self._local_routes: dict[str, Any] = {}
         self._routers: dict[str, Any] = {}
+        self._warmed: set[str] = set()
 
     async def _ensure_litellm(self) -> Any:
         if self._litellm is None:
@@ -152,6 +167,7 @@ class LiteLLMBackend:
         for deployment in spec.deployments:  # memoized: cheap after the first call
             if str(deployment.get("model", "")).startswith(LOCAL_PREFIX):
                 await self._local_route(str(deployment["model"]))
+        await self._warm_up(spec)
         if spec.model in self._caps:
             return self._caps[spec.model]
         if spec.is_local:
@@ -165,6 +181,28 @@ class LiteLLMBackend:
         self._caps[spec.model] = caps
         return caps
 
+    async def _warm_up(self, spec: ModelSpec) -> None:
+        """Send ``spec``'s request path one mock request (``mock_response``: no network, no
+        tokens), once per endpoint set: litellm sets up a provider — lazy imports, its Router —
+        on the first request, which must not count against a real request's timeout."""
+        key = canonical_json([spec.model, spec.api_base, to_plain(spec.deployments)])
+        if key in self._warmed:
+            return
+        self._warmed.add(key)
+        request = {
+            "model": spec.model, "messages": [{"role": "user", "content": "warm-up"}], "timeout": spec.timeout,
+            "api_base": spec.api_base, "api_key_env": spec.api_key_env, "deployments": spec.deployments,
+            "params": spec.params, "max_tokens": spec.max_tokens, "temperature": spec.temperature, "seed": spec.seed,
+        }
+        try:
+            await self._send(request, mock_response="ok")
+        except Exception as exc:  # only the first real request gets slower
+            log.debug("warm-up of %s failed: %s", spec.model, scrub(str(exc), self._secret_names(request)))
+
+    @staticmethod
+    def _secret_names(request: dict[str, Any]) -> list[str]:
+        return key_env_names(request.get("api_key_env"), request.get("deployments") or ())
+
     def _deployment_params(self, params: dict) -> dict:
         """litellm_params with a ``local/`` model replaced by its resolved route."""
         model = str(params.get("model", ""))
@@ -173,20 +211,21 @@ class LiteLLMBackend:
             return {**rest, **self._local_routes[model].litellm_kwargs}
         return dict(params)
 
-    def _router(self, request: dict) -> Any:
-        main: dict[str, Any] = {"model": request["model"]}
-        if request.get("api_base"):
-            main["api_base"] = request["api_base"]
-        if request.get("api_key_env"):
-            main["api_key"] = ENV_REF + request["api_key_env"]
-        deployments = [main, *(to_plain(d) for d in request["deployments"])]
+    def _router(self, model: str, api_base: str | None, api_key_env: str | None, extra: Any) -> Any:
+        """The Router serving ``model`` from its own endpoint plus the ``extra`` deployments."""
+        main: dict[str, Any] = {"model": model}
+        if api_base:
+            main["api_base"] = api_base
+        if api_key_env:
+            main["api_key"] = ENV_REF + api_key_env
+        deployments = [main, *(to_plain(d) for d in extra)]
         key = canonical_json(deployments)
         if key not in self._routers:
             for deployment in deployments:
                 if not str(deployment.get("api_key", "")).startswith(ENV_REF):
                     register_secret(deployment.get("api_key"))
             model_list = [
-                {"model_name": request["model"], "litellm_params": self._deployment_params(d)} for d in deployments
+                {"model_name": model, "litellm_params": self._deployment_params(d)} for d in deployments
             ]
             self._routers[key] = self._litellm.Router(
                 model_list=model_list, num_retries=0, disable_cooldowns=True, set_verbose=False
@@ -204,29 +243,33 @@ class LiteLLMBackend:
         kwargs.update(messages=request["messages"], timeout=request["timeout"], num_retries=0, max_retries=0)
         return kwargs
 
-    async def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def _send(self, request: dict[str, Any], **extra: Any) -> Any:
+        """The litellm call for ``request`` (through its Router, its local route or directly)."""
         litellm = await self._ensure_litellm()
         model = request["model"]
-        kwargs = self._kwargs(request)
-        secret_names = key_env_names(request.get("api_key_env"), request.get("deployments") or ())
+        kwargs = {**self._kwargs(request), **extra}
+        if request.get("deployments"):
+            router = self._router(model, request.get("api_base"), request.get("api_key_env"), request["deployments"])
+            return await router.acompletion(model=model, **kwargs)
+        if model.startswith(LOCAL_PREFIX):
+            route = await self._local_route(model)
+            return await litellm.acompletion(**{**kwargs, **route.litellm_kwargs})
+        if request.get("api_base"):
+            kwargs["api_base"] = request["api_base"]
+        if request.get("api_key_env"):
+            kwargs["api_key"] = os.environ.get(request["api_key_env"])
+        return await litellm.acompletion(model=model, **kwargs)
+
+    async def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        model = request["model"]
         try:
-            if request.get("deployments"):
-                response = await self._router(request).acompletion(model=model, **kwargs)
-            elif model.startswith(LOCAL_PREFIX):
-                route = await self._local_route(model)
-                response = await litellm.acompletion(**{**kwargs, **route.litellm_kwargs})
-            else:
-                if request.get("api_base"):
-                    kwargs["api_base"] = request["api_base"]
-                if request.get("api_key_env"):
-                    kwargs["api_key"] = os.environ.get(request["api_key_env"])
-                response = await litellm.acompletion(model=model, **kwargs)
+            response = await self._send(request)
         except asyncio.CancelledError:
             raise
         except BackendError:
             raise
         except Exception as exc:
-            raise classify(exc, secret_names) from None
+            raise classify(exc, self._secret_names(request)) from None
         result = response.model_dump()
         hidden = getattr(response, "_hidden_params", None) or {}
         usage = result.get("usage") or {}

@@ -49,13 +49,29 @@ class _Outcome:
     failure: CallFailure | None = None
 
 
-def _cut_off(error: str | None, outcome: _Outcome, spec: ModelSpec) -> str | None:
-    """Say so when an unusable answer used the whole completion allowance: it was cut off, and
-    the repair round should ask for a shorter answer rather than a corrected one."""
-    if error is None or spec.max_tokens is None or outcome.usage.completion_tokens < spec.max_tokens:
+def _cut_off(outcome: _Outcome, spec: ModelSpec) -> bool:
+    """Whether the answer used the whole completion allowance (so it was probably cut off)."""
+    return spec.max_tokens is not None and outcome.usage.completion_tokens >= spec.max_tokens
+
+
+def _repair_error(error: str, cut_off: bool, spec: ModelSpec) -> str:
+    """What the repair round tells the model: a cut-off answer needs to be shorter, not fixed."""
+    if not cut_off:
         return error
     return (f"the answer was cut off at max_tokens={spec.max_tokens} before the JSON was complete "
             f"({error}); give a much shorter answer")
+
+
+def _unusable(error: str, first_cut_off: bool, last_cut_off: bool, spec: ModelSpec) -> str:
+    """Why a structured call failed after its repair round, for a person (not the model)."""
+    if last_cut_off:
+        return f"answer cut off at max_tokens={spec.max_tokens} " + ("twice" if first_cut_off else "on the repair round")
+    return f"no usable answer after one repair round: {error}"
+
+
+def _timed_out(phase: str, spec: ModelSpec, attempts: int) -> str:
+    tries = f" ({attempts} attempts)" if attempts > 1 else ""
+    return f"{phase} call to {spec.model} timed out after {spec.timeout:g} s{tries}"
 
 
 class Session:
@@ -63,6 +79,7 @@ class Session:
         self.engine = engine
         self.use_cache = use_cache
         self.accounting = Accounting(budget)
+        self._warned_unpriced: set[str] = set()
 
     @property
     def budget_exhausted(self) -> str | None:
@@ -109,17 +126,17 @@ class Session:
         data = None
         if outcomes[0].failure is None and schema is not None:
             data, error = structured.parse_answer(outcomes[0].text, schema, schema_name)
-            error = _cut_off(error, outcomes[0], spec)
             if error is not None:
+                first_cut = _cut_off(outcomes[0], spec)
                 log.info("%s answer unusable (%s): one repair round", spec.model, scrub(error, self._secret_names(spec)))
-                repair = structured.repair_messages(msgs, outcomes[0].text or "", error)
+                repair = structured.repair_messages(msgs, outcomes[0].text or "", _repair_error(error, first_cut, spec))
                 outcomes.append(await call(repair, repair=True))
                 if outcomes[-1].failure is None:
                     data, error = structured.parse_answer(outcomes[-1].text, schema, schema_name)
-                    error = _cut_off(error, outcomes[-1], spec)
                     if error is not None:
                         attempts = sum(o.attempts for o in outcomes)
-                        outcomes[-1].failure = CallFailure("parse", scrub(error, self._secret_names(spec)), attempts)
+                        why = _unusable(error, first_cut, _cut_off(outcomes[-1], spec), spec)
+                        outcomes[-1].failure = CallFailure("parse", scrub(why, self._secret_names(spec)), attempts)
         return self._result(spec, phase, outcomes, started, data)
 
     # -- internals -----------------------------------------------------------------------------
@@ -156,7 +173,7 @@ class Session:
             exc.message = scrub(exc.message, names)
             return exc
         if isinstance(exc, TimeoutError):
-            return TransientError("timeout", f"no answer within {spec.timeout:g}s")
+            return TransientError("timeout", f"no answer within {spec.timeout:g} s")
         return PermanentError("other", scrub(f"{type(exc).__name__}: {exc}", names)[:500])
 
     def _reservation(self, spec: ModelSpec, messages: list[dict]) -> tuple[int, float]:
@@ -166,7 +183,20 @@ class Session:
         if budget is None or (budget.max_tokens is None and budget.max_usd is None):
             return 0, 0.0
         prompt, completion = count_tokens(spec, messages), completion_allowance(spec)
-        return prompt + completion, pricing.cost_usd(spec.model, prompt, completion) or 0.0
+        usd = pricing.cost_usd(spec.model, prompt, completion)
+        if usd is None and budget.max_usd is not None:
+            self._unpriced(spec.model, budget)
+        return prompt + completion, usd or 0.0
+
+    def _unpriced(self, model: str, budget: Budget) -> None:
+        """A call to a model without a known price under a USD limit: refused when that limit is
+        the only one (nothing else would stop the run), else let through with one warning."""
+        why = f"max_usd = {budget.max_usd:g} cannot be enforced: litellm has no price for {model}"
+        if budget.max_calls is None and budget.max_tokens is None:
+            raise self.accounting.refuse("max_usd", why)
+        if model not in self._warned_unpriced:
+            self._warned_unpriced.add(model)
+            log.warning("%s; the other budget limits still apply", why)
 
     def _request(self, spec: ModelSpec, messages: list[dict], seed: int | None, schema: dict | None,
                  schema_name: str, mode: str | None, phase: str, sample: int, repair: bool,
@@ -224,7 +254,10 @@ class Session:
             error = outcome
             delay = engine.retry.delay(attempt, error.retry_after) if error.transient else None
             if delay is None:
-                return _Outcome(attempts=attempt, failure=CallFailure(error.kind, error.message, attempt, error.status))
+                message = error.message
+                if error.kind == "timeout" and error.status is None:  # ours or the HTTP client's, not a 408
+                    message = _timed_out(phase, spec, attempt)
+                return _Outcome(attempts=attempt, failure=CallFailure(error.kind, message, attempt, error.status))
             if error.kind == "rate_limit" and error.retry_after:
                 limiter.pause(delay)
             log.info("%s %s (attempt %d): retrying in %.2fs: %s", spec.model, error.kind, attempt, delay, error.message)
