@@ -123,6 +123,17 @@ async def test_json_schema_mode_and_cost_for_a_model_litellm_knows(real_engine, 
     assert result.cost_usd > 0 and session.accounting.total.cost_usd == pytest.approx(result.cost_usd)
 
 
+async def test_a_self_hosted_server_said_to_enforce_json_schemas_gets_them(real_engine, stub, stub_spec, schema) -> None:
+    # litellm cannot know what an OpenAI-compatible server behind api_base supports: the file says
+    session = real_engine.session()
+    unknown = await session.complete(stub_spec, "q1", schema=schema, schema_name="verdict")
+    told = await session.complete(dataclasses.replace(stub_spec, json_schema=True), "q2", schema=schema, schema_name="verdict")
+    assert unknown.ok and told.ok
+    first, second = stub.stats.bodies
+    assert first.get("response_format", {}).get("type") != "json_schema"  # asked for in words, parsed tolerantly
+    assert second["response_format"]["type"] == "json_schema" and second["response_format"]["json_schema"]["name"] == "verdict"
+
+
 async def test_router_spreads_over_deployments_within_the_limits(real_engine, stub, stub_spec, monkeypatch) -> None:
     monkeypatch.setenv("PROMPTLSP_TEST_SECOND_KEY", "sk-second-deployment-key")
     spec = dataclasses.replace(

@@ -73,3 +73,30 @@ def test_progress_end_frees_the_token() -> None:
     assert sent == [("run-1", "finished")] and "run-1" not in ls.work_done_progress.tokens
     manager.progress_end(None, "nothing to end")  # no token: nothing sent, nothing raised
     assert len(sent) == 1
+
+
+def test_json_schema_setting_reaches_every_role_from_the_editor_and_the_file(tmp_path):
+    from promptlsp.document import analyze
+    from promptlsp.lsp.config import Settings, effective
+
+    text = ('task = "t"\n[prompt]\ntemplate = "{{ x }}"\n[models.task]\nmodel = "openai/qwen"\n'
+            'api_base = "http://127.0.0.1:8080/v1"\njson_schema = true\n[[examples]]\nvars = { x = "1" }\n')
+    analysis = analyze(text, tmp_path / "a.prompt.toml", tmp_path)
+    assert analysis.ok, analysis.diagnostics
+    models = analysis.prompt.models
+    assert models.task.json_schema is True and models.optimizer.json_schema is True  # inherited with the model
+    settings = Settings.from_json({"models": {"judge": {"model": "openai/other", "jsonSchema": True}}})
+    assert effective(analysis, settings).models.judge.json_schema is True
+    assert Settings.from_json({"models": {"judge": {"model": "m", "jsonSchema": "yes"}}}).models["judge"] == {"model": "m"}
+
+
+def test_editor_json_schema_applies_to_named_remote_models_only(tmp_path):
+    from promptlsp.document import analyze
+    from promptlsp.lsp.config import Settings, effective
+
+    text = 'task = "t"\n[prompt]\ntemplate = "{{ x }}"\n[[examples]]\nvars = { x = "1" }\n'
+    analysis = analyze(text, tmp_path / "a.prompt.toml", tmp_path)
+    settings = Settings.from_json({"models": {"optimizer": "openai/qwen"}, "apiBase": "http://127.0.0.1:8080/v1", "jsonSchema": True})
+    models = effective(analysis, settings).models
+    assert models.optimizer.json_schema is True and models.optimizer.api_base == "http://127.0.0.1:8080/v1"
+    assert models.task.json_schema is None  # the embedded local model: the runtime knows

@@ -68,7 +68,7 @@ describe('package.json', () => {
 
   test('settings: every key, the server settings shape and the confirm defaults', () => {
     const props = contributes.configuration.properties;
-    for (const key of ['interpreter', 'models.task', 'models.judge', 'models.optimizer', 'apiBase', 'apiKeyEnv', 'concurrency', 'budget.maxCalls', 'budget.maxTokens', 'budget.maxUsd', 'method', 'iterations', 'confirmAboveCalls', 'confirmAboveUsd', 'trace.server']) {
+    for (const key of ['interpreter', 'models.task', 'models.judge', 'models.optimizer', 'apiBase', 'apiKeyEnv', 'jsonSchema', 'concurrency', 'budget.maxCalls', 'budget.maxTokens', 'budget.maxUsd', 'method', 'iterations', 'confirmAboveCalls', 'confirmAboveUsd', 'trace.server']) {
       assert.ok(props[`promptlsp.${key}`], key);
     }
     assert.equal(props['promptlsp.confirmAboveCalls'].default, 100);

@@ -28,7 +28,7 @@ ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
     "optimizer": {"temperature": 0.7, "max_tokens": 1024},
 }
 # Keys a judge/optimizer without its own `model` inherits from the task model.
-_INHERITED = ("model", "api_base", "api_key_env", "params")
+_INHERITED = ("model", "api_base", "api_key_env", "params", "json_schema")
 
 
 def base_type(assertion_type: str) -> tuple[str, bool]:

@@ -168,17 +168,20 @@ class LiteLLMBackend:
             if str(deployment.get("model", "")).startswith(LOCAL_PREFIX):
                 await self._local_route(str(deployment["model"]))
         await self._warm_up(spec)
-        if spec.model in self._caps:
-            return self._caps[spec.model]
+        key = f"{spec.model}|{spec.json_schema}"
+        if key in self._caps:
+            return self._caps[key]
         if spec.is_local:
             route = await self._local_route(spec.model)
             caps = BackendCaps(json_schema=bool(route.supports_json_schema), max_concurrency=int(route.max_concurrency))
+        elif spec.json_schema is not None:  # the user knows their server (litellm's map cannot)
+            caps = BackendCaps(json_schema=spec.json_schema)
         else:
             try:
                 caps = BackendCaps(json_schema=bool(litellm.supports_response_schema(model=spec.model)))
             except Exception:  # unknown to litellm's map: instruct and parse instead
                 caps = BackendCaps(json_schema=False)
-        self._caps[spec.model] = caps
+        self._caps[key] = caps
         return caps
 
     async def _warm_up(self, spec: ModelSpec) -> None:

@@ -57,6 +57,10 @@ class ModelSpec:
     concurrency: int = 4
     params: Mapping[str, Any] = field(default_factory=dict)
     deployments: tuple[Mapping[str, Any], ...] = ()
+    # Whether the server enforces ``response_format`` JSON schemas. None: ask litellm's model map
+    # (which cannot know what a self-hosted OpenAI-compatible server — llama.cpp, vLLM, Ollama —
+    # behind ``openai/<alias>`` + ``api_base`` supports); True/False: the user says so.
+    json_schema: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.model:

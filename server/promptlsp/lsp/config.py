@@ -9,8 +9,9 @@ ignored with a log line — a settings typo never breaks the server.
 
 Shape (camelCase, as VS Code settings)::
 
-    {"models": {"task": "openai/gpt-4o-mini", "judge": {...}, "optimizer": "..."},
-     "apiBase": "http://proxy:4000", "apiKeyEnv": "TEAM_KEY", "concurrency": 8,
+    {"models": {"task": "openai/gpt-4o-mini", "judge": {...},
+                "optimizer": {"model": "openai/qwen", "apiBase": "http://localhost:8080/v1", "jsonSchema": true}},
+     "apiBase": "http://proxy:4000", "apiKeyEnv": "TEAM_KEY", "jsonSchema": true, "concurrency": 8,
      "budget": {"maxCalls": 300, "maxTokens": 200000, "maxUsd": 1.5},
      "method": "tgd", "iterations": 3}
 """
@@ -30,11 +31,14 @@ log = logging.getLogger("promptlsp.lsp.config")
 ROLES = ("task", "judge", "optimizer")
 _MODEL_KEYS = {"model": str, "temperature": (int, float), "top_p": (int, float), "seed": int,
                "max_tokens": int, "api_base": str, "api_key_env": str, "timeout": (int, float),
-               "concurrency": int}
-_CAMEL = {"maxTokens": "max_tokens", "topP": "top_p", "apiBase": "api_base", "apiKeyEnv": "api_key_env"}
+               "concurrency": int, "json_schema": bool}
+_CAMEL = {"maxTokens": "max_tokens", "topP": "top_p", "apiBase": "api_base", "apiKeyEnv": "api_key_env",
+          "jsonSchema": "json_schema"}
 
 
 def _typed(value: Any, kind: Any) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
@@ -43,6 +47,7 @@ class Settings:
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # role -> model table
     api_base: str | None = None
     api_key_env: str | None = None
+    json_schema: bool | None = None
     concurrency: int | None = None
     budget: Budget | None = None
     method: str | None = None
@@ -84,6 +89,7 @@ class Settings:
             models=models,
             api_base=pick("apiBase", str) or None,
             api_key_env=pick("apiKeyEnv", str) or None,
+            json_schema=pick("jsonSchema", bool),
             concurrency=pick("concurrency", int) if (pick("concurrency", int) or 0) >= 1 else None,
             budget=Budget(**{k: int(v) if k != "max_usd" else float(v) for k, v in limits.items()}) if limits else None,
             method=method if method in ("gradsum", "tgd") else None,
@@ -114,6 +120,8 @@ def effective(analysis: Analysis, settings: Settings) -> PromptFile | None:
             table["api_base"] = settings.api_base
         if settings.api_key_env and names_model and "api_key_env" not in table:
             table["api_key_env"] = settings.api_key_env
+        if settings.json_schema is not None and names_model and "json_schema" not in table:
+            table["json_schema"] = settings.json_schema
         if settings.concurrency and "concurrency" not in from_file:
             table["concurrency"] = settings.concurrency
         if table:

@@ -3,7 +3,7 @@
  * and workspace/configuration:
  *
  *   {"models": {"task": "openai/gpt-4o-mini", "judge": "...", "optimizer": "..."},
- *    "apiBase": "...", "apiKeyEnv": "TEAM_KEY", "concurrency": 8,
+ *    "apiBase": "...", "apiKeyEnv": "TEAM_KEY", "jsonSchema": true, "concurrency": 8,
  *    "budget": {"maxCalls": 300, "maxTokens": 200000, "maxUsd": 1.5},
  *    "method": "tgd", "iterations": 3}
  *
@@ -19,6 +19,7 @@ export interface ServerSettings {
   models?: { task?: string; judge?: string; optimizer?: string };
   apiBase?: string;
   apiKeyEnv?: string;
+  jsonSchema?: boolean;
   concurrency?: number;
   budget?: { maxCalls?: number; maxTokens?: number; maxUsd?: number };
   method?: 'gradsum' | 'tgd';
@@ -83,6 +84,10 @@ export function toServerSettings(get: SettingsReader): ServerSettings {
   const apiKeyEnv = str(get('apiKeyEnv'));
   if (apiKeyEnv !== undefined && ENV_NAME.test(apiKeyEnv)) {
     out.apiKeyEnv = apiKeyEnv;
+  }
+  const jsonSchema = get('jsonSchema');
+  if (typeof jsonSchema === 'boolean') {
+    out.jsonSchema = jsonSchema;
   }
   const concurrency = positiveInt(get('concurrency'));
   if (concurrency !== undefined) {
