@@ -140,6 +140,18 @@ async def test_over_budget_is_refused_naming_the_limit(client: LanguageClient, s
         await _request(client, "promptlsp/optimize", {"nonsense": True})
 
 
+async def test_estimate_says_when_max_usd_cannot_be_enforced(client: LanguageClient, stub: StubServer):
+    uri, text, path = _write(client, stub)
+    doc = tomlkit.parse(text)
+    doc["optimize"]["budget"]["max_usd"] = 0.5  # litellm has no price for openai/stub
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    estimate = await _request(client, "promptlsp/estimate", {"uri": uri})
+    assert "max_usd = 0.5 cannot be enforced: litellm has no price for openai/stub" in estimate["summary"]
+    assert "unknown (no price for openai/stub)" in estimate["summary"]
+    assert stub.stats.requests == 0
+
+
 async def test_cancel_request_stops_the_run(client: LanguageClient, stub: StubServer):
     stub.latency = 0.5
     uri, _text, _path = _write(client, stub)

@@ -304,13 +304,19 @@ class RunManager:
         except (ValueError, TypeError) as exc:
             raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
         estimate = optimizer.estimate()
-        cost = "unknown" if estimate.cost_usd is None else f"${estimate.cost_usd:.4f}"
+        cost = ("unknown (no price for " + ", ".join(estimate.unpriced) + ")") if estimate.cost_usd is None \
+            else f"${estimate.cost_usd:.4f}"
         rounds = "" if optimizer.method == "critique" else f"{optimizer.settings.iterations} iterations, "
+        unenforced = estimate.usd_unenforced(budget)
         summary = (f"{optimizer.method} on {path.name}: {rounds}at most "
-                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}")
+                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}"
+                   + (f" — warning: {unenforced}" if unenforced else ""))
         refusal = None
         over = estimate.exceeds(budget)
-        if over is not None:
+        if over == "max_usd" and unenforced:
+            refusal = (f"refused: {unenforced}, and max_usd is the only limit of the budget. Add max_calls or "
+                       "max_tokens to [optimize.budget] (or the promptlsp.budget setting).")
+        elif over is not None:
             have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
                     "max_usd": (estimate.cost_usd, "USD")}[over]
             refusal = (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "

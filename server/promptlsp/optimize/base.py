@@ -150,7 +150,7 @@ class Optimizer:
         used = {"max_calls": accounting.total.calls, "max_tokens": accounting.total.tokens,
                 "max_usd": accounting.total.cost_usd}[limit]
         maximum = getattr(accounting.budget, limit, None) or 0
-        return BudgetExhausted(limit, used, maximum)
+        return BudgetExhausted(limit, used, maximum, accounting.exhausted_reason)
 
     async def ask(self, prompt: PromptText, messages: list[dict], schema: dict, phase: str) -> Mapping[str, Any] | None:
         """One structured optimizer-model call about ``prompt``; a failure is emitted and gives None."""
@@ -191,7 +191,7 @@ class Optimizer:
         answer = await self.session.complete(spec, messages, schema=schema, schema_name="prompt", phase=phase, sample=sample)
         if not answer.ok or answer.data is None:
             why = answer.failure.message if answer.failure else "no answer"
-            self.emit(CandidateRejected(parent.id, self.iteration, f"malformed optimizer answer: {why}", answer.text))
+            self.emit(CandidateRejected(parent.id, self.iteration, f"no usable optimizer answer: {why}", answer.text))
             return Rewrite(None, None)
         data = answer.data
         candidate, problem = self._candidate(data, parent, style)
