@@ -112,4 +112,4 @@ async def test_an_output_that_used_all_max_tokens_is_marked_cut_off(tmp_path):
     cut = {r.example_id: r.cut_off_at for r in report.results}
     assert cut == {"#1": 8, "#2": None}
     first = report.results[0]
-    assert "cut off: it used all 8 tokens" in show_example(first.vars, first.output, first.expected, [], first.cut_off_at)
+    assert "answer length limit (8 tokens)" in show_example(first.vars, first.output, first.expected, [], first.cut_off_at)

@@ -54,7 +54,8 @@ def show_example(variables: Mapping[str, Any], output: str | None, expected: Seq
     lines += [f"- {name}: {_value(value)}" for name, value in variables.items()] or ["- (none)"]
     lines.append(f"Model output:\n<output>\n{output if output is not None else '(no output)'}\n</output>")
     if cut_off_at is not None and output is not None:
-        lines.append(f"The output was cut off: it used all {cut_off_at} tokens the model may write.")
+        lines.append(f"The output stopped at the answer length limit ({cut_off_at} tokens) before it was complete: "
+                     "the model wrote more than a short answer.")
     if expected:
         lines.append("Expected answer (any of): " + " | ".join(expected))
     failed = [c for c in checks if not c.get("passed")]
