@@ -8,11 +8,16 @@
         [--api-base URL --api-key-env NAME] --val-size 30 --test-size 100 --budget-calls 150
 
 **Tasks** (``--tasks``): BIG-bench ``object_counting`` and ``word_sorting`` (the tasks of
-TextGrad's prompt-optimization table) and the ``commonsense_math`` example, as task files in
-``bench/quality/tasks/`` written by ``bench/quality/make_tasks.py`` with fixed, seeded splits
-(30 train / 30 validation / 100 test; commonsense-math 4 / 2 / 4). Every method optimizes the
-same string — the system message; the user message is the question — and sees the same
-examples: ``--train-size``, ``--val-size`` and ``--test-size`` take the first N of each split.
+TextGrad's prompt-optimization table), the ``commonsense_math`` example, and four BIG-Bench Hard
+tasks with short answers whose wording and format a small model gets wrong —
+``sports_understanding`` (yes / no), ``logical_deduction_three_objects``, ``date_understanding``
+and ``disambiguation_qa`` (multiple choice, the options in the question, answered by letter; the
+data vendored in ``bench/quality/data/``) — as task files in ``bench/quality/tasks/`` written by
+``bench/quality/make_tasks.py`` with fixed, seeded splits (30 train / 30 validation / 100 test;
+commonsense-math 4 / 2 / 4). Every method optimizes the same string — the system message; the
+user message is the question — and sees the same examples: ``--train-size``, ``--val-size`` and
+``--test-size`` take the first N of each split. (The duration below was measured with the first
+three tasks only: each further task adds its own 15 optimization runs.)
 
 **Methods** (``--methods``): ``initial`` (the task file's prompt, not optimized); promptlsp
 ``gradsum`` and ``tgd`` (``make_optimizer``, in this process); ``textgrad`` (PyPI textgrad 0.1.8,
@@ -123,7 +128,8 @@ from promptlsp.evaluate.runner import evaluate  # noqa: E402
 from promptlsp.optimize import make_optimizer  # noqa: E402
 from promptlsp.optimize.candidates import sample  # noqa: E402
 
-TASKS = ("object_counting", "word_sorting", "commonsense_math")
+TASKS = ("object_counting", "word_sorting", "commonsense_math", "sports_understanding", "logical_deduction_three_objects",
+         "date_understanding", "disambiguation_qa")
 METHODS = ("initial", "gradsum", "tgd", "textgrad", "copro", "gepa")
 PROMPTLSP_METHODS = ("gradsum", "tgd")
 TASK_DIR = HERE / "tasks"

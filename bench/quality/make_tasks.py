@@ -2,8 +2,8 @@
 
     python bench/quality/make_tasks.py [--data ../shared/data/bigbench] [--check]
 
-Writes ``bench/quality/tasks/{object_counting,word_sorting,commonsense_math}.prompt.toml``
-(committed; rerunning gives byte-identical files, ``--check`` says whether they are current):
+Writes ``bench/quality/tasks/<task>.prompt.toml`` for every task below (committed; rerunning
+gives byte-identical files, ``--check`` says whether they are current):
 
 * ``object_counting``, ``word_sorting``: BIG-bench tasks (the ones of TextGrad's
   prompt-optimization table), from ``examples: [{input, target}]``; a shuffle seeded with
@@ -13,6 +13,15 @@ Writes ``bench/quality/tasks/{object_counting,word_sorting,commonsense_math}.pro
   split 4 train / 2 validation / 4 test by the same seeded shuffle (the example file's own
   split has only 2 test examples). Its llm-rubric and format criteria are dropped: every task is
   scored by exact match only, so no judge model takes part.
+* ``sports_understanding`` (yes / no), ``logical_deduction_three_objects`` (options A–C),
+  ``date_understanding`` (A–F), ``disambiguation_qa`` (A–C): BIG-Bench Hard tasks, short answers
+  whose *format* a small model gets wrong as often as the content. Read from the files vendored
+  in ``bench/quality/data/bbh/`` — the BBH repository (github suzgunmirac/BIG-Bench-Hard, MIT;
+  the examples are BIG-bench's, Apache-2.0), commit 9ee07bd481feebf959a6b59d61ea57bdcf30964d,
+  ``bbh/<task>.json`` unchanged; each file's sha256 is recorded in ``BBH_TASKS`` and checked
+  before use (``bench/quality/data/README.md`` says more: the ``bigbench`` package on PyPI has no
+  downloadable 1.0.0 file, and 0.0.1 holds no task data). Same seeded 30 / 30 / 100 split; the
+  question is the BBH input as is, the multiple-choice options included.
 
 Every file has the same shape: the instruction is the **system message**, the user message is
 the raw question (``template = "{{ question }}"``), and the optimizers may rewrite the system
@@ -24,15 +33,21 @@ with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote de
 value (``**``, backticks, quotes, a leading ``$``), an optional final period, trailing whitespace
 allowed, nothing else after the value. ``<value>`` is any of the example's targets: for object
 counting both forms (``nine`` or ``9``); for word sorting the sorted words separated by spaces or
-tabs (commas fail). Commonsense-math keeps the example file's own per-example answer regexes.
+tabs (commas fail); for yes / no tasks ``yes`` or ``no`` in any case; for multiple choice the
+option's letter as ``(B)``, ``B`` or ``B)``, optionally followed by the option's own text
+(``Answer: (B) 12/25/1937``; another option's text fails). Commonsense-math keeps the example
+file's own per-example answer regexes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
@@ -41,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "bigbench"
 COMMONSENSE = REPO / "prompts-spec" / "examples" / "commonsense-math.prompt.toml"
+BBH_DATA = HERE / "data" / "bbh"
 OUT = HERE / "tasks"
 SEED = 20240601
 SIZES = {"train": 30, "validation": 30, "test": 100}
@@ -132,8 +148,6 @@ Scored by exact match: the output must end with "Answer: <value>" (see make_task
 
 
 def object_counting(data: Path) -> str:
-    import json
-
     examples = json.loads((data / "object_counting.json").read_text(encoding="utf-8"))["examples"]
     rows = []
     for i, (split, ex) in enumerate(_split(examples, SIZES)):
@@ -155,8 +169,6 @@ def object_counting(data: Path) -> str:
 
 
 def word_sorting(data: Path) -> str:
-    import json
-
     examples = json.loads((data / "word_sorting.json").read_text(encoding="utf-8"))["examples"]
     rows = []
     for i, (split, ex) in enumerate(_split(examples, SIZES)):
@@ -201,11 +213,115 @@ def commonsense_math() -> str:
     return tomlkit.dumps(doc)
 
 
+@dataclass(frozen=True)
+class BbhTask:
+    """One BIG-Bench Hard task: its vendored file's sha256, the answer kind, and its wording."""
+
+    sha256: str
+    kind: str  # "choice": targets "(A)".."(F)", options listed in the input; "yes_no": "yes"/"no"
+    task: str
+    system: str
+    prefix: str  # example ids
+
+
+BBH_TASKS = {
+    "sports_understanding": BbhTask(
+        sha256="63ca262858f6176864515cd8cf53cdaa40839ebecc155b726d77930855d167bf",
+        kind="yes_no",
+        task=("Decide whether a sentence about sports is plausible, i.e. whether the named athlete could "
+              "have done the named action in their own sport. The response must end with a final line "
+              "\"Answer: yes\" or \"Answer: no\"."),
+        system="Is the sentence plausible? End your response with a final line of the form 'Answer: $VALUE' "
+               "where VALUE is yes or no.",
+        prefix="su",
+    ),
+    "logical_deduction_three_objects": BbhTask(
+        sha256="e590fae72e3a6041fbd23bd8ff6b74baf44ca563f6ba40a041c55e7b867c1681",
+        kind="choice",
+        task=("Deduce the order of three objects from a few statements about them and pick the option "
+              "that is true. The response must end with a final line \"Answer: (<letter>)\" naming the "
+              "correct option."),
+        system="Answer the question. End your response with a final line of the form 'Answer: $VALUE' "
+               "where VALUE is the letter of the correct option.",
+        prefix="ld",
+    ),
+    "date_understanding": BbhTask(
+        sha256="0148d4ac5fca05b2f82373e5fef7208e15363b9c6079493034d77b3dab496bf5",
+        kind="choice",
+        task=("Work out a date from a few sentences about dates and pick the option with that date (MM/DD/YYYY). "
+              "The response must end with a final line \"Answer: (<letter>)\" naming the correct option."),
+        system="Answer the question. End your response with a final line of the form 'Answer: $VALUE' "
+               "where VALUE is the letter of the correct option.",
+        prefix="du",
+    ),
+    "disambiguation_qa": BbhTask(
+        sha256="cf06df9ebf911b883671cb1b35d3fbd1a1c306b19b9e9a012407e596c85fe8c6",
+        kind="choice",
+        task=("Say which noun a pronoun in a sentence refers to, or that it is ambiguous, by picking one of the "
+              "options. The response must end with a final line \"Answer: (<letter>)\" naming the correct option."),
+        system="Answer the question. End your response with a final line of the form 'Answer: $VALUE' "
+               "where VALUE is the letter of the correct option.",
+        prefix="dq",
+    ),
+}
+_OPTION = re.compile(r"^\(([A-Z])\)[ \t]+(.+?)[ \t]*$", re.MULTILINE)
+
+
+def _words(text: str) -> str:
+    """``text`` as a pattern: its words escaped, any run of spaces or tabs between them."""
+    return r"[ \t]+".join(re.escape(w) for w in text.split())
+
+
+def choice_answer_regex(letter: str, option: str) -> str:
+    """The output ends with ``Answer: <letter>``: ``(B)``, ``B`` or ``B)``, optionally followed by
+    the option's own text (``Answer: (B) 12/25/1937``); decoration as in ``final_answer_regex``."""
+    text = rf"(?:(?:[ \t]*[:.][ \t]*|[ \t]+){_DECOR}{_words(option)})?"
+    return (rf"(?i)\banswer\s*(?:\*\*)?:(?:\*\*)?[ \t]*{_DECOR}[ \t]*(?:\({letter}\)|{letter}\)?){text}"
+            rf"[ \t]*{_DECOR}\.?{_DECOR}\s*\Z")
+
+
+def bbh_examples(path: Path, sha256: str) -> list[dict]:
+    """The examples of a vendored BIG-Bench Hard file, after checking it is the recorded one."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != sha256:
+        raise SystemExit(f"{path}: sha256 {digest}, expected {sha256} (see bench/quality/data/README.md)")
+    return json.loads(raw.decode("utf-8"))["examples"]
+
+
+def bbh_task(name: str) -> str:
+    spec = BBH_TASKS[name]
+    rows = []
+    for i, (split, ex) in enumerate(_split(bbh_examples(BBH_DATA / f"{name}.json", spec.sha256), SIZES)):
+        question, target = str(ex["input"]), str(ex["target"]).strip()
+        if spec.kind == "yes_no":
+            assert target.lower() in ("yes", "no"), (name, target)
+            regex = final_answer_regex([target.lower()])
+        else:
+            letter = re.fullmatch(r"\(([A-Z])\)", target)
+            options = dict(_OPTION.findall(question.split("Options:", 1)[-1]))
+            assert letter and letter.group(1) in options, (name, i, target)
+            regex = choice_answer_regex(letter.group(1), options[letter.group(1)])
+        rows.append({"id": f"{spec.prefix}-{split[:3]}-{i:03d}", "split": split, "question": question,
+                     "expected": [target], "regex": regex})
+    doc = _document(
+        name=name,
+        header=HEADER.format(seed=SEED, source=f"BIG-Bench Hard {name} (bench/quality/data/bbh/{name}.json)",
+                             sizes="30 train / 30 validation / 100 test"),
+        task=spec.task,
+        system=spec.system,
+        task_max_tokens=256,
+    )
+    _add_examples(doc, rows)
+    return tomlkit.dumps(doc)
+
+
 def build(data: Path) -> dict[str, str]:
     return {
         "object_counting": object_counting(data),
         "word_sorting": word_sorting(data),
         "commonsense_math": commonsense_math(),
+        **{name: bbh_task(name) for name in BBH_TASKS},
     }
 
 

@@ -27,7 +27,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "quality.py"
-TASKS = ("object_counting", "word_sorting", "commonsense_math")
+BBH = ("sports_understanding", "logical_deduction_three_objects", "date_understanding", "disambiguation_qa")
+TASKS = ("object_counting", "word_sorting", "commonsense_math", *BBH)
 METHODS = ("initial", "gradsum", "tgd", "textgrad", "copro", "gepa")
 HEADER = ["method", "test", "score", "per", "seed", "calls", "tokens", "wall", "s", "note"]
 SCORE = re.compile(r"^(\d\.\d{3})±(\d\.\d{3})$")
@@ -125,7 +126,8 @@ def test_task_files_are_what_make_tasks_writes() -> None:
 def test_task_files_have_the_documented_shape() -> None:
     """The committed task files (without the BIG-bench data make_tasks.py reads): split sizes,
     every example's expected answer and exact-match regex, both number forms for counting."""
-    sizes = {"object_counting": (30, 30, 100), "word_sorting": (30, 30, 100), "commonsense_math": (4, 2, 4)}
+    sizes = {"object_counting": (30, 30, 100), "word_sorting": (30, 30, 100), "commonsense_math": (4, 2, 4),
+             **{name: (30, 30, 100) for name in BBH}}
     for name in TASKS:
         path = REPO / "bench" / "quality" / "tasks" / f"{name}.prompt.toml"
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -162,6 +164,66 @@ def test_task_files_have_the_documented_shape() -> None:
                 if len(words) > 1:
                     assert not re.search(regex, "Answer: " + ", ".join(words)), e["id"]  # commas fail
                     assert not re.search(regex, "Answer: " + " ".join(reversed(words))), e["id"]
+
+
+def _make_tasks():
+    sys.path.insert(0, str(REPO / "bench" / "quality"))
+    try:
+        import make_tasks
+    finally:
+        sys.path.remove(str(REPO / "bench" / "quality"))
+    return make_tasks
+
+
+def test_bbh_task_files_are_what_make_tasks_writes_from_the_vendored_data() -> None:
+    """The BIG-Bench Hard tasks need no outside data: their files come from bench/quality/data/."""
+    make_tasks = _make_tasks()
+    assert set(make_tasks.BBH_TASKS) == set(BBH)
+    for name in BBH:
+        path = REPO / "bench" / "quality" / "tasks" / f"{name}.prompt.toml"
+        assert make_tasks.bbh_task(name) == path.read_text(encoding="utf-8"), name
+
+
+def test_a_changed_vendored_bbh_file_is_refused(tmp_path: Path) -> None:
+    make_tasks = _make_tasks()
+    spec = make_tasks.BBH_TASKS["sports_understanding"]
+    source = make_tasks.BBH_DATA / "sports_understanding.json"
+    assert len(make_tasks.bbh_examples(source, spec.sha256)) == 250
+    changed = tmp_path / "sports_understanding.json"
+    changed.write_bytes(source.read_bytes().replace(b'"target": "no"', b'"target": "yes"', 1))
+    with pytest.raises(SystemExit, match="sha256"):
+        make_tasks.bbh_examples(changed, spec.sha256)
+
+
+def test_bbh_answers_are_matched_in_their_equivalent_forms_only() -> None:
+    """yes/no in any case; a letter as (B), B or B), with or without its option's text; never
+    another letter, another option's text, or text after the answer line."""
+    for name in BBH:
+        doc = tomllib.loads((REPO / "bench" / "quality" / "tasks" / f"{name}.prompt.toml").read_text(encoding="utf-8"))
+        for e in doc["examples"]:
+            regex, expected, question = e["assert"][0]["value"], e["expected"], e["vars"]["question"]
+            assert isinstance(expected, str), e
+            if name == "sports_understanding":
+                other = {"yes": "no", "no": "yes"}[expected]
+                for form in (expected, expected.upper(), expected.capitalize(), f"**{expected}**."):
+                    assert re.search(regex, f"Thinking.\nAnswer: {form}"), (e["id"], form)
+                for form in (other, other.capitalize(), f"{expected} and {other}", "maybe"):
+                    assert not re.search(regex, f"Thinking.\nAnswer: {form}"), (e["id"], form)
+                continue
+            options = dict(re.findall(r"^\(([A-F])\) (.+)$", question, flags=re.MULTILINE))
+            assert "\nOptions:\n(A) " in question and len(options) >= 3, e["id"]  # the options are shown
+            letter = re.fullmatch(r"\(([A-F])\)", expected).group(1)
+            for form in (f"({letter})", letter, f"{letter})", letter.lower(), f"**({letter})**",
+                         f"({letter}) {options[letter]}", f"{letter}. {options[letter]}."):
+                assert re.search(regex, f"Step by step.\n**Answer:** {form}\n"), (e["id"], form)
+            for other, text in options.items():
+                if other == letter:
+                    continue
+                for form in (f"({other})", other, f"({letter}) {text}"):
+                    if text != options[letter]:
+                        assert not re.search(regex, f"Step by step.\nAnswer: {form}"), (e["id"], form)
+            assert not re.search(regex, f"Answer: ({letter})\nOr maybe not."), e["id"]
+            assert not re.search(regex, f"Answer: {options[letter]}"), e["id"]  # the letter is the answer
 
 
 def test_peer_environment_holds_no_secret(monkeypatch, tmp_path) -> None:
