@@ -250,9 +250,20 @@ def _plain_example(raw: Mapping[str, Any]) -> dict[str, Any]:
     if raw.get("split") in ("train", "validation", "test"):
         out["split"] = raw["split"]
     asserts = raw.get("assert")
-    if isinstance(asserts, list) and all(isinstance(a, Mapping) and isinstance(a.get("type"), str) for a in asserts):
+    if isinstance(asserts, list) and all(_usable_assertion(a) for a in asserts):
         out["assert"] = asserts
     return out
+
+
+def _usable_assertion(item: Any) -> bool:
+    """An ``assert`` item the model can be built from (the schema reports what is wrong with
+    the others): a string ``type``, and a number or nothing as ``weight`` and ``threshold``."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
+        return False
+    return all(
+        item.get(key) is None or (isinstance(item[key], (int, float)) and not isinstance(item[key], bool))
+        for key in ("weight", "threshold")
+    )
 
 
 def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: int) -> list[Collected]:
@@ -267,7 +278,10 @@ def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: in
     root = (result.root or find_root(result.path)).resolve()
     try:
         file = ds.resolve_inside(base, relative, root)
-    except (ValueError, OSError) as exc:  # e.g. an embedded NUL, a symlink loop
+    except RuntimeError:  # Python < 3.13 reports a symlink loop so
+        result.diagnostics.append(Diagnostic.of("dataset-unreadable", f"{relative!r}: not a usable path (a symlink loop)", span))
+        return []
+    except (ValueError, OSError) as exc:  # e.g. an embedded NUL, a symlink loop (3.13+)
         result.diagnostics.append(Diagnostic.of("dataset-unreadable", f"{relative!r}: not a usable path ({exc})", span))
         return []
     if file is None:

@@ -1,0 +1,84 @@
+"""Issue 12 (hardening): inputs that crashed, hung or misled analyze() now get one precise
+diagnostic each. Pathological sizes run in a child interpreter with a generous timeout (a hang
+guard, not a timing test); speed and memory are measured by bench/hostile.py."""
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from promptlsp.document import analyze
+
+BASE = '''version = 1
+task = "Label the sentiment of a product review."
+[prompt]
+template = "Review: {{ review }}"
+[[criteria]]
+type = "equals"
+[[examples]]
+vars = { review = "great" }
+expected = "positive"
+[[examples]]
+vars = { review = "awful" }
+expected = "negative"
+split = "validation"
+'''
+
+
+def run(tmp_path, text, name="p.prompt.toml"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return analyze(text, path, tmp_path)
+
+
+def codes(analysis):
+    return [d.code for d in analysis.diagnostics]
+
+
+def covered(analysis, diagnostic):
+    return analysis.text[diagnostic.span.start:diagnostic.span.end]
+
+
+@pytest.fixture
+def no_internal_errors(caplog):
+    caplog.set_level(logging.ERROR, logger="promptlsp")
+    yield
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "an internal error was logged"
+
+
+# -- internal errors that must be diagnostics ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("item", "bad"),
+    [('weight = "heavy"', '"heavy"'), ("threshold = [1]", "[1]"), ("weight = { a = 1 }", "{ a = 1 }")],
+)
+def test_a_non_numeric_weight_or_threshold_is_a_schema_error_on_it(tmp_path, no_internal_errors, item, bad):
+    text = BASE.replace('expected = "positive"\n', f'expected = "positive"\nassert = [{{ type = "contains", value = "x", {item} }}]\n')
+    a = run(tmp_path, text)
+    (d,) = [d for d in a.diagnostics if d.severity == "error"]
+    assert d.code == "schema" and covered(a, d) == bad
+
+
+def test_a_deeply_nested_template_is_a_template_error_on_its_line(tmp_path, no_internal_errors):
+    nested = "{% if x %}\\n" * 500 + "{% endif %}" * 500
+    a = run(tmp_path, BASE.replace('"Review: {{ review }}"', f'"Review: {{{{ review }}}}\\n{nested}"'))
+    (d,) = [d for d in a.diagnostics if d.severity == "error"]
+    assert d.code == "template-syntax" and "nested" in d.message
+    assert covered(a, d) == "{% if x %}"  # the 51st nested `if` (its line inside the template string)
+    assert d.span.start == a.text.index("{% if x %}") + 50 * len("{% if x %}\\n")
+
+
+def test_brackets_nested_500_deep_are_a_template_error(tmp_path, no_internal_errors):
+    a = run(tmp_path, BASE.replace('"Review: {{ review }}"', '"Review: {{ ' + "(" * 500 + "review" + ")" * 500 + ' }}"'))
+    assert codes(a).count("template-syntax") == 1 and "brackets nested" in a.diagnostics[0].message
+
+
+def test_a_symlink_loop_in_a_dataset_path_is_unreadable_on_the_path(tmp_path, no_internal_errors):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    text = BASE + '[[datasets]]\npath = "a/rows.jsonl"\n'
+    a = run(tmp_path, text)
+    (d,) = [d for d in a.diagnostics if d.severity == "error"]
+    assert d.code == "dataset-unreadable" and "symlink loop" in d.message
+    assert covered(a, d) == '"a/rows.jsonl"'
