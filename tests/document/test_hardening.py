@@ -82,3 +82,25 @@ def test_a_symlink_loop_in_a_dataset_path_is_unreadable_on_the_path(tmp_path, no
     (d,) = [d for d in a.diagnostics if d.severity == "error"]
     assert d.code == "dataset-unreadable" and "symlink loop" in d.message
     assert covered(a, d) == '"a/rows.jsonl"'
+
+
+# -- newcomers: a typo in a template variable ----------------------------------------------------
+
+def test_a_misspelt_template_variable_is_one_error_on_it_with_a_suggestion(tmp_path):
+    text = BASE.replace("{{ review }}", "{{ reveiw }}")
+    a = run(tmp_path, text)
+    assert codes(a) == ["template-var-missing"]  # not one per example, no "unused review" warnings
+    (d,) = a.diagnostics
+    assert covered(a, d) == "reveiw" and d.span.start == text.index("reveiw")
+    assert "did you mean 'review'?" in d.message
+    assert covered(a, d.related[0]) == "review" and d.related[0].span.start == text.index("review = ")
+
+
+def test_a_variable_only_some_examples_lack_is_still_reported_on_those_examples(tmp_path):
+    text = BASE.replace("{{ review }}", "{{ review }} {{ stars }}").replace(
+        'vars = { review = "great" }', 'vars = { review = "great", stars = 5 }'
+    )
+    a = run(tmp_path, text)
+    (d,) = a.diagnostics
+    assert d.code == "template-var-missing" and "example #2 " in d.message
+    assert d.span.start == text.index('vars = { review = "awful"')

@@ -7,6 +7,7 @@ span lies inside the text.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -404,18 +405,22 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
     if not strings or any(template.check_syntax(s) for s in strings.values()):
         return  # a template that does not compile has no reliable variable list
     used = _used_variables(result)
+    defined: dict[str, Collected] = {}  # variable -> the first example that defines it
+    for item in examples:
+        for name in item[0].vars:
+            defined.setdefault(name, item)
+    # A variable no example defines is the template's problem (often a typo): one error on
+    # the variable itself, naming the closest variable the examples do define.
+    explained = _undefined_everywhere(result, strings, used, defined)
     unused_in_dataset: dict[tuple, set[str]] = defaultdict(set)
     for example, _, span in examples:
-        missing = sorted(set(used) - set(example.vars))
+        missing = sorted(name for name in set(used) - set(example.vars) if name in defined)
         if missing:
             related = []
             for name in missing:
-                key = used[name]
-                uses = template.variable_uses(strings[key], name)
-                if uses:
-                    use = result.string_span(("prompt", key), *uses[0])
-                    if use is not None:
-                        related.append(Related(f"'{name}' is used here", use))
+                use = _first_use(result, strings, used[name], name)
+                if use is not None:
+                    related.append(Related(f"'{name}' is used here", use))
             target = span
             if example.origin.file is None:
                 target = result.span_for(example.origin.path + ("vars",), "key") if result.node(example.origin.path + ("vars",)) else span
@@ -424,7 +429,7 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 f"used by the {'/'.join(sorted({used[m] for m in missing}))}"
             )
             result.diagnostics.append(Diagnostic.of("template-var-missing", diagnostics_message, target, related))
-        for name in sorted(set(example.vars) - set(used)):
+        for name in sorted(set(example.vars) - set(used) - explained):
             if example.origin.file is None:
                 result.diagnostics.append(
                     Diagnostic.of(
@@ -443,3 +448,38 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 result.span_for(path + ("path",)),
             )
         )
+
+
+def _first_use(result: Analysis, strings: dict[str, str], key: str, name: str) -> Span | None:
+    uses = template.variable_uses(strings[key], name)
+    return result.string_span(("prompt", key), *uses[0]) if uses else None
+
+
+def _undefined_everywhere(
+    result: Analysis, strings: dict[str, str], used: dict[str, str], defined: dict[str, Collected]
+) -> set[str]:
+    """One ``template-var-missing`` on each variable that no example defines, with a
+    did-you-mean; returns the examples' variables those messages suggest (their "unused"
+    warnings would only repeat the same typo)."""
+    unused = sorted(set(defined) - set(used))
+    suggested: set[str] = set()
+    for name in sorted(n for n in used if n not in defined):
+        key = used[name]
+        close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6) or difflib.get_close_matches(
+            name, sorted(defined), n=1, cutoff=0.6
+        )
+        related = []
+        hint = ""
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+            if close[0] in unused:
+                suggested.add(close[0])
+            example, _, span = defined[close[0]]
+            if example.origin.file is None and result.node(example.origin.path + ("vars", close[0])):
+                span = result.span_for(example.origin.path + ("vars", close[0]), "key")
+            related.append(Related(f"'{close[0]}' is defined by example {_name(example)}", span))
+        span = _first_use(result, strings, key, name) or result.span_for(("prompt", key))
+        result.diagnostics.append(
+            Diagnostic.of("template-var-missing", f"no example defines '{name}', used by the {key}{hint}", span, related)
+        )
+    return suggested
