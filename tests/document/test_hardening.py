@@ -104,3 +104,25 @@ def test_a_variable_only_some_examples_lack_is_still_reported_on_those_examples(
     (d,) = a.diagnostics
     assert d.code == "template-var-missing" and "example #2 " in d.message
     assert d.span.start == text.index('vars = { review = "awful"')
+
+
+# -- newcomers: a missing closing quote ------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("old", "new", "opening", "closer"),
+    [
+        ('template = "Review: {{ review }}"', 'template = "Review: {{ review }}', '"Review: {{ review }}', '"'),
+        ('template = "Review: {{ review }}"', "template = 'Review: {{ review }}", "'Review: {{ review }}", "'"),
+        ('expected = "negative"', 'expected = "negative', '"negative', '"'),
+        ('vars = { review = "great" }', 'vars = { review = "great }', '"great }', '"'),
+        ('task = "Label', 'task = """Label', '"""Label the sentiment of a product review."', '"""'),
+    ],
+    ids=["basic", "literal", "at-the-end", "inline-table", "multi-line"],
+)
+def test_a_missing_closing_quote_is_an_unterminated_string_on_its_opening(tmp_path, old, new, opening, closer):
+    text = BASE.replace(old, new)
+    a = run(tmp_path, text)
+    (d,) = a.diagnostics
+    assert d.code == "toml-syntax" and d.message == f"unterminated string: no closing {closer}"
+    assert covered(a, d) == opening  # the opening quote through the end of its line
+    assert "Control characters" not in d.message

@@ -135,11 +135,64 @@ def _syntax_error(result: Analysis, exc: Exception) -> None:
             return
     line = max(getattr(exc, "line", 1) - 1, 0)
     col = max(getattr(exc, "col", 0), 0)
+    if "Control characters" in text or "Unexpected end of file" in text:
+        # tomlkit met a line break or the end inside a string: say so, on the string's opening
+        unterminated = _unterminated_string(result.text)
+        if unterminated is not None and result.source.line_of(unterminated[0].start) <= line:
+            span, closer = unterminated
+            result.diagnostics.append(Diagnostic.of("toml-syntax", f"unterminated string: no closing {closer}", span))
+            return
     line_span = result.source.line_span(line)
     start = min(line_span.start + col, line_span.end)
     end = min(start + 1, len(result.text))
     message = text.rsplit(" at line ", 1)[0]
     result.diagnostics.append(Diagnostic.of("toml-syntax", message, Span(start, max(end, start))))
+
+
+_STRING_OR_COMMENT = re.compile(r"[\"'#]")
+_BASIC_REST = re.compile(r'(?:[^"\\\r\n]|\\[^\r\n])*')  # a one-line basic string's content
+_LITERAL_REST = re.compile(r"[^'\r\n]*")
+_MULTILINE_BASIC_REST = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+def _unterminated_string(text: str) -> tuple[Span, str] | None:
+    """The first string that a line break (one-line strings) or the end of the text
+    (multi-line strings) interrupts: from its opening quote to the end of that line, and the
+    closing delimiter it lacks. One linear pass; None when every string is closed."""
+    i, n = 0, len(text)
+    while True:
+        m = _STRING_OR_COMMENT.search(text, i)
+        if m is None:
+            return None
+        start = m.start()
+        if text.startswith("#", start):
+            i = _line_end(text, start)
+            continue
+        if text.startswith(('"""', "'''"), start):
+            delim = text[start:start + 3]
+            if delim == '"""':
+                close = _MULTILINE_BASIC_REST.match(text, start + 3).end()
+                close = close if text.startswith(delim, close) else -1
+            else:
+                close = text.find(delim, start + 3)
+            if close < 0:
+                return Span(start, _line_end(text, start)), delim
+            i = close + 3
+            while i < n and text[i] == delim[0] and i < close + 5:  # up to two quotes end the content
+                i += 1
+            continue
+        quote = text[start]
+        rest = _BASIC_REST if quote == '"' else _LITERAL_REST
+        end = rest.match(text, start + 1).end()
+        if not text.startswith(quote, end):
+            return Span(start, _line_end(text, start)), quote
+        i = end + 1
+
+
+def _line_end(text: str, i: int) -> int:
+    m = _LINE_BREAK.search(text, i)
+    return m.start() if m else len(text)
 
 
 def _parse(result: Analysis) -> dict[str, Any] | None:
