@@ -27,7 +27,7 @@ except ImportError:  # Python 3.10
         _fast_toml = None  # type: ignore[assignment]
 
 from . import datasets as ds
-from . import model, schema, template
+from . import limits, model, schema, template
 from .diagnostics import Diagnostic, Related, has_errors
 from .source import SourceText, Span
 from .spans import Node, ScanError, ScanResult, scan
@@ -215,6 +215,10 @@ def _parse(result: Analysis) -> dict[str, Any] | None:
 
 
 def _analyze(result: Analysis) -> None:
+    excess = limits.check(result.text)
+    if excess is not None:  # checked before any parser can hang or recurse on it
+        result.diagnostics.append(Diagnostic.of("file-too-complex", excess.message, excess.span))
+        return
     result.data = _parse(result)
     if result.data is None:
         return
