@@ -126,3 +126,43 @@ def test_a_missing_closing_quote_is_an_unterminated_string_on_its_opening(tmp_pa
     assert d.code == "toml-syntax" and d.message == f"unterminated string: no closing {closer}"
     assert covered(a, d) == opening  # the opening quote through the end of its line
     assert "Control characters" not in d.message
+
+
+# -- size and shape: linear, bounded, or a file-too-complex diagnostic -----------------------------
+
+CHILD = """
+import json, resource, sys
+from promptlsp.document import analyze
+text = {base!r} + {tail}
+a = analyze(text)
+print(json.dumps({{
+    "codes": [d.code for d in a.diagnostics],
+    "covered": [text[d.span.start:d.span.end][:40] for d in a.diagnostics],
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("tail", "code", "covered"),
+    [
+        ("'x' + '.a' * 50_000 + ' = 1\\n'", "file-too-complex", "x.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."),
+        ("'[x' + '.a' * 50_000 + ']\\n'", "file-too-complex", "x.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a."),
+        ("'x = ' + '[' * 100_000 + ']' * 100_000 + '\\n'", "file-too-complex", "["),
+        ("'x = ' + '{a=' * 50_000 + '1' + '}' * 50_000 + '\\n'", "file-too-complex", "{"),
+        ("'[optimize]\\nconstraints = [' + '1,' * 300_000 + ']\\n'", "file-too-complex", ","),
+        ("''.join(f'[t{i}]\\n' for i in range(100_000))", "file-too-complex", "["),
+    ],
+    ids=["dotted-key", "dotted-header", "nested-arrays", "nested-inline-tables", "300k-items", "100k-tables"],
+)
+def test_pathological_shapes_get_one_diagnostic_quickly_and_in_bounded_memory(tail, code, covered):
+    # hang guard only; 16,000 key parts took 34 s / 1.5 GB, 300,000 array items 33 s / 1.2 GB
+    done = subprocess.run([sys.executable, "-c", CHILD.format(base=BASE, tail=tail)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    result = json.loads(done.stdout)
+    assert result["codes"] == [code]
+    assert result["covered"][0].startswith(covered)
+    assert result["rss_mb"] < 500
