@@ -166,3 +166,41 @@ def test_pathological_shapes_get_one_diagnostic_quickly_and_in_bounded_memory(ta
     assert result["codes"] == [code]
     assert result["covered"][0].startswith(covered)
     assert result["rss_mb"] < 500
+
+
+def _big(text: str) -> str:
+    """``text`` grown past the size where tomlkit is no longer asked for error messages."""
+    from promptlsp.document.analysis import TOMLKIT_ERROR_LIMIT
+
+    filler = '[[examples]]\nvars = { review = "fine %d" }\nexpected = "neutral"\n'
+    count = TOMLKIT_ERROR_LIMIT // len(filler) + 10
+    return text + "".join(filler % i for i in range(count))
+
+
+def test_a_syntax_error_in_a_big_file_is_reported_where_it_is(tmp_path):
+    text = _big(BASE) + "oops = \n"
+    a = run(tmp_path, text)
+    (d,) = a.diagnostics
+    assert d.code == "toml-syntax" and d.span.start == text.index("oops = ") + len("oops = ")
+
+
+def test_big_files_also_get_unterminated_strings_and_duplicate_keys(tmp_path):
+    text = _big(BASE) + 'note = "no end\n'
+    (d,) = run(tmp_path, text).diagnostics
+    assert d.message == 'unterminated string: no closing "' and d.span.start == text.index('"no end')
+    text = _big(BASE.replace('version = 1\n', 'version = 1\nversion = 1\n'))
+    (d,) = run(tmp_path, text).diagnostics
+    assert d.message == "key 'version' is defined twice" and d.span.start == text.index("version", 5)
+
+
+def test_crlf_files_keep_crlf_in_multiline_strings_without_tomlkit(tmp_path, monkeypatch):
+    import tomlkit
+
+    from promptlsp.document import analysis as analysis_module
+
+    text = BASE.replace('template = "Review: {{ review }}"', 'template = """\nReview:\n{{ review }}\n"""').replace("\n", "\r\n")
+    expected = tomlkit.parse(text).unwrap()
+    monkeypatch.setattr(analysis_module.tomlkit, "parse", lambda *_: pytest.fail("tomlkit parsed a valid file"))
+    a = run(tmp_path, text)
+    assert a.data == expected and a.data["prompt"]["template"] == "Review:\r\n{{ review }}\r\n"
+    assert a.diagnostics == [] and a.prompt is not None

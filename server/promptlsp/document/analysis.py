@@ -30,7 +30,7 @@ from . import datasets as ds
 from . import limits, model, schema, template
 from .diagnostics import Diagnostic, Related, has_errors
 from .source import SourceText, Span
-from .spans import Node, ScanError, ScanResult, scan
+from .spans import Node, ScanError, ScanResult, scan, string_value
 
 log = logging.getLogger("promptlsp.document")
 
@@ -122,7 +122,35 @@ def analyze(text: str, path: Path | None = None, root: Path | None = None) -> An
 def _syntax_error(result: Analysis, exc: Exception) -> None:
     """A TOML syntax diagnostic at tomlkit's position (duplicates: at the second key)."""
     text = str(exc)
-    if "already exists" in text:
+    line = max(getattr(exc, "line", 1) - 1, 0)
+    col = max(getattr(exc, "col", 0), 0)
+    _report_syntax(result, text.rsplit(" at line ", 1)[0], line, col,
+                   duplicate="already exists" in text,
+                   in_string="Control characters" in text or "Unexpected end of file" in text)
+
+
+_FAST_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
+
+
+def _fast_syntax_error(result: Analysis, exc: Exception) -> None:
+    """A TOML syntax diagnostic from tomllib's error (``… (at line 3, column 7)``)."""
+    text = str(exc)
+    m = _FAST_POSITION.search(text)
+    if m is None:
+        line, col = 0, 0
+    elif m.group(1):
+        line, col = int(m.group(1)) - 1, int(m.group(2)) - 1
+    else:
+        line = result.source.line_count - 1
+        col = len(result.source.line_span(line))
+    message = text[: m.start()] if m else text
+    _report_syntax(result, message, line, col,
+                   duplicate="Cannot overwrite" in text or "Cannot declare" in text,
+                   in_string="Illegal character" in text or "Unterminated string" in text)
+
+
+def _report_syntax(result: Analysis, message: str, line: int, col: int, *, duplicate: bool, in_string: bool) -> None:
+    if duplicate:
         try:
             duplicates = scan(result.text).duplicates
         except ScanError:
@@ -133,10 +161,8 @@ def _syntax_error(result: Analysis, exc: Exception) -> None:
                 name = ".".join(str(p) for p in dup_path)
                 result.diagnostics.append(Diagnostic.of("toml-syntax", f"key '{name}' is defined twice", span, related))
             return
-    line = max(getattr(exc, "line", 1) - 1, 0)
-    col = max(getattr(exc, "col", 0), 0)
-    if "Control characters" in text or "Unexpected end of file" in text:
-        # tomlkit met a line break or the end inside a string: say so, on the string's opening
+    if in_string:
+        # the reader met a line break or the end inside a string: say so, on the string's opening
         unterminated = _unterminated_string(result.text)
         if unterminated is not None and result.source.line_of(unterminated[0].start) <= line:
             span, closer = unterminated
@@ -145,7 +171,6 @@ def _syntax_error(result: Analysis, exc: Exception) -> None:
     line_span = result.source.line_span(line)
     start = min(line_span.start + col, line_span.end)
     end = min(start + 1, len(result.text))
-    message = text.rsplit(" at line ", 1)[0]
     result.diagnostics.append(Diagnostic.of("toml-syntax", message, Span(start, max(end, start))))
 
 
@@ -195,23 +220,60 @@ def _line_end(text: str, i: int) -> int:
     return m.start() if m else len(text)
 
 
+# Above this size a syntax error is reported as tomllib words it: asking tomlkit for its
+# message means parsing the file a second time, and tomlkit takes seconds on a megabyte.
+TOMLKIT_ERROR_LIMIT = 128 * 1024
+
+
 def _parse(result: Analysis) -> dict[str, Any] | None:
     """The file's data. tomllib (stdlib, ~3x faster than tomlkit on large files) reads it; only
     when it refuses the text does tomlkit parse it — for the exact error message and position
     that the diagnostics have always given, and so that a text tomlkit accepts is never rejected
-    here (edits are planned with tomlkit: what it can parse, it can rewrite). Texts with a
-    carriage return go to tomlkit directly: tomllib turns CRLF inside multi-line strings into LF,
-    while tomlkit keeps the string as written — which the span map and the prompts sent rely on."""
-    if _fast_toml is not None and "\r" not in result.text:
+    here (edits are planned with tomlkit: what it can parse, it can rewrite). Files over
+    TOMLKIT_ERROR_LIMIT get tomllib's message instead.
+
+    tomllib turns a CRLF inside a multi-line string into LF, while tomlkit keeps the string as
+    written — which the span map and the prompts sent rely on: in a text with carriage returns,
+    those strings are decoded again by the span scanner (else tomlkit reads the whole text)."""
+    fast_error: Exception | None = None
+    if _fast_toml is not None:
         try:
-            return _fast_toml.loads(result.text)
-        except Exception:  # TOMLDecodeError, or a reader bug on odd input: ask tomlkit
-            pass
+            data = _fast_toml.loads(result.text)
+        except Exception as exc:  # TOMLDecodeError, or a reader bug on odd input: ask tomlkit
+            fast_error = exc
+        else:
+            if "\r" not in result.text or _keep_carriage_returns(result, data):
+                return data
+    if fast_error is not None and len(result.text) > TOMLKIT_ERROR_LIMIT:
+        _fast_syntax_error(result, fast_error)
+        return None
     try:
         return tomlkit.parse(result.text).unwrap()
     except Exception as exc:  # ParseError, KeyAlreadyPresent, or a tomlkit bug on odd input
         _syntax_error(result, exc)
         return None
+
+
+def _keep_carriage_returns(result: Analysis, data: dict[str, Any]) -> bool:
+    """Put back the CRLFs tomllib dropped from multi-line strings; False when the span scanner
+    cannot read the text (then tomlkit must)."""
+    text = result.text
+    try:
+        result.spans = scan(text)
+        for node in result.spans.nodes.values():
+            if node.kind != "string" or not text.startswith(('"""', "'''"), node.value.start):
+                continue
+            if "\r" not in text[node.value.start:node.value.end]:
+                continue
+            *parents, last = node.path
+            target: Any = data
+            for part in parents:
+                target = target[part]
+            target[last] = string_value(text, node.value.start)
+    except (ScanError, LookupError, TypeError):
+        result.spans = None
+        return False
+    return True
 
 
 def _analyze(result: Analysis) -> None:
@@ -222,11 +284,11 @@ def _analyze(result: Analysis) -> None:
     result.data = _parse(result)
     if result.data is None:
         return
-    try:
-        result.spans = scan(result.text)
-    except ScanError as exc:
-        log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
-        result.spans = None
+    if result.spans is None:
+        try:
+            result.spans = scan(result.text)
+        except ScanError as exc:
+            log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
     data = result.data
     result.diagnostics.extend(schema.validate(data, result.span_for))
     _check_templates(result)
