@@ -20,16 +20,20 @@ MAX_NESTING = 32  # arrays, inline tables and [[headers]] inside one another
 MAX_KEY_PARTS = 32  # parts of one dotted key or table header
 MAX_ITEMS = 80_000  # key/value pairs, array items and table headers in the whole file
 
-_SKIP = r"(?:[ \t\r\n]|\#[^\r\n]*)*"  # blanks and comments (an escaped # in verbose mode)
+# Skipped between tokens: blanks, comments, and bare words without a dot (keys, numbers,
+# booleans: only dotted ones can make a long key). An escaped # in verbose mode.
+_SKIP = r"(?:[ \t\r\n]+|\#[^\r\n]*|[A-Za-z0-9_+\-:]+(?![.A-Za-z0-9_+\-:]))*"
 _TOKEN = re.compile(
     _SKIP
     + r"""(?:
-      (?P<string>"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*"{3,5}
+      (?P<open>[\[{])
+    | (?P<close>[\]}])
+    | (?P<item>[=,])
+    | (?P<string>"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*"{3,5}
         |'''[\s\S]*?'{3,5}
         |"(?:[^"\\\r\n]|\\[^\r\n])*"
         |'[^'\r\n]*')
     | (?P<bare>[A-Za-z0-9_+\-.:]+)
-    | (?P<punct>[\[\]{},=])
     | (?P<other>[\s\S])
     )""",
     re.VERBOSE,
@@ -56,45 +60,65 @@ def check(text: str) -> Excess | None:
     dots = 0
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        if kind is None:  # only blanks and comments were left
-            break
-        start = m.start(kind)
-        if start != m.start() and _LINE_BREAK.search(text, m.start(), start):
-            chain_start = -1  # a key never continues on the next line
-        if kind == "bare" or (kind == "string" and not text.startswith(('"""', "'''"), start)):
-            value = m.group(kind)
-            if chain_start < 0:
-                chain_start, dots = start, 0
-            if kind == "bare":
-                dots += value.count(".")
-            if dots >= MAX_KEY_PARTS:
-                return _long_key(text, chain_start)
-            continue
-        if kind == "other" and m.group(kind) == ".":  # a dot between quoted key parts
-            dots += 1
-            if dots >= MAX_KEY_PARTS and chain_start >= 0:
-                return _long_key(text, chain_start)
-            continue
-        chain_start = -1
-        if kind != "punct":
-            continue
-        ch = m.group(kind)
-        if ch in "[{":
+        if kind == "item":  # "=" or ","
+            chain_start = -1
+            items += 1
+            if items > MAX_ITEMS:
+                return _too_many(m.start(kind))
+        elif kind == "open":
+            chain_start = -1
             depth += 1
+            start = m.start(kind)
             if depth > MAX_NESTING:
                 return Excess(f"arrays or tables nested more than {MAX_NESTING} deep: too complex to check", Span(start, start + 1))
-            if ch == "[" and depth == 1:
+            if depth == 1 and text[start] == "[":
                 items += 1  # a table header (or a top-level array: counted with its items)
-        elif ch in "]}":
+                if items > MAX_ITEMS:
+                    return _too_many(start)
+        elif kind == "close":
+            chain_start = -1
             depth = max(depth - 1, 0)
-        else:  # "=" or ","
-            items += 1
-        if items > MAX_ITEMS:
-            return Excess(f"more than {MAX_ITEMS:,} keys, array items and tables: too large to check", Span(start, start + 1))
+        elif kind is None:  # only blanks and comments were left
+            break
+        else:  # a possible key part: a one-line string, a dotted bare word or a lone dot
+            start = m.start(kind)
+            if chain_start >= 0 and start != m.start() and _LINE_BREAK.search(text, m.start(), start):
+                chain_start = -1  # a key never continues on the next line
+            if kind == "string":
+                if text.startswith(('"""', "'''"), start):
+                    chain_start = -1
+                    continue
+                if chain_start < 0:
+                    chain_start, dots = start, 0
+            elif kind == "bare":
+                if chain_start < 0:
+                    chain_start, dots = start, 0
+                dots += text.count(".", start, m.end())
+            elif text[start] == ".":
+                if chain_start < 0:
+                    chain_start, dots = start, 0
+                dots += 1
+            else:
+                chain_start = -1
+                continue
+            if dots >= MAX_KEY_PARTS:
+                return _long_key(text, chain_start)
     return None
 
 
+def _too_many(start: int) -> Excess:
+    return Excess(f"more than {MAX_ITEMS:,} keys, array items and tables: too large to check", Span(start, start + 1))
+
+
 def _long_key(text: str, start: int) -> Excess:
-    """The whole dotted key that starts at ``start``."""
+    """The whole dotted key around ``start`` (where its run of dots begins)."""
+    before = start
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    first = before
+    while first > 0 and (text[first - 1].isascii() and (text[first - 1].isalnum() or text[first - 1] in "_-+:")):
+        first -= 1
+    if first < before:  # a bare first part, as in `x .a .a …`
+        start = first
     end = start + len(_KEY_CHAIN.match(text, start).group().rstrip(" \t"))
     return Excess(f"a key with more than {MAX_KEY_PARTS} dotted parts: too complex to check", Span(start, end))
