@@ -204,3 +204,17 @@ def test_crlf_files_keep_crlf_in_multiline_strings_without_tomlkit(tmp_path, mon
     a = run(tmp_path, text)
     assert a.data == expected and a.data["prompt"]["template"] == "Review:\r\n{{ review }}\r\n"
     assert a.diagnostics == [] and a.prompt is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "closed"),
+    [
+        ('"a" = 1', 3, True), ('"a\\\\" x', 5, True), ('"a\\"b" x', 6, True), ('"" x', 2, True),
+        ('"""a\\"""" x', 9, True), ('"""a""""" x', 9, True), ("'''x''''' x", 9, True), ("'a\\' x", 4, True),
+        ('"no end\nx = "y"', 7, False), ('"""no end\n"', 11, False), ("'''x''", 6, False),
+    ],
+)
+def test_string_end_is_where_toml_closes_the_string(text, end, closed):
+    from promptlsp.document.limits import string_end
+
+    assert string_end(text, 0) == (end, closed)

@@ -175,9 +175,6 @@ def _report_syntax(result: Analysis, message: str, line: int, col: int, *, dupli
 
 
 _STRING_OR_COMMENT = re.compile(r"[\"'#]")
-_BASIC_REST = re.compile(r'(?:[^"\\\r\n]|\\[^\r\n])*')  # a one-line basic string's content
-_LITERAL_REST = re.compile(r"[^'\r\n]*")
-_MULTILINE_BASIC_REST = re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*')
 _LINE_BREAK = re.compile(r"[\r\n]")
 
 
@@ -185,34 +182,19 @@ def _unterminated_string(text: str) -> tuple[Span, str] | None:
     """The first string that a line break (one-line strings) or the end of the text
     (multi-line strings) interrupts: from its opening quote to the end of that line, and the
     closing delimiter it lacks. One linear pass; None when every string is closed."""
-    i, n = 0, len(text)
+    i = 0
     while True:
         m = _STRING_OR_COMMENT.search(text, i)
         if m is None:
             return None
         start = m.start()
-        if text.startswith("#", start):
+        if text[start] == "#":
             i = _line_end(text, start)
             continue
-        if text.startswith(('"""', "'''"), start):
-            delim = text[start:start + 3]
-            if delim == '"""':
-                close = _MULTILINE_BASIC_REST.match(text, start + 3).end()
-                close = close if text.startswith(delim, close) else -1
-            else:
-                close = text.find(delim, start + 3)
-            if close < 0:
-                return Span(start, _line_end(text, start)), delim
-            i = close + 3
-            while i < n and text[i] == delim[0] and i < close + 5:  # up to two quotes end the content
-                i += 1
-            continue
-        quote = text[start]
-        rest = _BASIC_REST if quote == '"' else _LITERAL_REST
-        end = rest.match(text, start + 1).end()
-        if not text.startswith(quote, end):
-            return Span(start, _line_end(text, start)), quote
-        i = end + 1
+        i, closed = limits.string_end(text, start)
+        if not closed:
+            closer = text[start:start + 3] if text.startswith(('"""', "'''"), start) else text[start]
+            return Span(start, _line_end(text, start)), closer
 
 
 def _line_end(text: str, i: int) -> int:

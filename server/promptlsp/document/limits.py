@@ -22,6 +22,10 @@ MAX_ITEMS = 80_000  # key/value pairs, array items and table headers in the whol
 
 # Skipped between tokens: blanks, comments, and bare words without a dot (keys, numbers,
 # booleans: only dotted ones can make a long key). An escaped # in verbose mode.
+# Skipped between tokens: blanks, comments, and bare words without a dot (keys, numbers,
+# booleans: only dotted ones can make a long key). An escaped # in verbose mode. Strings are
+# found by their opening quote only and skipped by string_end (a regex for a whole string keeps
+# a backtracking state per character: 250 MB for a 1 MB string).
 _SKIP = r"(?:[ \t\r\n]+|\#[^\r\n]*|[A-Za-z0-9_+\-:]+(?![.A-Za-z0-9_+\-:]))*"
 _TOKEN = re.compile(
     _SKIP
@@ -29,18 +33,61 @@ _TOKEN = re.compile(
       (?P<open>[\[{])
     | (?P<close>[\]}])
     | (?P<item>[=,])
-    | (?P<string>"\"\"(?:[^"\\]|\\[\s\S]|"(?!""))*"{3,5}
-        |'''[\s\S]*?'{3,5}
-        |"(?:[^"\\\r\n]|\\[^\r\n])*"
-        |'[^'\r\n]*')
+    | (?P<string>"(?:"")?|'(?:'')?)
     | (?P<bare>[A-Za-z0-9_+\-.:]+)
     | (?P<other>[\s\S])
     )""",
     re.VERBOSE,
 )
+_BASIC_STOP = re.compile(r'["\r\n]')
+_LITERAL_STOP = re.compile(r"['\r\n]")
 
 
-_KEY_CHAIN = re.compile(r"""(?:[A-Za-z0-9_+\-.:]+|"(?:[^"\\\r\n]|\\[^\r\n])*"|'[^'\r\n]*'|[ \t]+)+""")
+def _escaped(text: str, i: int) -> bool:
+    """Whether the character at ``i`` follows an odd number of backslashes."""
+    j = i
+    while j > 0 and text[j - 1] == "\\":
+        j -= 1
+    return (i - j) % 2 == 1
+
+
+def string_end(text: str, start: int) -> tuple[int, bool]:
+    """Where the TOML string opening at ``start`` ends (just past its closing delimiter), and
+    whether it is closed at all (else: the line end for a one-line string, the text's end for a
+    multi-line one). Linear, and constant memory."""
+    n = len(text)
+    if text.startswith(('"""', "'''"), start):
+        delim = text[start:start + 3]
+        i = start + 3
+        while True:
+            j = text.find(delim, i)
+            if j < 0:
+                return n, False
+            if delim == '"""' and _escaped(text, j):
+                i = j + 1
+                continue
+            end = j + 3
+            extra = 0
+            while extra < 2 and end < n and text[end] == delim[0]:  # quotes just before the closer
+                end += 1
+                extra += 1
+            return end, True
+    stop = _BASIC_STOP if text[start] == '"' else _LITERAL_STOP
+    i = start + 1
+    while True:
+        m = stop.search(text, i)
+        if m is None:
+            return n, False
+        j = m.start()
+        if text[j] in "\r\n":
+            return j, False
+        if text[j] == '"' and _escaped(text, j):
+            i = j + 1
+            continue
+        return j + 1, True
+
+
+_KEY_PIECE = re.compile(r"[A-Za-z0-9_+\-.:]+|[ \t]+")
 _LINE_BREAK = re.compile(r"[\r\n]")
 
 
@@ -58,8 +105,12 @@ def check(text: str) -> Excess | None:
     items = 0
     chain_start = -1  # start of the current run of key parts and dots
     dots = 0
-    for m in _TOKEN.finditer(text):
+    pos, n = 0, len(text)
+    match = _TOKEN.match
+    while pos < n:
+        m = match(text, pos)
         kind = m.lastgroup
+        pos = m.end()
         if kind == "item":  # "=" or ","
             chain_start = -1
             items += 1
@@ -85,6 +136,7 @@ def check(text: str) -> Excess | None:
             if chain_start >= 0 and start != m.start() and _LINE_BREAK.search(text, m.start(), start):
                 chain_start = -1  # a key never continues on the next line
             if kind == "string":
+                pos = string_end(text, start)[0]
                 if text.startswith(('"""', "'''"), start):
                     chain_start = -1
                     continue
@@ -93,7 +145,7 @@ def check(text: str) -> Excess | None:
             elif kind == "bare":
                 if chain_start < 0:
                     chain_start, dots = start, 0
-                dots += text.count(".", start, m.end())
+                dots += text.count(".", start, pos)
             elif text[start] == ".":
                 if chain_start < 0:
                     chain_start, dots = start, 0
@@ -120,5 +172,17 @@ def _long_key(text: str, start: int) -> Excess:
         first -= 1
     if first < before:  # a bare first part, as in `x .a .a …`
         start = first
-    end = start + len(_KEY_CHAIN.match(text, start).group().rstrip(" \t"))
+    end = pos = start
+    while pos < len(text):  # bare parts, dots, blanks and quoted parts, up to anything else
+        if text[pos] in "\"'":
+            pos, closed = string_end(text, pos)
+            if not closed:
+                break
+        else:
+            piece = _KEY_PIECE.match(text, pos)
+            if piece is None:
+                break
+            pos = piece.end()
+        if text[pos - 1] not in " \t":
+            end = pos
     return Excess(f"a key with more than {MAX_KEY_PARTS} dotted parts: too complex to check", Span(start, end))
