@@ -74,7 +74,10 @@ SHAPES: dict[str, Callable[[], str]] = {
     "template 500 nested ifs": lambda: HEAD.replace("{{ review }}", "{{ review }}" + "{% if x %}" * 500 + "{% endif %}" * 500),
     "template 80k tags (1 MB)": lambda: HEAD.replace("{{ review }}", _fill("{{ review }} ", MB)),
     "60k examples (1 MB)": lambda: HEAD + _fill('[[examples]]\nvars = {review="a"}\n', MB),
-    "26k examples (just under the limit)": lambda: HEAD + "".join(f'[[examples]]\nvars = {{review="{i}"}}\n' for i in range(26_000)),
+    "26k examples (over the table limit)": lambda: HEAD + "".join(f'[[examples]]\nvars = {{review="{i}"}}\n' for i in range(26_000)),
+    "9,990 examples (under the table limit)": lambda: HEAD + "".join(
+        f'[[examples]]\nvars = {{ review = "review number {i}, quite short", stars = {i % 5} }}\nexpected = "neutral"\n'
+        for i in range(9_990)),
     "75k unknown keys (under the limit)": lambda: HEAD.replace("[prompt]", "".join(f"k{i} = 1\n" for i in range(75_000)) + "[prompt]"),
     "75k-item array (under the limit)": lambda: HEAD + "[optimize]\nconstraints = [" + '"a",' * 75_000 + "]\n",
     "realistic 5,000 examples": lambda: realistic(5000),
