@@ -330,3 +330,13 @@ def test_defaults_name_whole_numbers_and_null_dataset_keys(tmp_path):
     assert prompt.models.task.max_tokens == 64 and isinstance(prompt.models.task.max_tokens, int)
     row = prompt.examples[-1]
     assert row.id == "data/rows.jsonl:1" and row.split == "train"
+
+
+def test_a_key_with_thousands_of_parts_is_too_complex_on_the_key(tmp_path):
+    # 16,000 parts took 34 s and 1.5 GB (quadratic in the TOML readers and the span scanner)
+    key = "x" + ".a" * 16_000
+    text = BASE + f"{key} = 1\n"
+    a = run(tmp_path, text)
+    (d,) = a.diagnostics
+    assert d.code == "file-too-complex" and "dotted parts" in d.message
+    assert covered(a, d) == key and a.prompt is None

@@ -47,7 +47,7 @@ def test_without_the_fast_reader_the_analysis_is_the_same(tmp_path: Path, monkey
 
 
 def test_syntax_errors_keep_tomlkits_message_and_position(tmp_path: Path) -> None:
-    text = 'version = 1\nname = "x"\n[prompt]\ntemplate = "unterminated\n'
+    text = 'version = 1\nname = "x"\n[prompt]\ntemplate = "two" "strings"\n'  # (unterminated: test_hardening)
     a = analyze(text, tmp_path / "a.prompt.toml", tmp_path)
     (d,) = [d for d in a.diagnostics if d.code == "toml-syntax"]
     assert a.data is None and a.prompt is None
@@ -56,7 +56,7 @@ def test_syntax_errors_keep_tomlkits_message_and_position(tmp_path: Path) -> Non
     except Exception as exc:
         assert d.message == str(exc).rsplit(" at line ", 1)[0]
     else:
-        pytest.fail("tomlkit accepted an unterminated string")
+        pytest.fail("tomlkit accepted two strings as one value")
     assert a.source.position(d.span.start, "utf-16").line == 3  # on the template's line
 
 

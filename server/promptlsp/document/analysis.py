@@ -7,6 +7,7 @@ span lies inside the text.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -26,10 +27,10 @@ except ImportError:  # Python 3.10
         _fast_toml = None  # type: ignore[assignment]
 
 from . import datasets as ds
-from . import model, schema, template
+from . import limits, model, schema, template
 from .diagnostics import Diagnostic, Related, has_errors
 from .source import SourceText, Span
-from .spans import Node, ScanError, ScanResult, scan
+from .spans import Node, ScanError, ScanResult, scan, string_value
 
 log = logging.getLogger("promptlsp.document")
 
@@ -121,7 +122,35 @@ def analyze(text: str, path: Path | None = None, root: Path | None = None) -> An
 def _syntax_error(result: Analysis, exc: Exception) -> None:
     """A TOML syntax diagnostic at tomlkit's position (duplicates: at the second key)."""
     text = str(exc)
-    if "already exists" in text:
+    line = max(getattr(exc, "line", 1) - 1, 0)
+    col = max(getattr(exc, "col", 0), 0)
+    _report_syntax(result, text.rsplit(" at line ", 1)[0], line, col,
+                   duplicate="already exists" in text,
+                   in_string="Control characters" in text or "Unexpected end of file" in text)
+
+
+_FAST_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
+
+
+def _fast_syntax_error(result: Analysis, exc: Exception) -> None:
+    """A TOML syntax diagnostic from tomllib's error (``… (at line 3, column 7)``)."""
+    text = str(exc)
+    m = _FAST_POSITION.search(text)
+    if m is None:
+        line, col = 0, 0
+    elif m.group(1):
+        line, col = int(m.group(1)) - 1, int(m.group(2)) - 1
+    else:
+        line = result.source.line_count - 1
+        col = len(result.source.line_span(line))
+    message = text[: m.start()] if m else text
+    _report_syntax(result, message, line, col,
+                   duplicate="Cannot overwrite" in text or "Cannot declare" in text,
+                   in_string="Illegal character" in text or "Unterminated string" in text)
+
+
+def _report_syntax(result: Analysis, message: str, line: int, col: int, *, duplicate: bool, in_string: bool) -> None:
+    if duplicate:
         try:
             duplicates = scan(result.text).duplicates
         except ScanError:
@@ -132,27 +161,74 @@ def _syntax_error(result: Analysis, exc: Exception) -> None:
                 name = ".".join(str(p) for p in dup_path)
                 result.diagnostics.append(Diagnostic.of("toml-syntax", f"key '{name}' is defined twice", span, related))
             return
-    line = max(getattr(exc, "line", 1) - 1, 0)
-    col = max(getattr(exc, "col", 0), 0)
+    if in_string:
+        # the reader met a line break or the end inside a string: say so, on the string's opening
+        unterminated = _unterminated_string(result.text)
+        if unterminated is not None and result.source.line_of(unterminated[0].start) <= line:
+            span, closer = unterminated
+            result.diagnostics.append(Diagnostic.of("toml-syntax", f"unterminated string: no closing {closer}", span))
+            return
     line_span = result.source.line_span(line)
     start = min(line_span.start + col, line_span.end)
     end = min(start + 1, len(result.text))
-    message = text.rsplit(" at line ", 1)[0]
     result.diagnostics.append(Diagnostic.of("toml-syntax", message, Span(start, max(end, start))))
+
+
+_STRING_OR_COMMENT = re.compile(r"[\"'#]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+def _unterminated_string(text: str) -> tuple[Span, str] | None:
+    """The first string that a line break (one-line strings) or the end of the text
+    (multi-line strings) interrupts: from its opening quote to the end of that line, and the
+    closing delimiter it lacks. One linear pass; None when every string is closed."""
+    i = 0
+    while True:
+        m = _STRING_OR_COMMENT.search(text, i)
+        if m is None:
+            return None
+        start = m.start()
+        if text[start] == "#":
+            i = _line_end(text, start)
+            continue
+        i, closed = limits.string_end(text, start)
+        if not closed:
+            closer = text[start:start + 3] if text.startswith(('"""', "'''"), start) else text[start]
+            return Span(start, _line_end(text, start)), closer
+
+
+def _line_end(text: str, i: int) -> int:
+    m = _LINE_BREAK.search(text, i)
+    return m.start() if m else len(text)
+
+
+# Above this size a syntax error is reported as tomllib words it: asking tomlkit for its
+# message means parsing the file a second time, and tomlkit takes seconds on a megabyte.
+TOMLKIT_ERROR_LIMIT = 128 * 1024
 
 
 def _parse(result: Analysis) -> dict[str, Any] | None:
     """The file's data. tomllib (stdlib, ~3x faster than tomlkit on large files) reads it; only
     when it refuses the text does tomlkit parse it — for the exact error message and position
     that the diagnostics have always given, and so that a text tomlkit accepts is never rejected
-    here (edits are planned with tomlkit: what it can parse, it can rewrite). Texts with a
-    carriage return go to tomlkit directly: tomllib turns CRLF inside multi-line strings into LF,
-    while tomlkit keeps the string as written — which the span map and the prompts sent rely on."""
-    if _fast_toml is not None and "\r" not in result.text:
+    here (edits are planned with tomlkit: what it can parse, it can rewrite). Files over
+    TOMLKIT_ERROR_LIMIT get tomllib's message instead.
+
+    tomllib turns a CRLF inside a multi-line string into LF, while tomlkit keeps the string as
+    written — which the span map and the prompts sent rely on: in a text with carriage returns,
+    those strings are decoded again by the span scanner (else tomlkit reads the whole text)."""
+    fast_error: Exception | None = None
+    if _fast_toml is not None:
         try:
-            return _fast_toml.loads(result.text)
-        except Exception:  # TOMLDecodeError, or a reader bug on odd input: ask tomlkit
-            pass
+            data = _fast_toml.loads(result.text)
+        except Exception as exc:  # TOMLDecodeError, or a reader bug on odd input: ask tomlkit
+            fast_error = exc
+        else:
+            if "\r" not in result.text or _keep_carriage_returns(result, data):
+                return data
+    if fast_error is not None and len(result.text) > TOMLKIT_ERROR_LIMIT:
+        _fast_syntax_error(result, fast_error)
+        return None
     try:
         return tomlkit.parse(result.text).unwrap()
     except Exception as exc:  # ParseError, KeyAlreadyPresent, or a tomlkit bug on odd input
@@ -160,15 +236,41 @@ def _parse(result: Analysis) -> dict[str, Any] | None:
         return None
 
 
+def _keep_carriage_returns(result: Analysis, data: dict[str, Any]) -> bool:
+    """Put back the CRLFs tomllib dropped from multi-line strings; False when the span scanner
+    cannot read the text (then tomlkit must)."""
+    text = result.text
+    try:
+        result.spans = scan(text)
+        for node in result.spans.nodes.values():
+            if node.kind != "string" or not text.startswith(('"""', "'''"), node.value.start):
+                continue
+            if "\r" not in text[node.value.start:node.value.end]:
+                continue
+            *parents, last = node.path
+            target: Any = data
+            for part in parents:
+                target = target[part]
+            target[last] = string_value(text, node.value.start)
+    except (ScanError, LookupError, TypeError):
+        result.spans = None
+        return False
+    return True
+
+
 def _analyze(result: Analysis) -> None:
+    excess = limits.check(result.text)
+    if excess is not None:  # checked before any parser can hang or recurse on it
+        result.diagnostics.append(Diagnostic.of("file-too-complex", excess.message, excess.span))
+        return
     result.data = _parse(result)
     if result.data is None:
         return
-    try:
-        result.spans = scan(result.text)
-    except ScanError as exc:
-        log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
-        result.spans = None
+    if result.spans is None:
+        try:
+            result.spans = scan(result.text)
+        except ScanError as exc:
+            log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
     data = result.data
     result.diagnostics.extend(schema.validate(data, result.span_for))
     _check_templates(result)
@@ -250,9 +352,20 @@ def _plain_example(raw: Mapping[str, Any]) -> dict[str, Any]:
     if raw.get("split") in ("train", "validation", "test"):
         out["split"] = raw["split"]
     asserts = raw.get("assert")
-    if isinstance(asserts, list) and all(isinstance(a, Mapping) and isinstance(a.get("type"), str) for a in asserts):
+    if isinstance(asserts, list) and all(_usable_assertion(a) for a in asserts):
         out["assert"] = asserts
     return out
+
+
+def _usable_assertion(item: Any) -> bool:
+    """An ``assert`` item the model can be built from (the schema reports what is wrong with
+    the others): a string ``type``, and a number or nothing as ``weight`` and ``threshold``."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
+        return False
+    return all(
+        item.get(key) is None or (isinstance(item[key], (int, float)) and not isinstance(item[key], bool))
+        for key in ("weight", "threshold")
+    )
 
 
 def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: int) -> list[Collected]:
@@ -267,7 +380,10 @@ def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: in
     root = (result.root or find_root(result.path)).resolve()
     try:
         file = ds.resolve_inside(base, relative, root)
-    except (ValueError, OSError) as exc:  # e.g. an embedded NUL, a symlink loop
+    except RuntimeError:  # Python < 3.13 reports a symlink loop so
+        result.diagnostics.append(Diagnostic.of("dataset-unreadable", f"{relative!r}: not a usable path (a symlink loop)", span))
+        return []
+    except (ValueError, OSError) as exc:  # e.g. an embedded NUL, a symlink loop (3.13+)
         result.diagnostics.append(Diagnostic.of("dataset-unreadable", f"{relative!r}: not a usable path ({exc})", span))
         return []
     if file is None:
@@ -390,18 +506,22 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
     if not strings or any(template.check_syntax(s) for s in strings.values()):
         return  # a template that does not compile has no reliable variable list
     used = _used_variables(result)
+    defined: dict[str, Collected] = {}  # variable -> the first example that defines it
+    for item in examples:
+        for name in item[0].vars:
+            defined.setdefault(name, item)
+    # A variable no example defines is the template's problem (often a typo): one error on
+    # the variable itself, naming the closest variable the examples do define.
+    explained = _undefined_everywhere(result, strings, used, defined)
     unused_in_dataset: dict[tuple, set[str]] = defaultdict(set)
     for example, _, span in examples:
-        missing = sorted(set(used) - set(example.vars))
+        missing = sorted(name for name in set(used) - set(example.vars) if name in defined)
         if missing:
             related = []
             for name in missing:
-                key = used[name]
-                uses = template.variable_uses(strings[key], name)
-                if uses:
-                    use = result.string_span(("prompt", key), *uses[0])
-                    if use is not None:
-                        related.append(Related(f"'{name}' is used here", use))
+                use = _first_use(result, strings, used[name], name)
+                if use is not None:
+                    related.append(Related(f"'{name}' is used here", use))
             target = span
             if example.origin.file is None:
                 target = result.span_for(example.origin.path + ("vars",), "key") if result.node(example.origin.path + ("vars",)) else span
@@ -410,7 +530,7 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 f"used by the {'/'.join(sorted({used[m] for m in missing}))}"
             )
             result.diagnostics.append(Diagnostic.of("template-var-missing", diagnostics_message, target, related))
-        for name in sorted(set(example.vars) - set(used)):
+        for name in sorted(set(example.vars) - set(used) - explained):
             if example.origin.file is None:
                 result.diagnostics.append(
                     Diagnostic.of(
@@ -429,3 +549,38 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 result.span_for(path + ("path",)),
             )
         )
+
+
+def _first_use(result: Analysis, strings: dict[str, str], key: str, name: str) -> Span | None:
+    uses = template.variable_uses(strings[key], name)
+    return result.string_span(("prompt", key), *uses[0]) if uses else None
+
+
+def _undefined_everywhere(
+    result: Analysis, strings: dict[str, str], used: dict[str, str], defined: dict[str, Collected]
+) -> set[str]:
+    """One ``template-var-missing`` on each variable that no example defines, with a
+    did-you-mean; returns the examples' variables those messages suggest (their "unused"
+    warnings would only repeat the same typo)."""
+    unused = sorted(set(defined) - set(used))
+    suggested: set[str] = set()
+    for name in sorted(n for n in used if n not in defined):
+        key = used[name]
+        close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6) or difflib.get_close_matches(
+            name, sorted(defined), n=1, cutoff=0.6
+        )
+        related = []
+        hint = ""
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+            if close[0] in unused:
+                suggested.add(close[0])
+            example, _, span = defined[close[0]]
+            if example.origin.file is None and result.node(example.origin.path + ("vars", close[0])):
+                span = result.span_for(example.origin.path + ("vars", close[0]), "key")
+            related.append(Related(f"'{close[0]}' is defined by example {_name(example)}", span))
+        span = _first_use(result, strings, key, name) or result.span_for(("prompt", key))
+        result.diagnostics.append(
+            Diagnostic.of("template-var-missing", f"no example defines '{name}', used by the {key}{hint}", span, related)
+        )
+    return suggested

@@ -19,6 +19,7 @@ Severity = Literal["error", "warning", "information", "hint"]
 # code -> default severity. The single list of codes the validator may emit.
 CODES: dict[str, Severity] = {
     "toml-syntax": "error",
+    "file-too-complex": "error",
     "schema": "error",
     "version-unsupported": "error",
     "assertion-unknown": "error",

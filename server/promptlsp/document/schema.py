@@ -9,6 +9,7 @@ itself, messages that name the allowed values, and a did-you-mean for typos.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from importlib import resources
 from typing import Any, Callable, Iterable, Mapping
@@ -129,7 +130,7 @@ def _convert(error: ValidationError, span_for: SpanFor) -> list[Diagnostic]:
     kind = error.validator
     if kind == "additionalProperties":
         allowed = list((error.schema.get("properties") or {}).keys())
-        extra = [k for k in error.instance if k not in allowed]
+        extra = list(itertools.islice((k for k in error.instance if k not in allowed), MAX_DIAGNOSTICS + 1))
         return [
             Diagnostic.of(
                 "schema",
@@ -181,15 +182,28 @@ def _convert(error: ValidationError, span_for: SpanFor) -> list[Diagnostic]:
     return [Diagnostic.of("schema", f"{where}: {message}", span_for(path, "value"))]
 
 
+MAX_DIAGNOSTICS = 200  # per file: beyond that, one more says how the list was cut
+
+
 def validate(data: Mapping[str, Any], span_for: SpanFor, validator: jsonschema.Draft7Validator | None = None) -> list[Diagnostic]:
-    """Schema diagnostics for plain data, placed by ``span_for``; at most one per location."""
+    """Schema diagnostics for plain data, placed by ``span_for``; at most one per location.
+
+    jsonschema's errors are read lazily and only the first :data:`MAX_DIAGNOSTICS` are kept:
+    300,000 wrong array items cost 300,000 error objects (seconds, and a gigabyte) otherwise."""
     out: list[Diagnostic] = []
     seen: set[tuple[str, Span]] = set()
-    errors = sorted((validator or _validator()).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = list(itertools.islice((validator or _validator()).iter_errors(data), MAX_DIAGNOSTICS + 1))
+    errors.sort(key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         for diagnostic in _convert(error, span_for):
             mark = (diagnostic.message, diagnostic.span)
             if mark not in seen:
                 seen.add(mark)
                 out.append(diagnostic)
+            if len(out) > MAX_DIAGNOSTICS:
+                cut = out[MAX_DIAGNOSTICS]
+                out[MAX_DIAGNOSTICS] = Diagnostic.of(
+                    "schema", f"more than {MAX_DIAGNOSTICS} problems with the format; the first {MAX_DIAGNOSTICS} are shown ({cut.message})", cut.span
+                )
+                return out
     return out

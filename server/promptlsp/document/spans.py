@@ -92,6 +92,8 @@ _SIMPLE_ESCAPES = {
     "b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\", "e": "\x1b",
 }
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+_PLAIN_ONE_LINE = re.compile(r'[^\\"\r\n]+')
+_PLAIN_MULTILINE = re.compile(r'[^\\"]+')
 
 
 class _Scanner:
@@ -257,7 +259,15 @@ class _Scanner:
         offsets: list[int] = []
         escapes: dict[int, int] = {}
         skipped = False  # a line-ending backslash removed text: offsets are no longer a shift
+        plain = _PLAIN_MULTILINE if multiline else _PLAIN_ONE_LINE
+        decoded = 0  # characters decoded so far
         while True:
+            run = plain.match(text, i)  # a run of ordinary characters, taken whole
+            if run is not None:
+                out.append(run.group())
+                offsets.extend(range(i, run.end()))
+                decoded += run.end() - i
+                i = run.end()
             if i >= n:
                 raise ScanError("unterminated string", i)
             if text.startswith(closing, i):
@@ -275,9 +285,10 @@ class _Scanner:
                     skipped = True
                     continue
                 if nxt in _SIMPLE_ESCAPES:
-                    escapes[len(out)] = 2
+                    escapes[decoded] = 2
                     out.append(_SIMPLE_ESCAPES[nxt])
                     offsets.append(i)
+                    decoded += 1
                     i += 2
                     continue
                 width = _HEX_ESCAPES.get(nxt)
@@ -285,17 +296,19 @@ class _Scanner:
                     raise ScanError("invalid escape", i)
                 digits = text[i + 2:i + 2 + width]
                 try:
-                    escapes[len(out)] = 2 + width
                     out.append(chr(int(digits, 16)))
                 except ValueError as exc:
                     raise ScanError("invalid escape", i) from exc
+                escapes[decoded] = 2 + width
                 offsets.append(i)
+                decoded += 1
                 i += 2 + width
                 continue
             if not multiline and ch in "\r\n":
                 raise ScanError("newline in basic string", i)
-            out.append(ch)
+            out.append(ch)  # a quote that does not close a multi-line string
             offsets.append(i)
+            decoded += 1
             i += 1
         self.pos = i
         offsets.append(i)
@@ -447,3 +460,11 @@ class _Scanner:
 def scan(text: str) -> ScanResult:
     """Spans of every key and value of a TOML text (see the module docstring)."""
     return _Scanner(text).scan()
+
+
+def string_value(text: str, offset: int) -> str:
+    """The decoded value of the TOML string whose opening quote is at ``offset`` (as written:
+    a CRLF inside a multi-line string stays CRLF)."""
+    scanner = _Scanner(text)
+    scanner.pos = offset
+    return scanner._string()[0]
