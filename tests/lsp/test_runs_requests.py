@@ -243,6 +243,10 @@ vars = { review = "I love it" }
 expected = "positive"
 split = "validation"
 [[examples]]
+vars = { review = "Awful smell" }
+expected = "negative"
+split = "validation"
+[[examples]]
 vars = { review = "Broke in a day" }
 expected = "negative"
 """
@@ -278,7 +282,7 @@ async def test_settings_apply_and_change_without_a_restart(configured: LanguageC
     assert "max_calls" in caught.value.message and "the limit 1" in caught.value.message
     # the editor's model (and api base, key variable) serve a file without [models]
     report = await _request(client, "promptlsp/evaluate", {"uri": uri})
-    assert stub.stats.requests >= 2 and len(report["examples"]) == 2
+    assert stub.stats.requests >= 3 and len(report["examples"]) == 3
     # a new budget takes effect without a restart
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"promptlsp": {"models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
