@@ -258,7 +258,7 @@ def m_dataset_path(rng: random.Random, text: str, seeds: list[str]) -> str:
     path = rng.choice(DATASET_PATHS)
     fmt = rng.choice(["", 'format = "jsonl"\n', 'format = "csv"\n', 'format = "xml"\n'])
     if rng.random() < 0.4 and re.search(r'^path\s*=', text, re.M):
-        return re.sub(r'^path\s*=.*$', f'path = "{path}"', text, count=1, flags=re.M)
+        return re.sub(r'^path\s*=.*$', lambda _m: f'path = "{path}"', text, count=1, flags=re.M)  # a function: the path may hold backslashes
     return text + f'\n[[datasets]]\npath = "{path}"\n{fmt}'
 
 
