@@ -190,5 +190,5 @@ def test_every_input_of_the_long_run_can_be_made(monkeypatch):
     # the generator itself must not fail (a dataset path with a backslash once broke re.sub)
     fuzz = _fuzz(monkeypatch)
     seeds = fuzz.load_seeds()
-    for index in range(2300, 2700):  # input #2,4xx held such a path for seed 1
+    for index in (2025, 5193, 10904, 19225):  # inputs of seed 1 that held such a path
         fuzz.make_input(1, index, seeds)
