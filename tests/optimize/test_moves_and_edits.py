@@ -196,3 +196,39 @@ async def test_a_one_example_win_on_validation_is_not_a_winner(tmp_path):
     assert sorted(scores.values()) == [0.0, pytest.approx(1 / 3)]  # the edit did score higher ...
     assert finished.best.template == prompt_file.template  # ... but on one example only
     assert "by at least 2 examples (best: 0.333 (1 better, 0 worse of 3))" in finished.message
+
+
+def test_a_cancelled_run_keeps_only_a_clear_winner(tmp_path):
+    from promptlsp.evaluate.results import EvalReport
+    from promptlsp.optimize.base import MIN_NET_WINS
+
+    prompt_file = make_file(tmp_path, validation=3)
+    engine, _ = engine_with({})
+    optimizer = make_optimizer(prompt_file, engine.session(), method="tgd")
+
+    def report(prompt, scores):
+        return EvalReport(prompt, tuple(ExampleResult(f"e{i}", "validation", {}, None, "x", (
+            CheckResult("c", "equals", s, bool(s), 1.0, ""),)) for i, s in enumerate(scores)))
+
+    lucky, clear = PromptText("Lucky {{ review }}"), PromptText("Clear {{ review }}")
+    optimizer._selection_reports = {optimizer.initial.id: report(optimizer.initial, [0, 0, 0]),
+                                    lucky.id: report(lucky, [1, 0, 0]), clear.id: report(clear, [1, 1, 0])}
+    assert MIN_NET_WINS == 2
+    assert not optimizer._clear_win(lucky) and optimizer._clear_win(clear)
+    assert not optimizer._clear_win(PromptText("Never scored {{ review }}"))
+
+
+def test_answer_format_move_never_puts_template_syntax_into_the_prompt(tmp_path):
+    prompt_file = make_file(tmp_path)
+    train = [e.__class__(e.id, e.vars, ("{{ user }}" if i % 2 else "{% raw %}",), e.split)
+             for i, e in enumerate(prompt_file.split("train"))]
+    rows = [result("The answer is {{ user }} here", "{{ user }}")]
+    assert moves.answer_format_candidate(prompt_file, BASE, train, rows, ("template",)) is None
+
+
+def test_the_repair_round_asks_for_every_field_its_schema_requires():
+    step = prompts.repair_variables_messages([], "{}", "no edit could be applied", {"review"}, ("template",),
+                                             "operations", prompts.step_schema(("template",), "operations"))
+    assert '{"critiques": [{"quote": "...", "critique": "..."}], "edits": [' in step[-1]["content"]
+    edit = prompts.repair_variables_messages([], "{}", "x", {"review"}, ("template",), "operations", prompts.EDIT_SCHEMA)
+    assert '"critiques"' not in edit[-1]["content"] and '{"edits": [' in edit[-1]["content"]

@@ -197,11 +197,11 @@ class Optimizer:
         candidate, problem = self._candidate(data, parent, style)
         if problem:
             retry = prompts.repair_variables_messages(
-                messages, answer.text or "", problem, all_variables(parent, self.targets), self.targets, style)
+                messages, answer.text or "", problem, all_variables(parent, self.targets), self.targets, style, schema)
             repaired = await self.session.complete(spec, retry, schema=schema, schema_name="prompt", phase=phase, sample=sample)
             if repaired.ok and repaired.data is not None:
                 candidate, problem = self._candidate(repaired.data, parent, style)
-                answer = repaired
+                answer, data = repaired, repaired.data
             else:
                 problem += "; the repair answer was malformed"
             if problem:
@@ -223,10 +223,6 @@ class Optimizer:
         self.emit(CandidateProposed(candidate.id, prompt.id, self.iteration, candidate, "answer-format"))
         log.debug("answer-format move on %s: %s", prompt.id, why)
         return candidate
-
-    def train_answers(self, limit: int = 5) -> list[str]:
-        """Expected answers of a few training examples (what the edit step sees as the right format)."""
-        return moves.training_answers(self.train, limit)
 
     def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],
                 examples: Sequence[str]) -> tuple[Critique, ...]:
@@ -333,12 +329,12 @@ class Optimizer:
                 status, message = "budget-exhausted", str(exc)
             finished = await self.finish(status, message)
         except asyncio.CancelledError:
-            if self.validated is not None:
+            if self.validated is not None and self._clear_win(self.validated[0]):
                 best, initial_score, best_score = self.validated
-                note = "cancelled; keeping the last prompt validated as no worse than the original"
+                note = "cancelled; keeping the last prompt validated as better than the original"
             else:
                 best, initial_score, best_score = self.initial, None, None
-                note = "cancelled before any candidate was validated; the original prompt is kept"
+                note = "cancelled before any candidate was validated as better; the original prompt is kept"
             self.emit(self._finished("cancelled", best, initial_score, best_score, note))
             raise
         except Exception as exc:  # a bug: report it as a failed run, never a traceback for the user
@@ -346,6 +342,14 @@ class Optimizer:
             finished = self._finished("failed", self.initial, None, None, f"internal error: {type(exc).__name__}: {exc}")
         self.emit(finished)
         return finished
+
+    def _clear_win(self, prompt: PromptText) -> bool:
+        """Whether ``prompt``'s selection report beats the original's by the margin ``finish`` asks."""
+        original, report = self._selection_reports.get(self.initial.id), self._selection_reports.get(prompt.id)
+        if original is None or report is None:
+            return False
+        better, worse, _ = evidence(original, report)
+        return better - worse >= MIN_NET_WINS
 
     def _finished(self, status: Status, best: PromptText, initial_score: float | None, best_score: float | None,
                   message: str) -> RunFinished:
@@ -367,14 +371,14 @@ class Optimizer:
                                   f"{note}no budget left to validate candidates ({exc}); the original prompt is kept")
         initial_score = reports[0].score
         best, best_score, verdict = self.initial, initial_score, None
-        rejected: list[str] = []
+        rejected: list[tuple[float, str]] = []
         for prompt, report in zip(contenders[1:], reports[1:]):
             score = report.score
             if score is None or initial_score is None or best_score is None or score <= best_score + 1e-9:
                 continue
             better, worse, compared = evidence(reports[0], report)
             if better - worse < MIN_NET_WINS:
-                rejected.append(f"{format_score(score)} ({better} better, {worse} worse of {compared})")
+                rejected.append((score, f"{format_score(score)} ({better} better, {worse} worse of {compared})"))
                 continue
             best, best_score = prompt, score
             verdict = f"chosen on {self.scored_on}: {better} of {compared} examples better than the original, {worse} worse"
@@ -383,7 +387,7 @@ class Optimizer:
             notes.append(verdict)
         elif rejected:
             notes.append(f"no candidate beat the original on {self.scored_on} by at least {MIN_NET_WINS} examples "
-                         f"(best: {rejected[0]}); the original prompt is kept")
+                         f"(best: {max(rejected)[1]}); the original prompt is kept")
         elif len(contenders) > 1:
             notes.append(f"no candidate beat the original on {self.scored_on}")
         return self._finished(status, best, initial_score, best_score, "; ".join(notes))

@@ -148,7 +148,7 @@ def apply_edits(prompt: PromptText, edits: Iterable[Mapping[str, str]], targets:
             if not text:
                 skipped.append("an empty instruction")
                 continue
-            if templating.variables(text) or "{{" in text:
+            if templating.variables(text) or any(mark in text for mark in ("{{", "{%", "{#")):
                 skipped.append(f"an appended instruction with a placeholder: {text[:60]!r}")
                 continue
             old = current.get(append_to) or ""

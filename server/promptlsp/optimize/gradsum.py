@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..evaluate.results import EvalReport, ExampleResult
 from ..engine import PlannedCalls
-from . import prompts
+from . import moves, prompts
 from .base import GRADIENT_TOKENS, Optimizer, gather
 from .candidates import all_variables, sample
 from .events import BeamUpdated, GradientComputed, IterationDone, PromptText
@@ -104,7 +104,7 @@ class GradSum(Optimizer):
         variables = all_variables(prompt, self.targets)
         style = self.edit_style
         messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables,
-                                         self.targets, answers=self.train_answers(), style=style)
+                                         self.targets, answers=moves.training_answers(self.train), style=style)
         rewrites = await gather(*(
             self.rewrite(messages, prompts.edit_schema(self.targets, style), prompt, origin="edit", phase="edit",
                          sample=k, style=style)

@@ -21,6 +21,7 @@ from typing import Iterable, Sequence
 
 from ..document.model import Example, PromptFile, PromptText
 from ..evaluate.results import ExampleResult
+from .candidates import apply_edits, variable_problem
 
 # Check kinds whose pass needs the output to *be* the answer (not merely contain it).
 _EXACT_KINDS = frozenset({"equals", "starts-with"})
@@ -38,13 +39,17 @@ def _exact_kinds(prompt_file: PromptFile, examples: Iterable[Example]) -> set[st
     return kinds
 
 
+_JINJA = re.compile(r"\{[{%#]|[}%#]\}")
+
+
 def _answers(examples: Iterable[Example]) -> list[str]:
-    """Distinct expected answers (the first of each "any of" list), in first-seen order."""
+    """Distinct expected answers (the first of each "any of" list), in first-seen order; none
+    that holds template syntax (it would become part of the prompt's jinja2 template)."""
     seen: dict[str, None] = {}
     for example in examples:
         if example.expected:
             seen.setdefault(example.expected[0].strip(), None)
-    return [a for a in seen if a]
+    return [a for a in seen if a and not _JINJA.search(a)]
 
 
 def _words(text: str) -> int:
@@ -91,15 +96,6 @@ def format_instruction(prompt_file: PromptFile, train: Sequence[Example]) -> str
     return f"Answer with only the answer itself{case} (for example: {answers[0]}). Do not write anything else."
 
 
-def with_instruction(prompt: PromptText, target: str, instruction: str) -> PromptText:
-    """``prompt`` with ``instruction`` appended to ``target`` as a paragraph of its own."""
-    text = prompt.get(target) or ""
-    joined = f"{text.rstrip()}\n\n{instruction}" if text.strip() else instruction
-    if target == "system":
-        return PromptText(template=prompt.template, system=joined)
-    return PromptText(template=joined, system=prompt.system)
-
-
 def answer_format_candidate(prompt_file: PromptFile, prompt: PromptText, train: Sequence[Example],
                             results: Sequence[ExampleResult], targets: Sequence[str]) -> tuple[PromptText, str] | None:
     """(candidate, why) when ``results`` show format failures and the prompt does not already
@@ -111,14 +107,14 @@ def answer_format_candidate(prompt_file: PromptFile, prompt: PromptText, train: 
     instruction = format_instruction(prompt_file, train)
     if instruction is None:
         return None
-    target = "template" if "template" in targets else targets[0]
-    if instruction in (prompt.get(target) or ""):
+    candidate, skipped = apply_edits(prompt, [{"action": "append", "find": "", "text": instruction}], targets)
+    if skipped or variable_problem(prompt, candidate, targets):  # already there, or template syntax in an answer
         return None
     why = (f"{len(evidence)} of {len(results)} outputs had the answer in the wrong form "
            f"(e.g. {evidence[0].output.strip()[:60]!r} for {evidence[0].expected[0]!r})")
-    return with_instruction(prompt, target, instruction), why
+    return candidate, why
 
 
-def training_answers(train: Sequence[Example], limit: int) -> list[str]:
+def training_answers(train: Sequence[Example], limit: int = 5) -> list[str]:
     """Up to ``limit`` distinct expected answers of training examples, for the edit step to see."""
     return _answers(train)[:limit]

@@ -409,13 +409,17 @@ The prompt is a jinja2 template filled in per example, so it must keep exactly i
 {again} Reply with JSON: {reply}"""
 
 
-def repair_variables_messages(previous: list[dict], bad_answer: str, problem: str,
-                              variables: Iterable[str], targets: Sequence[str], style: str = "rewrite") -> list[dict]:
+def repair_variables_messages(previous: list[dict], bad_answer: str, problem: str, variables: Iterable[str],
+                              targets: Sequence[str], style: str = "rewrite",
+                              schema: Mapping[str, Any] | None = None) -> list[dict]:
+    """The repair round's messages; the reply shape names every field ``schema`` requires
+    (TGD's step also wants its critiques back)."""
+    critiques = '"critiques": [{"quote": "...", "critique": "..."}], ' if schema and "critiques" in schema.get("required", ()) else ""
     if style == "operations":
-        again, reply = ("Write your edits again with that fixed (copy \"find\" words exactly from the prompt).",
-                        '{"edits": [{"action": "...", "find": "...", "text": "..."}]}')
+        again = "Write your edits again with that fixed (copy \"find\" words exactly from the prompt)."
+        reply = "{" + critiques + '"edits": [{"action": "...", "find": "...", "text": "..."}]}'
     else:
-        again, reply = "Write the complete prompt again with that fixed.", _reply_shape(targets)
+        again, reply = "Write the complete prompt again with that fixed.", "{" + critiques + _reply_shape(targets)[1:]
     return [
         *previous,
         {"role": "assistant", "content": bad_answer},

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..engine import PlannedCalls
 from ..evaluate.results import ExampleResult, format_score
-from . import prompts
+from . import moves, prompts
 from .base import GRADIENT_TOKENS, Optimizer, gather
 from .candidates import all_variables, sample
 from .events import BeamUpdated, CandidateRejected, GradientComputed, IterationDone, PromptText
@@ -109,7 +109,7 @@ class TGD(Optimizer):
         variables = all_variables(self.current, self.targets)
         style = self.edit_style
         messages = prompts.step_messages(self.file.task, self.current, feedback, memory, s.constraints, variables,
-                                         self.targets, answers=self.train_answers(), style=style)
+                                         self.targets, answers=moves.training_answers(self.train), style=style)
         rewrite = await self.rewrite(messages, prompts.step_schema(self.targets, style), self.current,
                                      origin="tgd-step", phase="step", style=style)
         if rewrite.data is not None:
