@@ -340,3 +340,21 @@ def test_a_key_with_thousands_of_parts_is_too_complex_on_the_key(tmp_path):
     (d,) = a.diagnostics
     assert d.code == "file-too-complex" and "dotted parts" in d.message
     assert covered(a, d) == key and a.prompt is None
+
+
+def test_schema_diagnostics_say_when_the_reading_stopped_even_after_duplicates_were_merged():
+    import jsonschema
+
+    from promptlsp.document import schema as schema_module
+    from promptlsp.document.spans import Span
+
+    class SameErrorEverywhere:
+        """201 copies of one error: after merging, one diagnostic is left, but the reading was cut."""
+
+        def iter_errors(self, data):
+            for _ in range(schema_module.MAX_DIAGNOSTICS + 50):
+                yield jsonschema.ValidationError("1 is not of type 'string'", validator="type", path=["name"],
+                                                 instance=1, schema={"type": "string"}, validator_value="string")
+
+    out = schema_module.validate({"name": 1}, lambda path, part="value": Span(0, 1), SameErrorEverywhere())
+    assert len(out) == 2 and "more than 200 problems" in out[-1].message

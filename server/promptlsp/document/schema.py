@@ -206,4 +206,8 @@ def validate(data: Mapping[str, Any], span_for: SpanFor, validator: jsonschema.D
                     "schema", f"more than {MAX_DIAGNOSTICS} problems with the format; the first {MAX_DIAGNOSTICS} are shown ({cut.message})", cut.span
                 )
                 return out
+    if len(errors) > MAX_DIAGNOSTICS and out:  # the reading stopped, though duplicates left fewer to show
+        last = out[-1]
+        out.append(Diagnostic.of("schema", f"more than {MAX_DIAGNOSTICS} problems with the format; "
+                                           f"only the first are shown", last.span))
     return out
