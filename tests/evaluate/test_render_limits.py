@@ -35,9 +35,9 @@ BOMBS = {
         "template rendering exceeded",
     # doubling: a namespace string, a macro argument, a list extended by itself, a macro tree
     "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}":
-        "refused namespace attribute 's'",
+        "refused ~ of 2 parts, 1048576 characters",  # (before the namespace attribute's own check)
     "{% macro f(s, n) %}{{ f(s ~ s, n - 1) if n else s|length }}{% endmacro %}{{ f('ab', 60) }}":
-        "refused an argument of Macro",
+        "refused ~ of 2 parts, 1048576 characters",  # (before the macro argument's own check)
     "{% set l = [1] %}{% for i in range(60) %}{{ l.extend(l) }}{% endfor %}": "template rendering exceeded",
     "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}":
         "template rendering exceeded 2 s",
@@ -54,6 +54,22 @@ BOMBS = {
     "{% set s = 'a' * 900000 %}{{ [s, s, s] }}": "a printed value is too large",
     "{% set x %}{% for i in range(1000) %}{{ 'y' * 100000 }}{% endfor %}{% endset %}{{ x }}":
         "template rendering exceeded",
+    # `~` doubling an assigned string (never printed): 256M characters on the old code
+    "{% set a = 'a' * 1000000 %}" + "{% set a = a ~ a %}" * 8 + "{{ a|length }}":
+        "refused ~ of 2 parts, 2000000 characters",
+    "{% set promptlsp_bounded_concat = none %}{% set a = 'a' * 600000 %}{{ (a ~ 'b' ~ a)|length }}":
+        "refused ~ of 3 parts, 1200001 characters",
+    # formatting weighed with its arguments, refused before it computes (1G characters on the old code)
+    "{% set x = 'a' * 1000000 %}{{ (('%(x)s' * 1000) % {'x': x})|length }}": "refused '%(x)s%(x)s",
+    "{% set x = 'a' * 1000000 %}{{ ('{0}' * 1000).format(x)|length }}": "refused format(…)",
+    "{% set x = 'a' * 999000 %}{{ ('{x}' * 1000).format_map({'x': x})|length }}": "refused format_map(…)",
+    "{% set x = 'a' * 1000000 %}{{ (('%(x)s' * 1000)|format(x=x))|length }}": "refused the format filter",
+    "{% set ns = namespace(x='a' * 999000) %}{{ (('%s' * 1000) % ((ns,) * 1000))|length }}":
+        "refused tuple * 1000",  # a namespace weighs what it holds
+    # the loop counter cannot be switched off by rebinding its name
+    "{% set promptlsp_bounded_loop = {}.fromkeys %}"
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}":
+        f"template rendering exceeded {MAX_LOOP_ITEMS} loop iterations",
 }
 
 
@@ -110,6 +126,14 @@ def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_mem
         ("{% macro item(x) %}- {{ x }}{% endmacro %}{% set body %}{{ item(xs[1]) }}{% endset %}{{ body }}", "- b"),
         ("{{ '{:>3}|{}'.format('a', 2000000) }} {{ '%3d'|format(7) }} {{ 'ab'.replace('a', 'xy') }}", "  a|2000000   7 xyb"),
         ("{{ (2 ** 64) * 3 }} {{ -2 ** 3 }} {{ 2 ** -1 }} {{ 'ab' * 0 }}|", "55340232221128654848 -8 0.5 |"),
+        ("{% set ns = namespace(s=xs[0] ~ '-' ~ 1 ~ none) %}{% for x in xs %}{% set ns.s = ns.s ~ x ~ loop.index %}"
+         "{% endfor %}{{ ns.s }}",
+         "a-1Nonea1b2"),
+        ("{{ '%(k)s=%(k)s %(n)03d' % {'k': xs[1], 'n': 7} }} {{ '{0}{0}{k}'.format(xs[0], k='!') }} "
+         "{{ '{k}'.format_map({'k': 1}) }} {{ '%s-%s'|format(*xs) }} {{ '%(a)s'|format(a=2) }}",
+         "b=b 007 aa! 1 a-b 2"),
+        ("{% set promptlsp_bounded_loop = 1 %}{% set promptlsp_bounded_concat = 2 %}"
+         "{% for x in xs %}{{ x ~ promptlsp_bounded_loop ~ promptlsp_bounded_concat }}{% endfor %}", "a12b12"),
     ],
 )
 def test_ordinary_templates_render_as_before(source, text):

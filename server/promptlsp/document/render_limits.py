@@ -11,13 +11,18 @@ adds limits, each failing with :class:`RenderLimit` ("template rendering exceede
   namespace attribute, a captured block or macro output, a printed value) may weigh more than
   ``MAX_CHARS`` (characters of its strings plus items of its containers, counted through nested
   containers, so a list holding the same long string many times weighs what printing it would);
-* ``*``, ``**``, ``+`` and ``%`` are intercepted and checked *before* they compute (intercepted
-  operators are also never folded at compile time), like the growing string methods and filters
-  (``ljust``, ``replace``, ``join``, ``center``, ``indent``, ``format``, ...);
+* ``*``, ``**``, ``+``, ``%`` and ``~`` are intercepted and checked *before* they compute
+  (intercepted operators are also never folded at compile time), like the growing string methods
+  and filters (``ljust``, ``replace``, ``join``, ``center``, ``indent``, ``format``, ...); ``%`` and
+  ``format`` are weighed with their arguments, not only their widths;
 * all values made in one render together weigh at most ``MAX_MADE_CHARS``;
 * loops run at most ``MAX_LOOP_ITEMS`` items in all, and a render stops after ``SECONDS``
   (checked at every loop item, call and output chunk);
 * the output is produced with ``generate()`` and stops past ``MAX_CHARS``.
+
+The loop wrapper and the bounded ``~`` are reached as attributes of the environment
+(``nodes.EnvironmentAttribute``, compiled to ``environment.<name>``), never as template names, so a
+template cannot rebind them (``{% set promptlsp_bounded_loop = ... %}`` only makes a variable).
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ import contextvars
 import functools
 import re
 import time
+from collections.abc import ItemsView, KeysView, ValuesView
+from string import Formatter
 from typing import Any, Callable, Iterable, Iterator
 
 from jinja2 import nodes
-from jinja2.runtime import Namespace
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.runtime import Namespace, markup_join
+from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import _PassArg, generate_lorem_ipsum
+from jinja2.visitor import NodeTransformer
 
 MAX_CHARS = 1_000_000  # one rendered template, and any one value made while rendering
 MAX_MADE_CHARS = 20 * MAX_CHARS  # all values made during one render
@@ -39,7 +47,9 @@ MAX_INT_BITS = 100_000  # ~30 000 digits: far more than Python prints (4 300)
 MAX_LOOP_ITEMS = 1_000_000
 SECONDS = 2.0
 
-_LOOP = "promptlsp_bounded_loop"  # the global that every `{% for %}` iterates through
+# attributes of the environment (not template names: templates cannot rebind them)
+_LOOP = "promptlsp_bounded_loop"  # every `{% for %}` iterates through it
+_CONCAT = "promptlsp_bounded_concat"  # every `~` is a call of it
 
 
 class RenderLimit(Exception):
@@ -92,7 +102,7 @@ def weight(value: Any, limit: int = MAX_CHARS) -> int:
         item = stack.pop()
         if isinstance(item, (str, bytes, bytearray)):
             total += len(item)
-        elif isinstance(item, (list, tuple, set, frozenset)):
+        elif isinstance(item, (list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)):
             total += len(item) + 1
             if total <= limit:
                 stack.extend(item)
@@ -103,6 +113,9 @@ def weight(value: Any, limit: int = MAX_CHARS) -> int:
                 stack.extend(item.values())
         elif isinstance(item, int):
             total += item.bit_length() // 4 + 1
+        elif isinstance(item, Namespace):  # prints as its attributes
+            total += 1
+            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
         else:
             total += 1
         if total > limit:
@@ -167,7 +180,7 @@ def _check_binop(op: str, left: Any, right: Any) -> None:
     elif op == "+" and isinstance(left, _SEQUENCE) and isinstance(right, _SEQUENCE):
         _check_size(weight(left) + weight(right), what)
     elif op == "%" and isinstance(left, str):
-        _check_size(_percent_width(left, right), what)
+        _check_size(_percent_size(left, right), what)
 
 
 def _percent_width(fmt: str, args: Any) -> int:
@@ -176,6 +189,18 @@ def _percent_width(fmt: str, args: Any) -> int:
     if "*" in fmt:
         numbers += [a for a in (args if isinstance(args, tuple) else (args,)) if _is_int(a)]
     return max(numbers, default=0)
+
+
+def _percent_size(fmt: str, args: Any) -> int:
+    """A bound on ``fmt % args``: the format, each conversion's width, and what the arguments
+    print. A tuple's items (or a single value) are used once each; a mapping's values once per
+    ``%(key)`` that names them."""
+    specs = _PERCENT_SPEC.findall(fmt)
+    size = len(fmt) + len(specs) * _percent_width(fmt, args)
+    if isinstance(args, dict):
+        keys = re.findall(r"%\(([^)]*)\)", fmt)
+        return size + sum(weight(args[key]) for key in keys if key in args)
+    return size + weight(args)
 
 
 # --- calls -----------------------------------------------------------------------------------
@@ -203,10 +228,39 @@ def _estimate_call(owner: Any, name: str, args: tuple, kwargs: dict) -> int:
             widths = [int(n) for n in re.findall(r"\d+", fields)]
             if _NESTED_FIELD.search(owner):
                 widths += ints + [v for a in args if isinstance(a, dict) for v in a.values() if _is_int(v)]
-            return max(widths, default=0)
+            if name == "format_map":
+                args, kwargs = (), (args[0] if args and isinstance(args[0], dict) else {})
+            return _format_arguments_size(owner, args, kwargs, max(widths, default=0))
         if name == "translate" and args and isinstance(args[0], dict):
             return len(owner) * max((weight(v) for v in args[0].values()), default=1)
     return 0
+
+
+def _format_arguments_size(fmt: str, args: tuple, kwargs: dict, width: int) -> int:
+    """A bound on ``fmt.format(*args, **kwargs)``: the format, and per replacement field the
+    width plus the weight of the argument it names (a field repeated N times counts N times)."""
+    fields: list[str] = []
+    try:
+        for _, field, spec, _ in Formatter().parse(fmt):
+            if field is not None:
+                fields.append(field)
+                fields += [f for _, f, _, _ in Formatter().parse(spec or "") if f is not None]
+    except ValueError:
+        return 0  # a malformed format: the call itself fails
+    size, auto = len(fmt) + len(fields) * width, 0
+    whole = weight(args) + weight(kwargs)  # when a field cannot be resolved here
+    for field in fields:
+        if not field or field[0] in ".[":
+            field, auto = f"{auto}{field}", auto + 1
+        first = re.match(r"[^.\[]*", field).group()  # type: ignore[union-attr]
+        if first.isdigit():
+            value = args[int(first)] if int(first) < len(args) else None
+        else:
+            value = kwargs.get(first)
+        size += weight(value) if value is not None and first == field else whole
+        if size > MAX_CHARS:
+            break
+    return size
 
 
 def _indent_size(value: Any, width: Any = 4, *_: Any, **__: Any) -> int:
@@ -226,7 +280,7 @@ _FILTER_ESTIMATES: dict[str, Callable[..., int]] = {
     "indent": _indent_size,
     "replace": _replace_size,
     "join": lambda value, d="", *_, **__: weight(value) + len(str(d)) * (len(value) if hasattr(value, "__len__") else 1),
-    "format": lambda value, *args, **kwargs: _percent_width(str(value), args),  # jinja's is `value % args`
+    "format": lambda value, *args, **kwargs: _percent_size(str(value), kwargs or args),  # jinja's: `value % args`
 }
 
 
@@ -278,6 +332,18 @@ def bounded_join(parts: Iterable[str]) -> str:
     return "".join(kept)
 
 
+def _bounded_concat(context: Any, *parts: Any) -> str:
+    """Every ``a ~ b ~ …`` is a call of this: the parts as text, their lengths summed and
+    refused past ``MAX_CHARS`` before they are joined (as jinja joins them otherwise)."""
+    _tick()
+    autoescape = context.eval_ctx.autoescape
+    texts = [part if isinstance(part, str) else str(part) for part in parts]
+    total = sum(map(len, texts))
+    if total > MAX_CHARS:
+        raise _refuse(f"~ of {len(texts)} parts, {total} characters", f"{MAX_CHARS} characters")
+    return _made(markup_join(texts) if autoescape else "".join(texts), lambda: "the result of ~")
+
+
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}`` passes here before it is turned into text."""
     _tick()
@@ -298,7 +364,9 @@ class BoundedEnvironment(SandboxedEnvironment):
         super().__init__(finalize=_finalize, **options)
         self.concat = bounded_join  # type: ignore[assignment]  # an instance attribute: not bound
         self.filters = {name: _bounded_filter(name, fn) for name, fn in self.filters.items()}
-        self.globals.update(namespace=_BoundedNamespace, lipsum=_bounded_lipsum, **{_LOOP: _bounded_loop})
+        self.globals.update(namespace=_BoundedNamespace, lipsum=_bounded_lipsum)
+        setattr(self, _LOOP, _bounded_loop)  # reached as environment.<name> (nodes.EnvironmentAttribute)
+        setattr(self, _CONCAT, _bounded_concat)
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         _check_binop(operator_, left, right)
@@ -307,6 +375,8 @@ class BoundedEnvironment(SandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (jinja's names)
         if __obj is _bounded_loop:
             return _bounded_loop(*args)
+        if __obj is _bounded_concat:
+            return _bounded_concat(__context, *args)
         _tick()
         name = getattr(__obj, "__name__", type(__obj).__name__)
         for value in (*args, *kwargs.values()):
@@ -320,10 +390,27 @@ class BoundedEnvironment(SandboxedEnvironment):
         return _made(result, lambda: f"the result of {name}")
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Call(nodes.Name(_LOOP, "load"), [loop.iter], [], None, None, lineno=loop.lineno)
+        tree = _Bound().visit(super()._parse(source, name, filename))
+        tree.set_environment(self)
         return tree
+
+
+class _Bound(NodeTransformer):
+    """Routes every ``{% for %}`` through the loop wrapper and every ``~`` through the bounded
+    join, both reached through the environment (a name a template cannot rebind)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _call_environment(_LOOP, [node.iter], node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _call_environment(_CONCAT, node.nodes, node.lineno)
+
+
+def _call_environment(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+    return nodes.Call(nodes.EnvironmentAttribute(name, lineno=lineno), list(args), [], None, None, lineno=lineno)
 
 
 def render_bounded(template: Any, values: dict[str, Any]) -> str:
