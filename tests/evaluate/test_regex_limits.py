@@ -117,3 +117,58 @@ def test_evaluating_a_catastrophic_regex_leaves_the_event_loop_free():
     assert score == 0.0 and "timed out after 1 s" in reason
     # the check took at least the 1 s timeout; a free loop ticks ~100 times meanwhile
     assert ticks >= 10, ticks
+
+
+def test_a_regex_that_compiles_to_gigabytes_is_refused_as_too_complex():
+    # `regex` writes out every repeat's minimum count: this one took 3 s and 2 GB to compile
+    # (one more level ran out of memory); under a 1 GB address-space cap the old code crashed
+    got = run_child('''
+        import json, resource
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+        from promptlsp.document.model import Criterion
+        from promptlsp.evaluate.assertions import check
+        big = "(((a{50}){50}){50}){50}"
+        out = {}
+        for kind in ("regex", "not-regex"):
+            c = check(Criterion(type=kind, name=kind, value=big), "a" * 100, None)
+            out[kind] = [c.score, c.reason]
+        schema = {"type": "string", "pattern": big}
+        c = check(Criterion(type="json-schema", name="s", value=schema), json.dumps("a"), None)
+        out["schema"] = [c.score, c.reason]
+        print(json.dumps(out))
+    ''')
+    for kind in ("regex", "not-regex"):
+        assert got[kind] == [0.0, 'regex "(((a{50}){50}){50}){50}" is too complex: its nested repeat counts '
+                                  'multiply to 6505101 elements (at most 100000)'], got[kind]
+    score, reason = got["schema"]
+    assert score == 0.0
+    assert reason.startswith("the JSON schema cannot be applied: schema pattern '(((a{50}){50}){50}){50}' is too complex"), reason
+
+
+def test_what_counts_toward_complexity():
+    from promptlsp.evaluate.timed_regex import RegexUnusable, unrolled_size
+
+    # only minimum counts are written out: an upper bound or an open repeat costs nothing extra
+    assert unrolled_size("((a{0,50}){0,50}){0,50}") < 10
+    assert unrolled_size("((a*){2,}){3,9}") < 50
+    assert unrolled_size("((a{50}){50}){50}") > 125_000
+    assert unrolled_size("(?=(a{50}){50})") > 2_500  # inside a lookahead too
+    assert unrolled_size("(ab|c(?:d{1000}))") > 1_000  # inside a branch
+    try:
+        unrolled_size("(a")
+    except RegexUnusable as exc:
+        assert "missing )" in str(exc)
+    else:
+        raise AssertionError("an invalid pattern has no size")
+
+
+def test_harmless_patterns_still_match_and_a_long_one_is_refused():
+    def reason(pattern, output="2024-01 aaa"):
+        return check(Criterion(type="regex", name="r", value=pattern), output, None).reason
+
+    assert reason(r"\d{4}-\d{2}") == 'output matches the regex "\\d{4}-\\d{2}" at "2024-01"'
+    assert reason("((a{0,50}){0,50}){0,50}$") == 'output matches the regex "((a{0,50}){0,50}){0,50}$" at "aaa"'
+    assert reason("a{99999}").startswith('output does not match the regex "a{99999}"')
+    assert reason("a{100000}") == ('regex "a{100000}" is too complex: its nested repeat counts multiply to '
+                                   '100001 elements (at most 100000)')
+    assert reason("x" * 100_001).endswith("is too complex: it is 100001 characters long (at most 100000)")

@@ -113,3 +113,35 @@ async def test_an_output_that_used_all_max_tokens_is_marked_cut_off(tmp_path):
     assert cut == {"#1": 8, "#2": None}
     first = report.results[0]
     assert "answer length limit (8 tokens)" in show_example(first.vars, first.output, first.expected, [], first.cut_off_at)
+
+
+async def test_checks_and_renders_never_wait_for_the_default_executor(tmp_path, monkeypatch):
+    # the language server analyses documents in asyncio's default executor: block its only worker,
+    # and an evaluation (renders, regex and contains checks) still completes, in its own threads
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from promptlsp.evaluate import assertions
+
+    threads = set()
+    real_check = assertions.check
+
+    def recording_check(*args):
+        threads.add(threading.current_thread().name)
+        return real_check(*args)
+
+    monkeypatch.setattr(assertions, "check", recording_check)
+    prompt_file = load(tmp_path)
+    loop = asyncio.get_running_loop()
+    default, release = ThreadPoolExecutor(max_workers=1), threading.Event()
+    loop.set_default_executor(default)
+    blocked = loop.run_in_executor(None, release.wait)
+    try:
+        report, _ = await asyncio.wait_for(
+            run(prompt_file, {"task": "Answer: 4", "judge": {"reason": "ok", "score": 10}}), timeout=60)  # hang guard
+    finally:
+        release.set()
+        await blocked
+    assert [c.passed for c in report.results[0].checks] == [True, True, True]
+    assert threads and all(name.startswith("promptlsp-evaluate") for name in threads), threads

@@ -19,7 +19,9 @@ Limits, so that one bad output or pattern cannot stall an evaluation:
   ``patternProperties``) gives up after ``timed_regex.REGEX_SECONDS``: a catastrophic pattern
   such as ``(a+)+$`` makes the check fail with a reason saying it timed out (``not-regex`` as
   well), and the search releases the GIL, so a check run in a worker thread never freezes the
-  event loop (see ``timed_regex`` for why that engine).
+  event loop (see ``timed_regex`` for why that engine). A pattern whose nested repeat counts
+  multiply past ``timed_regex.MAX_UNROLLED`` (``(((a{50}){50}){50}){50}``) is refused as too
+  complex before that engine compiles it, since compiling it alone takes seconds and gigabytes.
 * ``contains-json`` looks at no more than ``MAX_JSON_VALUES`` JSON values found in the output.
 * JSON Schemas never fetch a remote ``$ref``: such a reference makes the check unusable.
 """
@@ -38,7 +40,7 @@ from jsonschema import Draft7Validator, exceptions as jsonschema_exceptions, val
 from ..document.model import COMPARES_WITH_EXPECTED, Criterion
 from ..engine import structured
 from ..engine.spec import to_plain
-from .timed_regex import RegexTimeout, RegexUnusable, search as timed_search, timed_validator_class
+from .timed_regex import RegexTimeout, RegexTooComplex, RegexUnusable, search as timed_search, timed_validator_class
 
 MAX_REGEX_CHARS = 100_000
 MAX_JSON_VALUES = 200
@@ -283,6 +285,8 @@ def _regex(criterion: Criterion, output: str, expected: tuple[str, ...] | None) 
     text = output[:MAX_REGEX_CHARS]
     try:
         match = timed_search(pattern, text, f"regex {_q(pattern, 60)}")
+    except RegexTooComplex as exc:
+        raise _Unusable(str(exc)) from None
     except RegexUnusable as exc:
         raise _Unusable(f"regex {_q(pattern, 60)} cannot be run with a time limit: {exc}") from None
     except RegexTimeout as exc:

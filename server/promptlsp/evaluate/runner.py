@@ -4,12 +4,19 @@ Every example runs concurrently (the engine's per-model limit decides how many c
 flight). Nothing here raises for a bad answer: a failed task call leaves the example unscored
 with the reason, a failed judge leaves that check unscored, and a budget stop marks the report
 incomplete — the caller decides what to do with a partial report.
+
+Renders and deterministic checks run in threads of their own small pool (``_work_pool``), never in
+asyncio's default executor: the language server analyses documents there, and a run whose regex
+checks keep hitting their time limit must not hold up its diagnostics and hovers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Iterable, Mapping, Sequence
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ..document.model import Criterion, Example, PromptFile
 from ..document.template import TemplateRenderError, render
@@ -20,6 +27,24 @@ from .judge import judge
 from .results import CheckResult, EvalReport, ExampleResult
 
 OnResult = Callable[[ExampleResult], None]
+T = TypeVar("T")
+
+WORK_THREADS = 2
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _work_pool() -> ThreadPoolExecutor:
+    """The evaluation's own threads, created on first use and shared by every run."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORK_THREADS, thread_name_prefix="promptlsp-evaluate")
+        return _pool
+
+
+async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_work_pool(), functools.partial(fn, *args))
 
 
 def initial_prompt(prompt_file: PromptFile) -> PromptText:
@@ -48,7 +73,7 @@ async def _check(session: Session, prompt_file: PromptFile, example: Example, ou
         )
     # In a worker thread: a check may take up to a regex timeout, and the event loop (the language
     # server's hovers) must not wait for it. The timed regex engine releases the GIL meanwhile.
-    outcome = await asyncio.to_thread(assertions.check, criterion, output, example.expected)
+    outcome = await _in_pool(assertions.check, criterion, output, example.expected)
     return CheckResult(criterion.name, criterion.type, outcome.score, outcome.score >= criterion.threshold,
                        criterion.weight, outcome.reason, origin)
 
@@ -58,7 +83,7 @@ async def score_example(session: Session, prompt_file: PromptFile, prompt: Promp
     base = dict(example_id=example.id, split=example.split, vars=dict(example.vars), expected=example.expected)
     try:
         # off the event loop too: a render is bounded (render_limits), but a bad one can take seconds
-        messages = await asyncio.to_thread(render_messages, prompt, example.vars)
+        messages = await _in_pool(render_messages, prompt, example.vars)
     except TemplateRenderError as exc:
         return ExampleResult(**base, output=None, error=f"render failed: {exc}", failure="render")
     try:
