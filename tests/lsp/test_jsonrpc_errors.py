@@ -172,3 +172,66 @@ def test_invalid_notification_is_dropped_with_one_warning(inprocess, caplog):
     (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert record.levelno == logging.WARNING and record.exc_info is None
     assert "textDocument/didChange notification dropped" in record.getMessage()
+
+
+def test_message_with_only_an_id_is_an_invalid_request(raw):
+    """No method, result or error: not a request nor a response → -32600 with its id, no popup."""
+    raw.write({"jsonrpc": "2.0", "id": 7})
+    error = raw.answer(7)["error"]
+    assert error["code"] == -32600 and '"method"' in error["message"]
+    raw.write(_hover(8, {"textDocument": DOC, "position": {"line": 0, "character": 0}}))
+    assert raw.answer(8) == {"jsonrpc": "2.0", "id": 8, "result": None}
+    (line,) = _warnings(raw.stop())
+    assert "request 7" in line and "-32600" in line
+
+
+def test_message_with_nothing_but_jsonrpc_is_answered_with_a_null_id(raw):
+    raw.write({"jsonrpc": "2.0"})
+    response = raw.answer(None)
+    assert response["error"]["code"] == -32600
+    assert "Error in server" not in json.dumps(response)
+
+
+@pytest.mark.parametrize("message", [
+    {"jsonrpc": "2.0", "id": 99, "result": {"anything": [1, 2]}},  # a response to no request of ours
+    {"jsonrpc": "2.0", "id": 98, "error": "boom"},  # an error that is not an error object
+    {"jsonrpc": "2.0", "id": [1], "result": None},  # an id that cannot be one
+])
+def test_stray_or_malformed_responses_are_dropped_with_one_warning(raw, message):
+    """A response is never answered (its id is one of ours, not the client's): one WARNING line."""
+    raw.write(message)
+    raw.write(_hover(10, {"textDocument": DOC, "position": {"line": 0, "character": 0}}))
+    assert raw.answer(10) == {"jsonrpc": "2.0", "id": 10, "result": None}
+    assert raw.proc.poll() is None
+    stderr = raw.stop()
+    (line,) = _warnings(stderr)
+    assert "response" in line
+    assert "window/showMessage" not in stderr
+
+
+def test_malformed_answer_to_a_server_request_fails_that_request(tmp_path):
+    """The server asks workspace/configuration; a malformed answer ends the wait (the handler falls
+    back to the pushed settings) instead of leaving it waiting forever."""
+    server = RawServer()
+    try:
+        server.write({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"processId": None, "rootUri": None,
+                                 "capabilities": {"workspace": {"configuration": True}}}})
+        assert "result" in server.answer(0)
+        server.write({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        server.write({"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration", "params": {"settings": {}}})
+        while True:
+            request = server.messages.get(timeout=TIMEOUT)
+            if request.get("method") == "workspace/configuration":
+                break
+        server.write({"jsonrpc": "2.0", "id": request["id"], "error": "not an error object"})
+        server.write(_hover(11, {"textDocument": DOC, "position": {"line": 0, "character": 0}}))
+        assert server.answer(11)["result"] is None
+        stderr = server.stop()
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+    lines = _warnings(stderr)
+    assert any("malformed response" in line for line in lines), lines
+    assert any("workspace/configuration failed" in line for line in lines), lines

@@ -20,7 +20,9 @@ stdout, where the language server speaks JSON-RPC. The same thread also imports 
 would otherwise import during its first request (the openai SDK's resources: about a second,
 more under load), and ``prepare`` sends each endpoint set one ``mock_response`` request (no
 network), which builds its Router and imports its provider's modules: the per-call timeout then
-times the request alone, and no import blocks the event loop mid-run.
+times the request alone, and no import blocks the event loop mid-run. Concurrent first calls all
+wait for that one warm-up (one task per endpoint set); a warm-up that fails lets its waiters
+proceed and the next ``prepare`` try again.
 """
 
 from __future__ import annotations
@@ -137,7 +139,8 @@ class LiteLLMBackend:
         self._caps: dict[str, BackendCaps] = {}
         self._local_routes: dict[str, Any] = {}
         self._routers: dict[str, Any] = {}
-        self._warmed: set[str] = set()
+        self._warmed: set[str] = set()  # endpoint sets warmed up
+        self._warm_ups: dict[str, asyncio.Task[None]] = {}  # endpoint set -> its warm-up under way
 
     async def _ensure_litellm(self) -> Any:
         if self._litellm is None:
@@ -187,11 +190,20 @@ class LiteLLMBackend:
     async def _warm_up(self, spec: ModelSpec) -> None:
         """Send ``spec``'s request path one mock request (``mock_response``: no network, no
         tokens), once per endpoint set: litellm sets up a provider — lazy imports, its Router —
-        on the first request, which must not count against a real request's timeout."""
+        on the first request, which must not count against a real request's timeout. Every
+        caller waits for the one warm-up under way (concurrent first calls included)."""
         key = canonical_json([spec.model, spec.api_base, to_plain(spec.deployments)])
         if key in self._warmed:
             return
-        self._warmed.add(key)
+        loop = asyncio.get_running_loop()
+        task = self._warm_ups.get(key)
+        if task is None or task.get_loop() is not loop:  # none under way (in this event loop)
+            task = self._warm_ups[key] = loop.create_task(self._warm_up_once(key, spec))
+        # wait, not await: the warm-up's outcome is not the caller's, and a cancelled caller
+        # leaves it running for the others
+        await asyncio.wait({task})
+
+    async def _warm_up_once(self, key: str, spec: ModelSpec) -> None:
         request = {
             "model": spec.model, "messages": [{"role": "user", "content": "warm-up"}], "timeout": spec.timeout,
             "api_base": spec.api_base, "api_key_env": spec.api_key_env, "deployments": spec.deployments,
@@ -199,8 +211,12 @@ class LiteLLMBackend:
         }
         try:
             await self._send(request, mock_response="ok")
-        except Exception as exc:  # only the first real request gets slower
+            self._warmed.add(key)
+        except Exception as exc:  # only the first real request gets slower; the next prepare retries
             log.debug("warm-up of %s failed: %s", spec.model, scrub(str(exc), self._secret_names(request)))
+        finally:
+            if self._warm_ups.get(key) is asyncio.current_task():
+                del self._warm_ups[key]
 
     @staticmethod
     def _secret_names(request: dict[str, Any]) -> list[str]:

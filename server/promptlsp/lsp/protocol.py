@@ -7,9 +7,16 @@ traceback and never answers. :class:`PromptProtocol` answers instead:
 * a request whose params do not fit its method (``"position": "x"``, ``null`` params, a ``null``
   range…) → error ``-32602`` (InvalidParams), with the offending fields in the message;
 * a message that is not JSON-RPC 2.0 (no or another ``"jsonrpc"``, a method that is not a
-  string, an id that is neither a number nor a string, not an object) → ``-32600``
-  (InvalidRequest), with the request's id when it has a usable one, else ``null``;
-* a notification that cannot be structured is dropped (nothing can be answered).
+  string, an id that is neither a number nor a string, neither a ``"method"`` nor the
+  ``"result"``/``"error"`` of a response, not an object) → ``-32600`` (InvalidRequest), with the
+  request's id when it has a usable one, else ``null``;
+* a notification that cannot be structured is dropped (nothing can be answered);
+* a response (to a request of the server) that cannot be structured is dropped with one WARNING
+  line — never answered, its id is the server's, not the client's — and the request waiting for
+  it fails instead of waiting forever;
+* anything else that fails while structuring is answered ``-32603`` when it is a request with a
+  usable id, else dropped with one WARNING line: nothing raises out of pygls's read loop (which
+  would log a traceback and show the user "Error in server").
 
 A request answered with a JSON-RPC error on purpose (a refused run, invalid params found by a
 handler, a cancelled request) is logged as one WARNING line naming the method and the reason,
@@ -23,14 +30,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from cattrs import transform_error
 from cattrs.errors import ClassValidationError
-from lsprotocol.types import ResponseError
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
-from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol
+from lsprotocol.types import ResponseError, ResponseErrorMessage
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage, LanguageServerProtocol
 from pygls.workspace import Workspace
 
 from .documents import LspWorkspace
@@ -47,7 +54,7 @@ class Unanswerable:
     id: int | str | None
     method: str | None
     error: JsonRpcException
-    is_request: bool
+    kind: Literal["request", "notification", "response"]
 
 
 def _reason(exc: Exception) -> str:
@@ -76,11 +83,26 @@ class PromptProtocol(LanguageServerProtocol):
 
     # -- decoding ------------------------------------------------------------------------
     def structure_message(self, data: dict[str, Any]) -> Any:
-        """Called for every JSON object decoded; only a message (it has "jsonrpc") is structured."""
+        """Called for every JSON object decoded; only a message (it has "jsonrpc") is structured.
+
+        Never raises: a message that cannot be structured becomes an :class:`Unanswerable`.
+        """
         if "jsonrpc" not in data:
             return data  # a nested object, or a message that is not JSON-RPC (see handle_message)
-        if "error" in data or "result" in data or "method" not in data:
-            return super().structure_message(data)  # a response to one of our requests
+        try:
+            return self._structure(data)
+        except Exception as exc:  # a safety net: nothing may raise out of the read loop
+            msg_id = data.get("id") if _valid_id(data.get("id")) else None
+            method = data.get("method") if isinstance(data.get("method"), str) else None
+            kind = "request" if method is not None and msg_id is not None else "notification" if method else "response"
+            return Unanswerable(msg_id, method, JsonRpcInternalError(message=f"cannot read message: {_reason(exc)}"),
+                                kind)
+
+    def _structure(self, data: dict[str, Any]) -> Any:
+        if "method" not in data:
+            if "result" in data or "error" in data:
+                return self._structure_response(data)
+            return self._invalid_request(data)  # neither a request nor a response
         method, is_request = data["method"], "id" in data
         msg_id = data.get("id")
         if data["jsonrpc"] != VERSION or not isinstance(method, str) or (is_request and not _valid_id(msg_id)):
@@ -91,7 +113,22 @@ class PromptProtocol(LanguageServerProtocol):
         except Exception as exc:  # the params do not fit the method
             reason = _reason(exc)
             return Unanswerable(msg_id, method, JsonRpcInvalidParams(message=f"invalid params for {method}: {reason}"),
-                                is_request)
+                                "request" if is_request else "notification")
+
+    def _structure_response(self, data: dict[str, Any]) -> Any:
+        """A response to one of the server's requests, structured as pygls does (without its traceback)."""
+        msg_id = data.get("id")
+        if msg_id is not None and not _valid_id(msg_id):
+            return Unanswerable(None, None, JsonRpcInvalidRequest(
+                message=f"malformed response: \"id\" must be a number or a string, got {msg_id!r}"), "response")
+        result_type = self._result_types.pop(msg_id, None)
+        try:
+            if "error" in data:
+                return self._converter.structure(data, ResponseErrorMessage)
+            return self._converter.structure(data, result_type or JsonRPCResponseMessage)
+        except Exception as exc:
+            return Unanswerable(msg_id, None, JsonRpcInvalidParams(message=f"malformed response: {_reason(exc)}"),
+                                "response")
 
     def _invalid_request(self, data: Any) -> Unanswerable:
         if isinstance(data, dict):
@@ -99,6 +136,8 @@ class PromptProtocol(LanguageServerProtocol):
             method = data.get("method") if isinstance(data.get("method"), str) else None
             if data.get("jsonrpc") != VERSION:
                 why = f"\"jsonrpc\" must be \"2.0\", got {data.get('jsonrpc')!r}" if "jsonrpc" in data else "no \"jsonrpc\": \"2.0\""
+            elif "method" not in data:
+                why = "no \"method\" (and not a response: no \"result\" or \"error\")"
             elif method is None:
                 why = "\"method\" must be a string"
             else:
@@ -107,7 +146,7 @@ class PromptProtocol(LanguageServerProtocol):
             msg_id, method = None, None
             why = f"a message must be a JSON object, got {type(data).__name__}"
         # JSON-RPC answers an invalid request even when it has no id (with "id": null)
-        return Unanswerable(msg_id, method, JsonRpcInvalidRequest(message=f"invalid request: {why}"), True)
+        return Unanswerable(msg_id, method, JsonRpcInvalidRequest(message=f"invalid request: {why}"), "request")
 
     # -- dispatch ------------------------------------------------------------------------
     def handle_message(self, message: Any) -> None:
@@ -123,11 +162,16 @@ class PromptProtocol(LanguageServerProtocol):
     def _answer_unanswerable(self, message: Unanswerable) -> None:
         error = message.error
         what = message.method or "message"
-        if message.is_request:
+        if message.kind == "request":
             log.warning("%s (request %r) answered with error %s: %s", what, message.id, error.code, error.message)
             self.send_error(message.id, error)
-        else:
+        elif message.kind == "notification":
             log.warning("%s notification dropped: %s", what, error.message)
+        else:
+            log.warning("response to request %r dropped: %s", message.id, error.message)
+            future = self._request_futures.pop(message.id, None) if message.id is not None else None
+            if future is not None and not future.done():
+                future.set_exception(error)  # the handler waiting for it fails instead of waiting forever
 
     # -- answers -------------------------------------------------------------------------
     def send_error(self, msg_id: int | str | None, error: JsonRpcException) -> None:
