@@ -377,7 +377,7 @@ async def test_progress_on_the_clients_own_token_and_its_cancel(client: Language
     # cancelling the client's token stops a run too
     stub.latency = 0.5
     second = f"client-{uuid.uuid4()}"
-    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri, "workDoneToken": second}))
+    pending = asyncio.ensure_future(_request(client, "promptlsp/optimize", {"uri": uri, "iterations": 3, "workDoneToken": second}))
     await _until(lambda: second in client.progress_reports)
     assert await stub.until(lambda s: s.requests >= summary["accounting"]["total"]["calls"] + 3, timeout=20)
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=second))
