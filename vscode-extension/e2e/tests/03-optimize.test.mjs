@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { FatalError, log, waitFor, withSession } from '../lib/harness.mjs';
+import { FatalError, exampleWithoutModels, log, waitFor, withSession } from '../lib/harness.mjs';
 import { goodTemplate, readBytes, runsOf, sameOutsideTemplate, templateOf } from '../lib/prompt-file.mjs';
 import {
   clickToastButton, openFile, runCommand, statusState, tabLabels, toasts, visibleError, waitForToast,
@@ -99,7 +99,10 @@ test('Optimize prompt, then Reject: the file stays byte-identical', { timeout: 3
 
 test('Optimize prompt, then Cancel mid-run: file untouched, the spinner stops', { timeout: 300000 }, async () => {
   // slower calls: Cancel after iteration 1 lands with seconds of the run still to go
-  await withSession('e-optimize-cancel', { latency: 2 * LATENCY }, async (s) => {
+  // three iterations, so that after "iteration 1" most of the run is still to come
+  const fileText = exampleWithoutModels().replace(/^iterations = \d+$/m, 'iterations = 3');
+  assert.match(fileText, /^iterations = 3$/m);
+  await withSession('e-optimize-cancel', { latency: 2 * LATENCY, fileText }, async (s) => {
     const before = readBytes(s.file);
     const progress = await startOptimization(s);
     await waitFor('the $(sync~spin) status bar item while running', async () => (await statusState(s.page)).running, { timeout: 30000 });
