@@ -89,18 +89,25 @@ class TGD(Optimizer):
             self.emit(BeamUpdated(iteration, (self.current.id,), (-1.0 if current_score is None else current_score,)))
             self.emit(IterationDone(iteration, self.current.id, current_score, self.session.accounting.snapshot()))
 
-    async def try_move(self, iteration: int, candidate: PromptText, current_score: float | None) -> float | None:
-        """Score a move on the selection split; it becomes current when it scores at least as well
-        (the iteration then ends: the feedback was about the previous prompt). None if rejected."""
+    async def accept(self, candidate: PromptText, current_score: float | None) -> float | None:
+        """Score ``candidate`` on the selection split; it becomes the current prompt when it scores
+        at least as well (TextGrad reverts only a worse step). Its score, or None when rejected."""
         score = (await self.score_selection(candidate)).score
-        if score is not None and (current_score is None or score >= current_score - 1e-9):
-            first = self.validated[1] if self.validated else current_score
-            self.current = candidate
-            self.validated = (candidate, first, score)
-            return score
-        self.emit(CandidateRejected(self.current.id, iteration, f"answer-format move scored {format_score(score)} on "
-                                    f"{self.scored_on}, below {format_score(current_score)}: not taken"))
-        return None
+        if score is None or (current_score is not None and score < current_score - 1e-9):
+            return None
+        first = self.validated[1] if self.validated else current_score
+        self.current = candidate
+        self.validated = (candidate, first, score)
+        return score
+
+    async def try_move(self, iteration: int, candidate: PromptText, current_score: float | None) -> float | None:
+        """A move tried before the step; when taken the iteration ends (the feedback was about the
+        previous prompt). None if rejected."""
+        score = await self.accept(candidate, current_score)
+        if score is None:
+            self.emit(CandidateRejected(self.current.id, iteration, f"answer-format move scored below "
+                                        f"{format_score(current_score)} on {self.scored_on}: not taken"))
+        return score
 
     async def step(self, iteration: int, feedback: str, example_ids: list[str], current_score: float | None) -> float | None:
         """One TGD step from the summed feedback; returns the score of the (possibly new) current prompt."""
@@ -118,17 +125,14 @@ class TGD(Optimizer):
         new = rewrite.prompt
         if new is None:
             return current_score
-        new_score = (await self.score_selection(new)).score
-        if new_score is not None and (current_score is None or new_score >= current_score - 1e-9):
-            first = self.validated[1] if self.validated else current_score
-            self.current = new
-            self.validated = (new, first, new_score)
+        new_score = await self.accept(new, current_score)
+        if new_score is not None:
             return new_score
-        else:
-            self.emit(CandidateRejected(
-                self.current.id, iteration,
-                f"{self.scored_on} score fell from {format_score(current_score)} to {format_score(new_score)}: step reverted"))
-            return current_score
+        fell_to = format_score(self._selection_reports[new.id].score if new.id in self._selection_reports else None)
+        self.emit(CandidateRejected(
+            self.current.id, iteration,
+            f"{self.scored_on} score fell from {format_score(current_score)} to {fell_to}: step reverted"))
+        return current_score
 
     def finalists(self) -> list[PromptText]:
         return [self.current]
