@@ -136,3 +136,12 @@ def test_variable_uses_is_linear_on_unclosed_tags():
         "print([source[a:b] for a, b in variable_uses(source, 'x')])\n"
     )
     assert out.strip() == "['x']"
+
+
+def test_an_unclosed_raw_block_at_the_start_is_a_problem_not_an_exception():
+    # found by bench/fuzz.py: jinja2's Parser lexes the first token in its constructor
+    from promptlsp.document.template import check_syntax, variables
+
+    problem = check_syntax("{% raw %}{{ review }}")
+    assert problem is not None and "raw" in problem.message and problem.line == 1
+    assert variables("{% raw %}{{ review }}") == frozenset()

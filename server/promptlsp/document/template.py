@@ -128,13 +128,15 @@ def _parse(source: str) -> nodes.Template | TemplateProblem:
     problem = _size_problem(source) or _nesting_problem(source)
     if problem is not None:
         return problem
-    parser = Parser(_ENV, source)
+    parser = None
     try:
+        parser = Parser(_ENV, source)  # lexes the first token already: `{% raw %}` unclosed fails here
         return parser.parse()
     except TemplateSyntaxError as exc:
         return TemplateProblem(exc.message or str(exc), exc.lineno or 1)
     except RecursionError:  # e.g. `not not not …` 1,000 times: no bracket, still a deep tree
-        return TemplateProblem("expressions nested too deeply: too complex to check", parser.stream.current.lineno)
+        line = parser.stream.current.lineno if parser is not None else 1
+        return TemplateProblem("expressions nested too deeply: too complex to check", line)
 
 
 def check_syntax(source: str) -> TemplateProblem | None:
