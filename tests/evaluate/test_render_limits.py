@@ -20,7 +20,8 @@ from promptlsp.document.template import TemplateRenderError, render
 
 HANG_GUARD_S = 180
 ADDRESS_SPACE = 6 * 2**30  # bytes, the child's cap: above what importing litellm reserves
-PEAK_RSS_MB = 300
+PEAK_RSS_MB = 500
+PEAK_RENDER_MB = 64  # a refused bomb stops at a few MB; the old code made 256 MB to 1 GB strings
 
 BOMBS = {
     # the issue's four
@@ -75,7 +76,7 @@ BOMBS = {
 
 def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_memory():
     code = textwrap.dedent('''
-        import asyncio, json, pathlib, resource, sys, tempfile
+        import asyncio, json, pathlib, resource, sys, tempfile, tracemalloc
         from promptlsp.document import analyze
         from promptlsp.engine import Engine, ScriptedBackend
         from promptlsp.evaluate.runner import evaluate
@@ -88,13 +89,21 @@ def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_mem
             prompt_file = analyze(TEXT, folder / "m.prompt.toml", folder).prompt
             backend = ScriptedBackend(routes={"task": "fine"})
             session = Engine(cache_path=None, backend=backend).session()
-            out = {}
+            out, peak = {}, 0
             for bomb in bombs:
+                # every thread's allocations: what each render made at its peak (tracing slows a
+                # render down, so the bomb that must hit the loop counter before the clock is not traced)
+                traced = "promptlsp_bounded_loop" not in bomb
+                if traced:
+                    tracemalloc.start()
                 report = await evaluate(session, prompt_file, PromptText(bomb))
+                if traced:
+                    peak = max(peak, tracemalloc.get_traced_memory()[1])
+                    tracemalloc.stop()
                 (result,) = report.results
                 out[bomb] = [result.failure, result.error, result.score]
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-            print(json.dumps({"results": out, "calls": backend.calls, "rss_mb": rss}))
+            print(json.dumps({"results": out, "calls": backend.calls, "rss_mb": rss, "peak_mb": peak // 2**20}))
 
         asyncio.run(main(json.loads(sys.argv[1])))
     ''')
@@ -111,6 +120,9 @@ def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_mem
         assert failure == "render" and score == 0.0, (bomb, error)
         assert error.startswith("render failed: ") and words in error, (bomb, error)
     assert got["calls"] == 0  # no bomb reached the model
+    # per bomb, what Python allocated at the peak of its render (the process's RSS, which
+    # includes the interpreter and shifts with allocator behaviour under load, bounds it loosely)
+    assert got["peak_mb"] < PEAK_RENDER_MB, got["peak_mb"]
     assert got["rss_mb"] < PEAK_RSS_MB, got["rss_mb"]
 
 
