@@ -73,21 +73,8 @@ def anchor(prompt: PromptText, quote: str, target: str | None) -> tuple[str, int
     quote = quote.strip().strip('"').strip()
     order = [target] if target in ("template", "system") else []
     order += [t for t in ("template", "system") if t not in order]
-    if not quote:
-        return order[0], None, None
-    for where in order:
-        text = prompt.get(where)
-        if not text:
-            continue
-        i = text.find(quote)
-        if i >= 0:
-            return where, i, i + len(quote)
-    for where in order:
-        text = prompt.get(where)
-        found = _loose_find(text, quote) if text else None
-        if found:
-            return where, found[0], found[1]
-    return order[0], None, None
+    found = _locate(prompt, quote, order) if quote else None
+    return found if found is not None else (order[0], None, None)
 
 
 def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], examples: Iterable[str] = ()) -> tuple[Critique, ...]:
