@@ -20,7 +20,6 @@ from promptlsp.document.template import TemplateRenderError, render
 
 HANG_GUARD_S = 180
 ADDRESS_SPACE = 6 * 2**30  # bytes, the child's cap: above what importing litellm reserves
-PEAK_RSS_MB = 500
 PEAK_RENDER_MB = 64  # a refused bomb stops at a few MB; the old code made 256 MB to 1 GB strings
 
 BOMBS = {
@@ -120,10 +119,10 @@ def test_each_render_bomb_is_one_examples_render_failure_in_bounded_time_and_mem
         assert failure == "render" and score == 0.0, (bomb, error)
         assert error.startswith("render failed: ") and words in error, (bomb, error)
     assert got["calls"] == 0  # no bomb reached the model
-    # per bomb, what Python allocated at the peak of its render (the process's RSS, which
-    # includes the interpreter and shifts with allocator behaviour under load, bounds it loosely)
+    # per bomb, what Python allocated at the peak of its render. (The child's peak RSS is not
+    # asserted: it includes the interpreter and the allocator's arenas and was seen anywhere from
+    # 60 MB alone to 569 MB on a loaded CI machine; the address-space cap above still holds it.)
     assert got["peak_mb"] < PEAK_RENDER_MB, got["peak_mb"]
-    assert got["rss_mb"] < PEAK_RSS_MB, got["rss_mb"]
 
 
 @pytest.mark.parametrize(
