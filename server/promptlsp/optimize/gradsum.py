@@ -4,9 +4,12 @@ Per iteration, for every prompt in the beam (all in parallel):
 evaluate on a training minibatch → one *gradient* per example below full score (what in the
 prompt caused the failure, how to change it) → one *summary* per prompt that generalises the
 gradients into critiques quoting the exact spans they criticise → K *edits* written from the
-summary. Then every beam prompt and candidate is scored on a second, independently drawn
-minibatch, and the best B form the next beam. After the last iteration the beam is scored on
-the validation split and the best prompt that beats the original is returned (see base.py).
+summary (edit operations by default, see ``prompts.EDIT``), plus the *answer-format move* when
+the minibatch shows answers in the wrong form (``moves.py``; no model call). Then every beam
+prompt and candidate is scored on a second, independently drawn minibatch, and the best B form
+the next beam (a tie keeps the older prompt first). After the last iteration the beam is scored
+on the validation split and the best prompt that clearly beats the original is returned (see
+``base.finish``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from each example's loss, and the feedbacks are summed — concatenated, as ``tg
 ``gradient_memory = k`` — sees the prompts and feedback of the previous k steps (TextGrad's
 momentum computes this history but never passes it on). A step whose prompt scores lower on the
 validation split than the current one is reverted, as in TextGrad's prompt-optimization example.
+When the minibatch shows answers in the wrong form, the *answer-format move* (``moves.py``, no
+model call) is tried first, under the same rule; the step then waits for the next iteration.
 """
 
 from __future__ import annotations
