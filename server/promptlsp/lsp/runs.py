@@ -306,7 +306,8 @@ class RunManager:
         estimate = optimizer.estimate()
         cost = ("unknown (no price for " + ", ".join(estimate.unpriced) + ")") if estimate.cost_usd is None \
             else f"${estimate.cost_usd:.4f}"
-        rounds = "" if optimizer.method == "critique" else f"{optimizer.settings.iterations} iterations, "
+        n = optimizer.settings.iterations
+        rounds = "" if optimizer.method == "critique" else f"{n} iteration{'' if n == 1 else 's'}, "
         unenforced = estimate.usd_unenforced(budget)
         summary = (f"{optimizer.method} on {path.name}: {rounds}at most "
                    f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}"
