@@ -201,15 +201,20 @@ EDIT = """\
 ## What to write
 Change the prompt to fix the issues above, so that it works better on all inputs of this task.
 Write 1 to {limit} edits. Each edit is one of:
-- {{"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"}}
-- {{"action": "replace", "find": "words copied exactly from the prompt", "text": "the words that replace them"}}
-- {{"action": "insert_after", "find": "words copied exactly from the prompt", "text": "new words added right after them"}}
+{actions}
 Rules:
 {variables}
 - Write instructions for the model that will answer, in the imperative ("Answer with ..."), not comments about the prompt.
 Reply with JSON: {{"edits": [{{"action": "append", "find": "", "text": "..."}}]}}"""
 
 EDIT_LIMIT = 3
+
+# The edit operations, as both EDIT and TGD's STEP describe them (applied by candidates.apply_edits).
+EDIT_ACTIONS = (
+    '- {"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"}\n'
+    '- {"action": "replace", "find": "words copied exactly from the prompt", "text": "the words that replace them"}\n'
+    '- {"action": "insert_after", "find": "words copied exactly from the prompt", "text": "new words added right after them"}'
+)
 
 EDIT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -282,7 +287,7 @@ def edit_messages(task: str, prompt: PromptText, critique: str, constraints: Seq
     return _message(frame.format(
         task=task.strip(), prompt=show_prompt(prompt), critique=critique, constraints=_constraints(constraints),
         answers=answers_text(answers), variables=_variables_rule(variables), reply=_reply_shape(targets),
-        limit=EDIT_LIMIT,
+        limit=EDIT_LIMIT, actions=EDIT_ACTIONS,
     ))
 
 
@@ -346,10 +351,7 @@ Reply with JSON: {reply}"""
 
 _STEP_CHANGE = {
     "operations": (
-        "write 1 to {limit} edits that improve the prompt. Each edit is one of:\n"
-        '- {{"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"}}\n'
-        '- {{"action": "replace", "find": "words copied exactly from the prompt", "text": "the words that replace them"}}\n'
-        '- {{"action": "insert_after", "find": "words copied exactly from the prompt", "text": "new words added right after them"}}',
+        "write 1 to {limit} edits that improve the prompt. Each edit is one of:\n{actions}",
         '- Write instructions for the model that will answer, in the imperative, not comments about the prompt.',
     ),
     "rewrite": (
@@ -396,7 +398,7 @@ def step_messages(task: str, prompt: PromptText, feedback: str, history: Sequenc
     return _message(STEP.format(
         task=task.strip(), prompt=show_prompt(prompt), feedback=feedback, momentum=momentum_text(history),
         constraints=_constraints(constraints), answers=answers_text(answers), variables=_variables_rule(variables),
-        change=change.format(limit=EDIT_LIMIT), rules=rules, reply=reply,
+        change=change.format(limit=EDIT_LIMIT, actions=EDIT_ACTIONS), rules=rules, reply=reply,
     ))
 
 
