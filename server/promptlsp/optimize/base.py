@@ -213,6 +213,12 @@ class Optimizer:
         self.emit(CandidateProposed(candidate.id, parent.id, self.iteration, candidate, origin))
         return Rewrite(candidate, data)
 
+    @property
+    def moves_per_prompt(self) -> int:
+        """Candidates a prompt may get without a model call: 1 when the checks define an answer
+        format the answer-format move could state, else 0 (budget plans reserve nothing for it)."""
+        return int(moves.format_instruction(self.file, self.train) is not None)
+
     def answer_format_move(self, prompt: PromptText, results: Sequence[ExampleResult]) -> PromptText | None:
         """The answer-format candidate (see moves.py) for ``prompt``, proposed (emitted) once per run."""
         move = moves.answer_format_candidate(self.file, prompt, self.train, results, self.targets)

@@ -40,7 +40,7 @@ class GradSum(Optimizer):
     def plan_step(self, beam: int, expanded: int, candidates: int) -> list[PlannedCalls]:
         """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits each."""
         m = self._minibatch()
-        children = expanded * (candidates + 1)  # K edits and the answer-format move per expanded prompt
+        children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the answer-format move
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
             self.plan_optimizer(expanded * m, "gradient"),

@@ -49,7 +49,7 @@ class TGD(Optimizer):
             *self.plan_evaluation(1, m),
             self.plan_optimizer(m, "feedback"),
             self.plan_optimizer(2, "step", (m + memory * (m + 1)) * GRADIENT_TOKENS),
-            *self.plan_evaluation(2, len(self.selection)),  # the step's prompt, and an answer-format move
+            *self.plan_evaluation(1 + self.moves_per_prompt, len(self.selection)),  # the step's prompt, a move
         ]
 
     def plan_start(self) -> list[PlannedCalls]:
