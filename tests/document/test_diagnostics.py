@@ -11,43 +11,13 @@ import pytest
 from promptlsp.document import CODES, analyze
 from promptlsp.document.source import Position
 
-BASE = '''version = 1
-task = "Label the sentiment of a product review."
-[prompt]
-template = "Review: {{ review }}"
-[[criteria]]
-type = "equals"
-[[examples]]
-vars = { review = "great" }
-expected = "positive"
-[[examples]]
-vars = { review = "awful" }
-expected = "negative"
-split = "validation"
-'''
-
-
-def run(tmp_path, text, files=None, root=None, name="p.prompt.toml"):
-    for rel, content in (files or {}).items():
-        target = tmp_path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return analyze(text, path, root or tmp_path)
+from document_support import BASE, covered, run
 
 
 def only(analysis, code):
     found = [d for d in analysis.diagnostics if d.code == code]
     assert found, f"no {code} in {[(d.code, d.message) for d in analysis.diagnostics]}"
     return found
-
-
-def covered(analysis, diagnostic):
-    return analysis.text[diagnostic.span.start:diagnostic.span.end]
 
 
 def test_a_good_file_is_clean_and_typed(tmp_path):

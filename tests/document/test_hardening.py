@@ -8,36 +8,11 @@ import sys
 
 import pytest
 
-from promptlsp.document import analyze
-
-BASE = '''version = 1
-task = "Label the sentiment of a product review."
-[prompt]
-template = "Review: {{ review }}"
-[[criteria]]
-type = "equals"
-[[examples]]
-vars = { review = "great" }
-expected = "positive"
-[[examples]]
-vars = { review = "awful" }
-expected = "negative"
-split = "validation"
-'''
-
-
-def run(tmp_path, text, name="p.prompt.toml"):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return analyze(text, path, tmp_path)
+from document_support import BASE, covered, run
 
 
 def codes(analysis):
     return [d.code for d in analysis.diagnostics]
-
-
-def covered(analysis, diagnostic):
-    return analysis.text[diagnostic.span.start:diagnostic.span.end]
 
 
 @pytest.fixture
