@@ -51,7 +51,7 @@ class _Outcome:
 
 def _cut_off(outcome: _Outcome, spec: ModelSpec) -> bool:
     """Whether the answer used the whole completion allowance (so it was probably cut off)."""
-    return spec.max_tokens is not None and outcome.usage.completion_tokens >= spec.max_tokens
+    return spec.cut_off(outcome.usage.completion_tokens)
 
 
 def _repair_error(error: str, cut_off: bool, spec: ModelSpec) -> str:

@@ -77,6 +77,11 @@ class ModelSpec:
     def __hash__(self) -> int:  # params are mappings: hash the canonical form instead
         return hash(json.dumps(self.as_dict(), sort_keys=True, default=str))
 
+    def cut_off(self, completion_tokens: int) -> bool:
+        """Whether an answer of ``completion_tokens`` used the whole ``max_tokens`` allowance
+        (it was cut off, whatever the provider's finish reason said)."""
+        return self.max_tokens is not None and completion_tokens >= self.max_tokens
+
     @property
     def is_local(self) -> bool:
         """True for the embedded offline model (``local/...`` ids)."""

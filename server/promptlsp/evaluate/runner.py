@@ -98,8 +98,8 @@ async def score_example(session: Session, prompt_file: PromptFile, prompt: Promp
     except BudgetExhausted as exc:
         return ExampleResult(**base, output=None, error=f"budget exhausted: {exc}", failure="budget",
                              messages=tuple(messages))
-    cap = prompt_file.models.task.max_tokens
-    cut_off = cap if cap is not None and answer.usage.completion_tokens >= cap else None
+    spec = prompt_file.models.task
+    cut_off = spec.max_tokens if spec.cut_off(answer.usage.completion_tokens) else None
     return ExampleResult(**base, output=answer.text, checks=tuple(checks), messages=tuple(messages), cached=answer.cached,
                          cut_off_at=cut_off)
 
