@@ -18,6 +18,7 @@ validation split) than the original: a run that cannot show an improvement retur
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from dataclasses import asdict, dataclass
@@ -213,7 +214,7 @@ class Optimizer:
         self.emit(CandidateProposed(candidate.id, parent.id, self.iteration, candidate, origin))
         return Rewrite(candidate, data)
 
-    @property
+    @functools.cached_property
     def moves_per_prompt(self) -> int:
         """Candidates a prompt may get without a model call: 1 when the checks define an answer
         format the answer-format move could state, else 0 (budget plans reserve nothing for it)."""
