@@ -68,8 +68,7 @@ def run_one(source: Path, seed: int, args, env: dict[str, str]) -> dict:
             return {"seed": seed, "error": done.stderr.strip().splitlines()[-1:] or ["exit %d" % done.returncode],
                     "wall": wall, "load": load}
         out = json.loads(done.stdout)
-        origin = winner_origin(root / ".promptlsp" / "runs.sqlite", out["run_id"], out["best"] and
-                               _id(out["best"]))
+        origin = winner_origin(root / ".promptlsp" / "runs.sqlite", out["run_id"], _id(out["best"]))
         added = [line[1:] for line in out["diff"].splitlines() if line.startswith("+") and not line.startswith("+++")]
         return {"seed": seed, "before": out["initial_score"], "after": out["best_score"], "changed": out["changed"],
                 "origin": origin, "calls": out["accounting"]["total"]["calls"], "wall": wall, "load": load,
