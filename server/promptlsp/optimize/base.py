@@ -170,11 +170,6 @@ class Optimizer:
         return known
 
     # -- rewriting -----------------------------------------------------------------------------------
-    @property
-    def edit_style(self) -> str:
-        """"operations" (targeted edits, the default) or "rewrite" (the whole prompt), from the file."""
-        return getattr(self.settings, "edits", "operations")
-
     def _candidate(self, data: Mapping[str, Any], parent: PromptText, style: str) -> tuple[PromptText, str | None]:
         """The prompt an answer describes, and why it cannot replace ``parent`` (or None)."""
         if style == "operations":

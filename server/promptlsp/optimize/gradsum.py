@@ -105,7 +105,7 @@ class GradSum(Optimizer):
         if critique is None:
             return children
         variables = all_variables(prompt, self.targets)
-        style = self.edit_style
+        style = self.settings.edits
         messages = prompts.edit_messages(self.file.task, prompt, critique, self.settings.constraints, variables,
                                          self.targets, answers=moves.training_answers(self.train), style=style)
         rewrites = await gather(*(

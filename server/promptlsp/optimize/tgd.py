@@ -116,7 +116,7 @@ class TGD(Optimizer):
         s = self.settings
         memory = self.history[-s.gradient_memory:] if s.gradient_memory > 0 else []
         variables = all_variables(self.current, self.targets)
-        style = self.edit_style
+        style = self.settings.edits
         messages = prompts.step_messages(self.file.task, self.current, feedback, memory, s.constraints, variables,
                                          self.targets, answers=moves.training_answers(self.train), style=style)
         rewrite = await self.rewrite(messages, prompts.step_schema(self.targets, style), self.current,
