@@ -22,7 +22,7 @@ import functools
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
@@ -117,7 +117,8 @@ class Optimizer:
         # what a cancelled run keeps.
         self.validated: tuple[PromptText, float | None, float | None] | None = None
         self._selection_reports: dict[str, EvalReport] = {}  # prompt id -> its complete selection report
-        self._moved: set[str] = set()  # ids of the answer-format candidates already proposed
+        self._moved: set[str] = set()  # ids of the move candidates (no model call) already proposed
+        self._demos: dict[str, ExampleResult] = {}  # training examples answered perfectly so far
 
     # -- events ------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -139,6 +140,9 @@ class Optimizer:
             ))
 
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
+        for result in report.results:  # demonstrations come from training examples only
+            if result.split == "train" and moves.demonstration(result) is not None:
+                self._demos.setdefault(result.example_id, result)
         self.emit(CandidateScored(cid, label, report.score, len(examples), self.iteration))
         if not report.complete:
             raise self._budget_error()
@@ -211,20 +215,41 @@ class Optimizer:
 
     @functools.cached_property
     def moves_per_prompt(self) -> int:
-        """Candidates a prompt may get without a model call: 1 when the checks define an answer
-        format the answer-format move could state, else 0 (budget plans reserve nothing for it)."""
-        return int(moves.format_instruction(self.file, self.train) is not None)
+        """Candidates a prompt may get without a model call, for budget plans: the answer-format
+        move when the checks define an answer format it could state, and the demonstrations move
+        when there are at least two training examples to show."""
+        return int(moves.format_instruction(self.file, self.train) is not None) + int(len(self.train) >= 2)
 
-    def answer_format_move(self, prompt: PromptText, results: Sequence[ExampleResult]) -> PromptText | None:
-        """The answer-format candidate (see moves.py) for ``prompt``, proposed (emitted) once per run."""
-        move = moves.answer_format_candidate(self.file, prompt, self.train, results, self.targets)
+    def _propose(self, prompt: PromptText, move: tuple[PromptText, str] | None, origin: str) -> PromptText | None:
         if move is None or move[0].id in self._moved:
             return None
         candidate, why = move
         self._moved.add(candidate.id)
-        self.emit(CandidateProposed(candidate.id, prompt.id, self.iteration, candidate, "answer-format"))
-        log.debug("answer-format move on %s: %s", prompt.id, why)
+        self.emit(CandidateProposed(candidate.id, prompt.id, self.iteration, candidate, origin))
+        log.debug("%s move on %s: %s", origin, prompt.id, why)
         return candidate
+
+    def answer_format_move(self, prompt: PromptText, results: Sequence[ExampleResult]) -> PromptText | None:
+        """The answer-format candidate (see moves.py) for ``prompt``, proposed (emitted) once per run."""
+        return self._propose(prompt, moves.answer_format_candidate(self.file, prompt, self.train, results, self.targets),
+                             "answer-format")
+
+    def demonstrations_move(self, prompt: PromptText) -> PromptText | None:
+        """``prompt`` with up to three training examples the task model answered perfectly so far
+        this run (see moves.py), proposed (emitted) once per demonstration set."""
+        order = {e.id: i for i, e in enumerate(self.train)}  # the file's order, whatever order calls finished in
+        pool = sorted(self._demos.values(), key=lambda r: order.get(r.example_id, len(order)))
+        return self._propose(prompt, moves.demonstrations_candidate(prompt, pool, self.targets),
+                             "demonstrations")
+
+    def move_candidates(self, prompt: PromptText, results: Sequence[ExampleResult]) -> Iterator[tuple[str, PromptText]]:
+        """(move name, candidate) of every move for ``prompt`` after its minibatch ``results`` (a
+        minibatch without failures gets none), each proposed when the caller takes it from this
+        generator."""
+        if (found := self.answer_format_move(prompt, results)) is not None:
+            yield "answer-format", found
+        if any(not r.perfect for r in results) and (found := self.demonstrations_move(prompt)) is not None:
+            yield "demonstrations", found
 
     def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],
                 examples: Sequence[str]) -> tuple[Critique, ...]:

@@ -4,8 +4,10 @@ Per iteration, for every prompt in the beam (all in parallel):
 evaluate on a training minibatch → one *gradient* per example below full score (what in the
 prompt caused the failure, how to change it) → one *summary* per prompt that generalises the
 gradients into critiques quoting the exact spans they criticise → K *edits* written from the
-summary (edit operations by default, see ``prompts.EDIT``), plus the *answer-format move* when
-the minibatch shows answers in the wrong form (``moves.py``; no model call). Then every beam
+summary (edit operations by default, see ``prompts.EDIT``), plus two moves that need no model
+call (``moves.py``): the *answer-format move* when the minibatch shows answers in the wrong form,
+and the *demonstrations move* (DSPy's bootstrapped few-shot) once the task model has answered
+training examples perfectly — its own good answers shown to it. Then every beam
 prompt and candidate is scored on a second, independently drawn minibatch, and the best B form
 the next beam (a tie keeps the older prompt first). After the last iteration the beam is scored
 on the validation split and the best prompt that clearly beats the original is returned (see
@@ -40,7 +42,7 @@ class GradSum(Optimizer):
     def plan_step(self, beam: int, expanded: int, candidates: int) -> list[PlannedCalls]:
         """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits each."""
         m = self._minibatch()
-        children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the answer-format move
+        children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the moves
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
             self.plan_optimizer(expanded * m, "gradient"),
@@ -97,10 +99,11 @@ class GradSum(Optimizer):
         return prompts.critique_text(summary, raw)
 
     async def expand(self, prompt: PromptText, batch, candidates: int) -> list[PromptText]:
-        """Children of ``prompt``: the answer-format move when the minibatch shows format
-        failures, and ``candidates`` edits written from the diagnosis."""
+        """Children of ``prompt``: the moves (the answer-format move when the minibatch shows
+        format failures, demonstrations once the task model has answered training examples
+        perfectly), and ``candidates`` edits written from the diagnosis."""
         report = await self.evaluate(prompt, batch, label="minibatch")
-        children = [m for m in (self.answer_format_move(prompt, report.results),) if m is not None]
+        children = [m for _, m in self.move_candidates(prompt, report.results)]
         critique = await self.diagnose(prompt, report)
         if critique is None:
             return children

@@ -118,3 +118,81 @@ def answer_format_candidate(prompt_file: PromptFile, prompt: PromptText, train: 
 def training_answers(train: Sequence[Example], limit: int = 5) -> list[str]:
     """Up to ``limit`` distinct expected answers of training examples, for the edit step to see."""
     return _answers(train)[:limit]
+
+
+# -- demonstrations: the task model's own good answers, shown to it ------------------------------
+
+DEMO_HEADER = "Examples of inputs with good answers:"
+MAX_DEMOS = 3
+_DEMO_CHARS = 1500  # one demonstration (input and answer) at most this long
+_DEMO_TOTAL_CHARS = 4000  # all of them together
+
+
+def _user_text(result: ExampleResult) -> str | None:
+    users = [m.get("content") for m in result.messages if m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else None
+
+
+def demonstration(result: ExampleResult) -> tuple[str, str] | None:
+    """(input, answer) of a training result fit to show as a demonstration, or None: only a
+    perfect, complete answer whose texts hold no template syntax and are not too long."""
+    if result.split != "train" or not result.perfect or result.output is None or result.cut_off_at is not None:
+        return None
+    user, output = _user_text(result), result.output.strip()
+    if not user or not output or _JINJA.search(user) or _JINJA.search(output):
+        return None
+    if len(user) + len(output) > _DEMO_CHARS:
+        return None
+    return user.strip(), output
+
+
+def has_demonstrations(prompt: PromptText) -> bool:
+    return any(DEMO_HEADER in (prompt.get(t) or "") for t in ("system", "template"))
+
+
+def demonstrations_block(demos: Sequence[tuple[str, str]]) -> str:
+    shown = "\n\n---\n\n".join(f"Input:\n{user}\n\nGood answer:\n{output}" for user, output in demos)
+    return f"{DEMO_HEADER}\n\n{shown}"
+
+
+def pick_demonstrations(pool: Sequence[ExampleResult], limit: int = MAX_DEMOS) -> list[tuple[str, str]]:
+    """Up to ``limit`` demonstrations from ``pool`` (in the order they were found), preferring
+    different expected answers, within the total size limit."""
+    usable = [(r, d) for r in pool if (d := demonstration(r)) is not None]
+    chosen: list[tuple[str, str]] = []
+    answers: set[str] = set()
+    size = 0
+    for distinct_first in (True, False):
+        for r, d in usable:
+            if len(chosen) >= limit:
+                break
+            key = r.expected[0].strip() if r.expected else d[1]
+            if d in chosen or (distinct_first and key in answers) or size + len(d[0]) + len(d[1]) > _DEMO_TOTAL_CHARS:
+                continue
+            chosen.append(d)
+            answers.add(key)
+            size += len(d[0]) + len(d[1])
+    return chosen
+
+
+def demonstrations_candidate(prompt: PromptText, pool: Sequence[ExampleResult],
+                             targets: Sequence[str]) -> tuple[PromptText, str] | None:
+    """(candidate, why): ``prompt`` with demonstrations — training examples the task model
+    answered perfectly, as it answered them — or None when there are none to show or the prompt
+    already has some. They go at the end of the system message when it is a target (the task
+    model reads them before the input), else at the start of the template."""
+    if has_demonstrations(prompt):
+        return None
+    demos = pick_demonstrations(pool)
+    if not demos:
+        return None
+    block = demonstrations_block(demos)
+    if "system" in targets and prompt.system is not None:
+        candidate = PromptText(template=prompt.template, system=prompt.system.rstrip() + "\n\n" + block)
+    elif "template" in targets:
+        candidate = PromptText(template=block + "\n\n---\n\n" + prompt.template, system=prompt.system)
+    else:
+        return None
+    if variable_problem(prompt, candidate, targets):
+        return None
+    return candidate, f"{len(demos)} training example(s) the task model answered perfectly, shown as demonstrations"

@@ -8,8 +8,10 @@ from each example's loss, and the feedbacks are summed — concatenated, as ``tg
 ``gradient_memory = k`` — sees the prompts and feedback of the previous k steps (TextGrad's
 momentum computes this history but never passes it on). A step whose prompt scores lower on the
 validation split than the current one is reverted, as in TextGrad's prompt-optimization example.
-When the minibatch shows answers in the wrong form, the *answer-format move* (``moves.py``, no
-model call) is tried first, under the same rule; the step then waits for the next iteration.
+The moves that need no model call (``moves.py``: the *answer-format move* when the minibatch shows
+answers in the wrong form, the *demonstrations move* once the task model has answered training
+examples perfectly) are tried first, under the same rule; when one is taken the step waits for
+the next iteration.
 """
 
 from __future__ import annotations
@@ -78,11 +80,14 @@ class TGD(Optimizer):
             self.iteration = iteration
             batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
             report = await self.evaluate(self.current, batch, label="minibatch")
-            moved = self.answer_format_move(self.current, report.results)
-            if moved is not None and (score := await self.try_move(iteration, moved, current_score)) is not None:
-                current_score = score
-                self.emit(BeamUpdated(iteration, (self.current.id,), (score,)))
-                self.emit(IterationDone(iteration, self.current.id, score, self.session.accounting.snapshot()))
+            moved = None
+            for name, candidate in self.move_candidates(self.current, report.results):
+                if (moved := await self.try_move(iteration, name, candidate, current_score)) is not None:
+                    break
+            if moved is not None:
+                current_score = moved
+                self.emit(BeamUpdated(iteration, (self.current.id,), (moved,)))
+                self.emit(IterationDone(iteration, self.current.id, moved, self.session.accounting.snapshot()))
                 continue
             texts = await gather(*(self.feedback(self.current, r) for r in report.results))
             items = [(r.example_id, t) for r, t in zip(report.results, texts) if t]
@@ -102,12 +107,12 @@ class TGD(Optimizer):
         self.validated = (candidate, first, score)
         return score
 
-    async def try_move(self, iteration: int, candidate: PromptText, current_score: float | None) -> float | None:
+    async def try_move(self, iteration: int, name: str, candidate: PromptText, current_score: float | None) -> float | None:
         """A move tried before the step; when taken the iteration ends (the feedback was about the
         previous prompt). None if rejected."""
         score = await self.accept(candidate, current_score)
         if score is None:
-            self.emit(CandidateRejected(self.current.id, iteration, f"answer-format move scored below "
+            self.emit(CandidateRejected(self.current.id, iteration, f"{name} move scored below "
                                         f"{format_score(current_score)} on {self.scored_on}: not taken"))
         return score
 

@@ -1,0 +1,101 @@
+"""The demonstrations move (issue 13): the task model's own perfect answers on training examples,
+shown to it as examples — chosen on validation like any candidate, never from validation data."""
+
+import re
+
+import pytest
+
+from promptlsp.document.model import PromptText
+from promptlsp.evaluate.results import CheckResult, ExampleResult
+from promptlsp.optimize import make_optimizer, moves
+
+from promptlsp.engine import ScriptedBackend
+
+from optimizer_support import FILE, POSITIVE, engine_with, make_file
+
+BASE = PromptText(template="Review: {{ review }}\nWhat is the sentiment?", system="You label reviews.")
+
+
+def result(review, output, expected, *, passed=True, split="train", cut_off_at=None, example_id=None):
+    check = CheckResult("equals", "equals", 1.0 if passed else 0.0, passed, 1.0, "")
+    messages = ({"role": "system", "content": "You label reviews."},
+                {"role": "user", "content": f"Review: {review}\nWhat is the sentiment?"})
+    return ExampleResult(example_id or review, split, {"review": review}, (expected,), output, (check,),
+                         messages=messages, cut_off_at=cut_off_at)
+
+
+def test_only_perfect_complete_training_answers_become_demonstrations():
+    assert moves.demonstration(result("I love it", "positive", "positive")) == (
+        "Review: I love it\nWhat is the sentiment?", "positive")
+    assert moves.demonstration(result("I love it", "negative", "positive", passed=False)) is None  # failed
+    assert moves.demonstration(result("I love it", "positive", "positive", split="validation")) is None  # leak
+    assert moves.demonstration(result("I love it", "positive", "positive", cut_off_at=8)) is None  # cut off
+    assert moves.demonstration(result("{{ x }} great", "positive", "positive")) is None  # template syntax
+    assert moves.demonstration(result("long " * 400, "positive", "positive")) is None  # too long
+
+
+def test_demonstrations_prefer_different_answers_and_stop_at_three():
+    pool = [result("I love it", "positive", "positive"), result("Great value", "positive", "positive"),
+            result("Broke in a day", "negative", "negative"), result("Works perfectly", "positive", "positive"),
+            result("Never again", "negative", "negative")]
+    picked = moves.pick_demonstrations(pool)
+    assert [output for _, output in picked] == ["positive", "negative", "positive"]
+    assert [user.split("\n")[0] for user, _ in picked] == ["Review: I love it", "Review: Broke in a day",
+                                                          "Review: Great value"]
+
+
+def test_demonstrations_go_to_the_system_message_or_before_the_template():
+    pool = [result("I love it", "positive", "positive")]
+    in_system, why = moves.demonstrations_candidate(BASE, pool, ("system",))
+    assert in_system.template == BASE.template
+    assert in_system.system == ("You label reviews.\n\n" + moves.DEMO_HEADER +
+                                "\n\nInput:\nReview: I love it\nWhat is the sentiment?\n\nGood answer:\npositive")
+    assert "1 training example" in why
+    in_template, _ = moves.demonstrations_candidate(BASE, pool, ("template",))
+    assert in_template.system == BASE.system and in_template.template.endswith("---\n\n" + BASE.template)
+    assert moves.demonstrations_candidate(in_system, pool, ("system",)) is None  # never stacked
+    assert moves.demonstrations_candidate(BASE, [], ("system",)) is None  # nothing to show
+
+
+def imitating_task(request) -> str:
+    """Labels positive reviews right; calls everything positive unless it has seen demonstrations."""
+    text = " ".join(m["content"] for m in request["messages"])
+    review = re.findall(r"Review: (.*)", ScriptedBackend.last_user(request))[-1]  # the input, after any demos
+    if POSITIVE.search(review) or moves.DEMO_HEADER in text:
+        return "positive" if POSITIVE.search(review) else "negative"
+    return "positive"
+
+
+def routes(task):
+    harmless = {"critiques": [], "edits": [{"action": "append", "find": "", "text": "Be polite."}]}
+    return {
+        "task": task,
+        "gradient": lambda r: {"comparison": "said positive", "problem": "biased", "quote": "What is the sentiment?", "suggestion": "x"},
+        "summary": lambda r: {"summary": "Biased.", "critiques": [{"quote": "What is the sentiment?", "critique": "open"}]},
+        "edit": lambda r: harmless,
+        "feedback": lambda r: {"feedback": "look closer"},
+        "step": lambda r: harmless,
+    }
+
+
+@pytest.mark.parametrize("method", ["gradsum", "tgd"])
+async def test_demonstrations_move_wins_on_validation_without_showing_validation_data(tmp_path, method):
+    prompt_file = make_file(tmp_path, validation=4, body=FILE.replace('edits = "rewrite"\n', ""))
+    engine, backend = engine_with(routes(imitating_task))
+    events = []
+    finished = await make_optimizer(prompt_file, engine.session(), method=method, emit=events.append, iterations=1).run()
+    proposed = [e for e in events if e.kind == "candidate-proposed" and e.origin == "demonstrations"]
+    assert len(proposed) == 1
+    assert finished.initial_score == 0.5 and finished.best_score == 1.0
+    assert moves.DEMO_HEADER in finished.best.template and "I love it" in finished.best.template
+    for example in prompt_file.split("validation"):  # never a validation example shown
+        assert example.vars["review"] not in finished.best.template
+
+
+async def test_no_demonstrations_without_a_failure_or_a_perfect_answer(tmp_path):
+    prompt_file = make_file(tmp_path, validation=4)
+    for task in (lambda r: "Sounds fine!", lambda r: "positive" if POSITIVE.search(ScriptedBackend.last_user(r)) else "negative"):
+        engine, _ = engine_with(routes(task))
+        events = []
+        await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append, iterations=1).run()
+        assert not [e for e in events if e.kind == "candidate-proposed" and e.origin == "demonstrations"]
