@@ -90,19 +90,19 @@ def _row(name: str, calls: int, concurrency: int, latency: float, wall: float, c
 
 
 def _profile_split(profile: cProfile.Profile, calls: int, top: int = 8) -> dict:
-    """CPU ms per call spent inside litellm's and the openai SDK's own code (``tottime``: each
-    function's time without its callees), and litellm's ``top`` costliest functions
-    (cumulative, callees included). Profiling slows Python code, so the split, not the sum, is
-    what to read."""
+    """CPU ms per call spent inside litellm's and the openai SDK's own code (each function's
+    own time, without its callees; the profiler's clock is process CPU time), and litellm's
+    ``top`` costliest functions by own time. Profiling slows Python code, so the split, not
+    the sum, is what to read."""
     stats = pstats.Stats(profile).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
     packages = {"litellm": 0.0, "openai": 0.0, "other": 0.0}
     costliest: list[tuple[float, str]] = []
-    for (file, line, name), (_cc, _nc, tottime, cumtime, _callers) in stats.items():
+    for (file, line, name), (_cc, _nc, tottime, _cumtime, _callers) in stats.items():
         where = file.replace(os.sep, "/")
         package = next((p for p in ("litellm", "openai") if f"/site-packages/{p}/" in where), "other")
         packages[package] += tottime
         if package == "litellm":
-            costliest.append((cumtime, f"{where.split('/site-packages/')[-1]}:{line}({name})"))
+            costliest.append((tottime, f"{where.split('/site-packages/')[-1]}:{line}({name})"))
     costliest.sort(reverse=True)
     return {
         "profiled_ms_per_call": {k: round(v / calls * 1000, 2) for k, v in packages.items()},
@@ -134,7 +134,7 @@ async def bench(calls: int, latency: float, concurrencies: list[int], profile: b
             scripted.close()
 
             if profile and "profile" not in extras:
-                profiler = cProfile.Profile()
+                profiler = cProfile.Profile(time.process_time)
                 await _run(engine, spec, calls, "profiled", profiler)
                 extras["profile"] = {"concurrency": concurrency, **_profile_split(profiler, calls)}
 
@@ -172,13 +172,14 @@ def main() -> None:
     print(_table(rows))
     print("overhead_ms_per_call = (wall - ideal) x concurrency / calls; cpu_ms_per_call = process CPU / calls")
     by = {(r["path"], r["concurrency"]): r["cpu_ms_per_call"] for r in rows}
-    extra_cpu = ", ".join(f"{by['litellm', c] - by['scripted', c]:.2f} ms at concurrency {c}" for c in args.concurrency)
-    print(f"measured: the litellm path costs {extra_cpu} more CPU per call than the scripted one (litellm, the")
-    print(" openai SDK, HTTP); on the one event loop N calls x that CPU is a floor on wall time")
+    extra_cpu = ", ".join(f"{by['litellm', c] - by['scripted', c]:.2f} ms (concurrency {c})" for c in args.concurrency)
+    print(f"measured: litellm, the openai SDK and HTTP cost {extra_cpu} of CPU per call beyond the")
+    print(" scripted path; on the one event loop, calls x that CPU is a floor on wall time")
     if "profile" in extras:
         prof = extras["profile"]
         split = ", ".join(f"{k} {v}" for k, v in prof["profiled_ms_per_call"].items())
-        print(f"cProfile (concurrency {prof['concurrency']}), CPU ms per call by whose code ran: {split}")
+        print(f"cProfile (concurrency {prof['concurrency']}), CPU ms per call by whose code ran: {split};")
+        print(" litellm's costliest functions (own CPU ms per call):")
         for name, ms in prof["litellm_costliest_ms_per_call"]:
             print(f"  {ms:6.2f}  {name}")
 
