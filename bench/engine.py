@@ -7,8 +7,12 @@ per call (on one event loop, N x CPU is a floor on wall time), and how fast cach
 back. Rows:
 
 - ``litellm``: the real path (Session -> LiteLLMBackend -> litellm -> HTTP -> stub);
-- ``scripted``: the same session machinery with no HTTP (engine overhead alone);
+- ``scripted``: the same session machinery, response cache included, with no HTTP (the
+  engine's own overhead: the difference to ``litellm`` is litellm, the openai SDK and HTTP);
 - ``cache hits``: the litellm run again on a warm cache (zero calls).
+
+``--profile`` adds a cProfile of one litellm run: the CPU per call inside litellm, inside the
+openai SDK and the rest, and litellm's costliest functions.
 
 Run: ``python bench/engine.py`` (about half a minute; ``--help`` for sizes).
 """
@@ -18,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -51,11 +57,16 @@ def stub_process(latency: float) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-async def _run(engine: Engine, spec: ModelSpec, calls: int, tag: str) -> tuple[float, float, int]:
+async def _run(engine: Engine, spec: ModelSpec, calls: int, tag: str,
+               profile: cProfile.Profile | None = None) -> tuple[float, float, int]:
     session = engine.session()
+    if profile is not None:
+        profile.enable()
     started, cpu_started = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*(session.complete(spec, f"{tag} question {i}") for i in range(calls)))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if profile is not None:
+        profile.disable()
     ok = sum(r.ok for r in results)
     if ok != calls:
         failures = {r.failure.kind for r in results if not r.ok}
@@ -78,12 +89,33 @@ def _row(name: str, calls: int, concurrency: int, latency: float, wall: float, c
     }
 
 
-async def bench(calls: int, latency: float, concurrencies: list[int]) -> tuple[list[dict], dict]:
+def _profile_split(profile: cProfile.Profile, calls: int, top: int = 8) -> dict:
+    """CPU ms per call spent inside litellm's and the openai SDK's own code (each function's
+    own time, without its callees; the profiler's clock is process CPU time), and litellm's
+    ``top`` costliest functions by own time. Profiling slows Python code, so the split, not
+    the sum, is what to read."""
+    stats = pstats.Stats(profile).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    packages = {"litellm": 0.0, "openai": 0.0, "other": 0.0}
+    costliest: list[tuple[float, str]] = []
+    for (file, line, name), (_cc, _nc, tottime, _cumtime, _callers) in stats.items():
+        where = file.replace(os.sep, "/")
+        package = next((p for p in ("litellm", "openai") if f"/site-packages/{p}/" in where), "other")
+        packages[package] += tottime
+        if package == "litellm":
+            costliest.append((tottime, f"{where.split('/site-packages/')[-1]}:{line}({name})"))
+    costliest.sort(reverse=True)
+    return {
+        "profiled_ms_per_call": {k: round(v / calls * 1000, 2) for k, v in packages.items()},
+        "litellm_costliest_ms_per_call": [(name, round(t / calls * 1000, 2)) for t, name in costliest[:top]],
+    }
+
+
+async def bench(calls: int, latency: float, concurrencies: list[int], profile: bool = False) -> tuple[list[dict], dict]:
     os.environ.setdefault(KEY_ENV, "sk-bench-not-a-secret")
     rows: list[dict] = []
     started = time.perf_counter()
     await asyncio.to_thread(_import_litellm)
-    extras = {"litellm_import_s": round(time.perf_counter() - started, 2)}
+    extras: dict = {"litellm_import_s": round(time.perf_counter() - started, 2)}
     with stub_process(latency) as url, tempfile.TemporaryDirectory() as tmp:
         for concurrency in concurrencies:
             spec = ModelSpec(model="openai/bench", api_base=url, api_key_env=KEY_ENV, seed=1,
@@ -93,9 +125,18 @@ async def bench(calls: int, latency: float, concurrencies: list[int]) -> tuple[l
             wall, cpu, _ = await _run(engine, spec, calls, "real")
             rows.append(_row("litellm", calls, concurrency, latency, wall, cpu))
 
-            scripted = Engine(None, backend=ScriptedBackend("answer", latency=latency))
+            # the same engine machinery and the same kind of cache as the litellm row, no HTTP
+            scripted = Engine(Path(tmp) / f"scripted-{concurrency}.sqlite",
+                              backend=ScriptedBackend("answer", latency=latency))
+            await _run(scripted, spec, concurrency, "warm-up")
             wall, cpu, _ = await _run(scripted, spec, calls, "scripted")
             rows.append(_row("scripted", calls, concurrency, latency, wall, cpu))
+            scripted.close()
+
+            if profile and "profile" not in extras:
+                profiler = cProfile.Profile(time.process_time)
+                await _run(engine, spec, calls, "profiled", profiler)
+                extras["profile"] = {"concurrency": concurrency, **_profile_split(profiler, calls)}
 
             wall, cpu, hits = await _run(engine, spec, calls, "real")
             assert hits == calls, "the cache rerun made calls"
@@ -120,16 +161,27 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="stub latency per call, seconds")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--profile", action="store_true",
+                        help="also cProfile one litellm run: CPU per call inside litellm / the openai SDK / the rest")
     args = parser.parse_args()
-    rows, extras = asyncio.run(bench(args.calls, args.latency, args.concurrency))
+    rows, extras = asyncio.run(bench(args.calls, args.latency, args.concurrency, args.profile))
     if args.json:
         print(json.dumps({"rows": rows, **extras}, indent=2))
         return
     print(f"stub latency {args.latency * 1000:g} ms; litellm import {extras['litellm_import_s']} s (not in the rows)")
     print(_table(rows))
     print("overhead_ms_per_call = (wall - ideal) x concurrency / calls; cpu_ms_per_call = process CPU / calls")
-    print("(litellm spends ~5-9 ms of CPU per call on the one event loop: at high concurrency that CPU,")
-    print(" not the server, sets the pace, the more so on a busy machine)")
+    by = {(r["path"], r["concurrency"]): r["cpu_ms_per_call"] for r in rows}
+    extra_cpu = ", ".join(f"{by['litellm', c] - by['scripted', c]:.2f} ms (concurrency {c})" for c in args.concurrency)
+    print(f"measured: litellm, the openai SDK and HTTP cost {extra_cpu} of CPU per call beyond the")
+    print(" scripted path; on the one event loop, calls x that CPU is a floor on wall time")
+    if "profile" in extras:
+        prof = extras["profile"]
+        split = ", ".join(f"{k} {v}" for k, v in prof["profiled_ms_per_call"].items())
+        print(f"cProfile (concurrency {prof['concurrency']}), CPU ms per call by whose code ran: {split};")
+        print(" litellm's costliest functions (own CPU ms per call):")
+        for name, ms in prof["litellm_costliest_ms_per_call"]:
+            print(f"  {ms:6.2f}  {name}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
     python bench/optimize.py [--latency 0.2] [--iterations 3] [--no-judge] [--no-textgrad] [--smoke]
 
-Every model is a loopback OpenAI-compatible stub (``promptlsp.testing.openai_stub``, in this
-process) that waits a fixed ``--latency`` before each answer and answers from a script that
+Every model is a loopback OpenAI-compatible stub (``promptlsp.testing.openai_stub``, in a
+process of its own, so that it never competes with the optimizer for this process's GIL) that waits a fixed ``--latency`` before each answer and answers from a script that
 recognises every request both optimizers send (task answers, judge grades, gradients,
 summaries, edits, feedback, TGD steps — see :class:`ScriptedModel`). The task is the sentiment
 example (``prompts-spec/examples/sentiment.prompt.toml``) with every model pointed at the stub
@@ -44,7 +44,13 @@ llm-rubric judge (task → judge, per example):
   task → validation loss. ``init`` = its first validation.
 
 The critical path is reachable only if the widest round fits the concurrency limit; the header
-prints the limit, the widest round of each method and the most requests the stub saw in flight.
+prints each run's limit, the widest round of each method and the most requests the stub saw in
+flight. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
+no ``concurrency`` in the file: the limit a user gets by default for this route (a hosted model:
+``promptlsp.engine.spec.HOSTED_CONCURRENCY``).
+
+The stub process stamps arrivals with ``time.monotonic()``, a clock shared by the processes of
+one machine, and this process reads its request log over HTTP (``/bench/stats``).
 ``--smoke``: 1 iteration at 10 ms latency; textgrad runs only if its venv already exists.
 """
 
@@ -55,10 +61,13 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -204,18 +213,20 @@ class ScriptedModel:
 
 # -- the task file -------------------------------------------------------------------------------
 
-def write_task(folder: Path, url: str, *, judge: bool, concurrency: int) -> PromptFile:
-    """The sentiment example with every model at the stub (and an llm-rubric criterion if ``judge``)."""
+def write_task(folder: Path, url: str, *, judge: bool, concurrency: int | None) -> PromptFile:
+    """The sentiment example with every model at the stub (and an llm-rubric criterion if
+    ``judge``); ``concurrency=None`` leaves the limit to the route's default."""
     doc = tomlkit.parse(EXAMPLE.read_text(encoding="utf-8"))
     models = tomlkit.table()
     for role in ("task", "judge", "optimizer"):
-        models[role] = {"model": "openai/stub", "api_base": url, "api_key_env": KEY_ENV, "seed": 7,
-                        "concurrency": concurrency, "timeout": 60}
+        models[role] = {"model": "openai/stub", "api_base": url, "api_key_env": KEY_ENV, "seed": 7, "timeout": 60}
+        if concurrency is not None:
+            models[role]["concurrency"] = concurrency
     doc["models"] = models
     if judge:
         doc["criteria"].append({"name": "one-word label", "type": "llm-rubric", "rubric": RUBRIC})
     doc["optimize"].pop("budget", None)
-    path = folder / "sentiment.prompt.toml"
+    path = folder / f"sentiment-{concurrency or 'default'}.prompt.toml"
     text = tomlkit.dumps(doc)
     path.write_text(text, encoding="utf-8")
     analysis = analyze(text, path, folder)
@@ -248,22 +259,72 @@ class MethodRun:
     rows: list[Row] = field(default_factory=list)
     widest: int = 0
     max_in_flight: int = 0
+    limit: int | None = None  # calls at once to the (one) stub model
     summary: str = ""
     mismatches: list[str] = field(default_factory=list)
 
 
-class Requests:
-    """The stub's request log, read by time window."""
+class _BenchStub(StubServer):
+    """The stub as the stub process runs it: plus ``GET /bench/stats`` (its request log) and
+    ``POST /bench/reset-in-flight``, for the measuring process."""
 
-    def __init__(self, stub: StubServer) -> None:
-        self.stub = stub
+    def _app(self) -> Any:
+        app = super()._app()
+        app.router.add_get("/bench/stats", self._stats)
+        app.router.add_post("/bench/reset-in-flight", self._reset_in_flight)
+        return app
+
+    async def _stats(self, request: Any) -> Any:
+        from aiohttp import web
+
+        with self.stats.lock:
+            log = {"arrivals": list(self.stats.arrivals), "bodies": list(self.stats.bodies),
+                   "max_in_flight": self.stats.max_in_flight}
+        return web.json_response(log)
+
+    async def _reset_in_flight(self, request: Any) -> Any:
+        from aiohttp import web
+
+        with self.stats.lock:
+            self.stats.max_in_flight = self.stats.in_flight
+        return web.json_response({})
+
+
+def serve_stub(latency: float) -> None:
+    """The stub process (``--serve-stub``): prints its URL, answers until terminated."""
+    analysis = analyze(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE, EXAMPLE.parent)
+    assert analysis.prompt is not None, "the example file has errors"
+    model = ScriptedModel(analysis.prompt, textgrad_system_prompt(analysis.prompt))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _BenchStub(latency=latency, answer=model) as stub:
+        print(stub.url, flush=True)
+        stop.wait()
+
+
+class StubProcess:
+    """The stub in a process of its own; its request log read by time window over HTTP."""
+
+    def __init__(self, latency: float) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SERVER_DIR), *sys.path])}
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-stub", "--latency", str(latency)],
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        self.url = (self.proc.stdout.readline() if self.proc.stdout else "").strip()
+        if not self.url:
+            self.close()
+            raise SystemExit("the stub process did not start")
+
+    def _ask(self, path: str, method: str = "GET") -> dict:
+        base = self.url.rsplit("/v1", 1)[0]
+        with urllib.request.urlopen(urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None),
+                                    timeout=60) as answer:
+            return json.loads(answer.read())
 
     def window(self, start: float, end: float) -> tuple[Counter, Counter]:
         """(calls by phase, repair requests by phase) of requests that arrived in [start, end]."""
-        with self.stub.stats.lock:
-            log = list(zip(self.stub.stats.arrivals, self.stub.stats.bodies))
+        log = self._ask("/bench/stats")
         calls, repairs = Counter(), Counter()
-        for arrived, body in log:
+        for arrived, body in zip(log["arrivals"], log["bodies"]):
             if start <= arrived <= end:
                 phase, repair = classify(body)
                 calls[phase] += 1
@@ -271,12 +332,15 @@ class Requests:
         return calls, repairs
 
     def reset_in_flight(self) -> None:
-        with self.stub.stats.lock:
-            self.stub.stats.max_in_flight = self.stub.stats.in_flight
+        self._ask("/bench/reset-in-flight", "POST")
 
     def max_in_flight(self) -> int:
-        with self.stub.stats.lock:
-            return self.stub.stats.max_in_flight
+        return int(self._ask("/bench/stats")["max_in_flight"])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
 
 
 def _stages(calls: Counter, repairs: Counter, *phases: str) -> int:
@@ -294,7 +358,7 @@ def promptlsp_rounds(method: str, label: str, judge: bool, calls: Counter, repai
     return evaluation * (1 + int(validated)) + eval_repairs + _stages(calls, repairs, "feedback", "step")
 
 
-async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, requests: Requests,
+async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, requests: StubProcess,
                          judge: bool) -> MethodRun:
     engine = Engine(cache_path=None)
     session = engine.session()
@@ -307,7 +371,8 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
         finished = await optimizer.run()
     finally:
         engine.close()
-    run = MethodRun(method, max_in_flight=requests.max_in_flight())
+    limit = engine.limiters[prompt_file.models.task.model].capacity
+    run = MethodRun(method, max_in_flight=requests.max_in_flight(), limit=limit)
     s = optimizer.settings
     m = min(s.minibatch, len(optimizer.train))
     children = s.beam_width * s.candidates
@@ -376,9 +441,9 @@ def ensure_textgrad(install: bool) -> tuple[Path | None, str]:
     return (None, why) if why else (TEXTGRAD.python, "")
 
 
-def run_textgrad(python: Path, prompt_file: PromptFile, stub: StubServer, batches: list[list], judge: bool,
-                 threads: int, requests: Requests) -> MethodRun:
-    run = MethodRun("textgrad")
+def run_textgrad(python: Path, prompt_file: PromptFile, stub: StubProcess, batches: list[list], judge: bool,
+                 threads: int, requests: StubProcess) -> MethodRun:
+    run = MethodRun("textgrad", limit=threads)
     validation = [{"review": str(e.vars["review"]), "expected": e.expected[0]} for e in prompt_file.split("validation")]
     config = {
         "url": stub.url, "api_key": DUMMY_KEY, "system_prompt": textgrad_system_prompt(prompt_file),
@@ -492,8 +557,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-textgrad", action="store_true", help="skip the textgrad side")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny run: 1 iteration, 10 ms latency; textgrad only if its venv exists")
+    parser.add_argument("--serve-stub", action="store_true", help=argparse.SUPPRESS)  # the stub process
     args = parser.parse_args(argv)
     latency = args.latency if args.latency is not None else (0.01 if args.smoke else 0.2)
+    if args.serve_stub:
+        serve_stub(latency)
+        return 0
     iterations = args.iterations if args.iterations is not None else (1 if args.smoke else 3)
     judge = not args.no_judge
     os.environ.setdefault(KEY_ENV, DUMMY_KEY)
@@ -504,12 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_textgrad:
         textgrad_python, textgrad_why = ensure_textgrad(install=not args.smoke)
 
+    stub = StubProcess(latency)
     with tempfile.TemporaryDirectory(prefix="bench-optimize-") as tmp:
-        model_box: dict[str, ScriptedModel] = {}
-        with StubServer(latency=latency, answer=lambda body: model_box["model"](body)) as stub:
+        try:
             prompt_file = write_task(Path(tmp), stub.url, judge=judge, concurrency=args.concurrency)
-            model_box["model"] = ScriptedModel(prompt_file, textgrad_system_prompt(prompt_file))
-            requests = Requests(stub)
+            requests = stub  # its request log, read by time window
             asyncio.run(_warm_up(prompt_file))
             runs = []
             for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
@@ -524,6 +592,16 @@ def main(argv: list[str] | None = None) -> int:
                 tg_run.rows.append(Row("textgrad", "-", None, None, None, note=textgrad_why))
                 tg_run.summary = f"textgrad: {textgrad_why}"
                 runs.append(tg_run)
+            if "gradsum" in args.methods.split(","):  # at the concurrency a user gets by default
+                by_default = write_task(Path(tmp), stub.url, judge=judge, concurrency=None)
+                default_run = asyncio.run(_run_promptlsp("gradsum", by_default, settings, requests, judge))
+                default_run.method = "gradsum-default"
+                for row in default_run.rows:
+                    row.method = default_run.method
+                default_run.summary = default_run.summary.replace("gradsum:", "gradsum-default:", 1)
+                runs.append(default_run)
+        finally:
+            stub.close()
 
     spec: ModelSpec = prompt_file.models.task
     print(f"stub latency {latency * 1000:g} ms; iterations {iterations}, minibatch {args.minibatch}, "
@@ -531,9 +609,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(prompt_file.split('validation'))} validation examples; judge "
           f"{'on (llm-rubric; textgrad TextLoss)' if judge else 'off (exact match; textgrad StringBasedFunction)'}")
     print(f"concurrency limit {spec.concurrency} per model (task, judge and optimizer are all {spec.model}: one shared "
-          "limiter); widest round / most in flight at the stub: "
-          + ", ".join(f"{r.method} {r.widest}/{r.max_in_flight}" for r in runs if r.rows and r.rows[0].wall is not None))
-    unreachable = [r.method for r in runs if r.widest > spec.concurrency]
+          "limiter); widest round / limit / most in flight at the stub: "
+          + ", ".join(f"{r.method} {r.widest}/{r.limit}/{r.max_in_flight}" for r in runs
+                      if r.rows and r.rows[0].wall is not None))
+    unreachable = [r.method for r in runs if r.limit is not None and r.widest > r.limit]
     if unreachable:
         print(f"warning: the widest round of {', '.join(unreachable)} exceeds the limit: its critical path is not reachable")
     print()

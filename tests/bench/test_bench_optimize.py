@@ -24,7 +24,7 @@ def _rows(stdout: str) -> dict[tuple[str, str], list[str]]:
         if not line.strip():
             continue
         cells = line.split(maxsplit=7)
-        if cells[0] not in ("gradsum", "tgd", "textgrad"):
+        if cells[0] not in ("gradsum", "tgd", "textgrad", "gradsum-default"):
             break
         rows[(cells[0], cells[1])] = cells
     return rows
@@ -44,8 +44,12 @@ def test_smoke_prints_promptlsp_rows(judge: bool) -> None:
     assert "warning:" not in out, out  # accounting and the stub's log agree; no call failed
     rows = _rows(out)
     expected = {("gradsum", "1"), ("gradsum", "final"), ("gradsum", "total"),
-                ("tgd", "init"), ("tgd", "1"), ("tgd", "final"), ("tgd", "total"), ("textgrad", "-")}
+                ("tgd", "init"), ("tgd", "1"), ("tgd", "final"), ("tgd", "total"), ("textgrad", "-"),
+                ("gradsum-default", "1"), ("gradsum-default", "final"), ("gradsum-default", "total")}
     assert set(rows) == expected, out
+    # GRAD-SUM again at the limit a file without `concurrency` gets for a hosted route (16)
+    assert re.search(r"gradsum-default \d+/16/\d+", out), out
+    assert rows[("gradsum-default", "total")][4] == rows[("gradsum", "total")][4]  # same rounds
     assert "skipped (--no-textgrad)" in rows[("textgrad", "-")][-1]
     evaluation = 2 if judge else 1  # task, then the llm-rubric judge
     # TGD knows both final contenders' validation scores already: its final step makes no call

@@ -321,3 +321,41 @@ async def test_engines_sharing_limiters_share_one_limit_per_model():
     calls = [engine.session().complete(spec, f"q{i}") for i in range(4) for engine in (first, second)]
     await asyncio.gather(*calls)
     assert backend.max_in_flight == 2 and second.limiters is first.limiters
+
+
+async def test_the_default_concurrency_depends_on_the_route():
+    """Without ``concurrency``: a hosted model gets 16 calls at once, a local server its slots;
+    an explicit setting wins, but never beyond the slots."""
+    from promptlsp.engine import BackendCaps, Engine, ModelSpec, ScriptedBackend
+
+    class Slots(ScriptedBackend):
+        async def prepare(self, spec):
+            return BackendCaps(json_schema=False, max_concurrency=2 if spec.is_local else None)
+
+    backend = Slots("ok", latency=0.03)
+    engine = Engine(cache_path=None, backend=backend)
+    session = engine.session()
+
+    async def widest(spec: ModelSpec, calls: int = 24) -> int:
+        backend.max_in_flight = 0
+        await asyncio.gather(*(session.complete(spec, f"{spec.model} {spec.concurrency} q{i}") for i in range(calls)))
+        return backend.max_in_flight
+
+    assert await widest(ModelSpec(model="openai/gpt-4o-mini")) == 16
+    assert engine.limiters["openai/gpt-4o-mini"].capacity == 16
+    assert await widest(ModelSpec(model="local/qwen2.5-coder-0.5b")) == 2  # the server's slots
+    assert await widest(ModelSpec(model="openai/gpt-4o-mini", concurrency=3)) == 3
+    assert await widest(ModelSpec(model="local/qwen2.5-coder-0.5b", concurrency=8)) == 2
+
+
+def test_a_file_without_concurrency_leaves_it_to_the_route():
+    from promptlsp.document import analyze
+    from promptlsp.engine.spec import HOSTED_CONCURRENCY, ModelSpec
+
+    text = ('task = "t"\n[prompt]\ntemplate = "Say {{ x }}"\n[[examples]]\nvars = { x = "hi" }\nsplit = "validation"\n'
+            '[models.task]\nmodel = "anthropic/claude-3-5-haiku-latest"\n')
+    task = analyze(text).prompt.models.task
+    assert task.concurrency is None and task.calls_at_once() == HOSTED_CONCURRENCY == 16
+    assert ModelSpec(model="local/qwen2.5-coder-0.5b").calls_at_once(slots=1) == 1  # the embedded server's slot
+    assert ModelSpec(model="local/qwen2.5-coder-0.5b").calls_at_once(slots=4) == 4
+    assert ModelSpec(model="openai/x", api_base="http://127.0.0.1:8080/v1", concurrency=2).calls_at_once() == 2

@@ -14,7 +14,7 @@ from promptlsp.engine.pricing import cost_usd, token_prices
 
 def test_spec_defaults_and_validation() -> None:
     spec = ModelSpec()
-    assert spec.model == "local/qwen2.5-coder-0.5b" and spec.is_local and spec.timeout == 120 and spec.concurrency == 4
+    assert spec.model == "local/qwen2.5-coder-0.5b" and spec.is_local and spec.timeout == 120 and spec.concurrency is None
     for bad in ({"concurrency": 0}, {"timeout": 0}, {"api_key_env": "sk-live-123 key"}, {"model": ""}):
         with pytest.raises(ValueError):
             ModelSpec(**bad)

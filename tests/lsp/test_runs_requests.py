@@ -56,11 +56,14 @@ def _plain(value):
     return value
 
 
-def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml") -> tuple[str, str, Path]:
+def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml",
+           concurrency: int | None = None) -> tuple[str, str, Path]:
     doc = tomlkit.parse(EXAMPLE.read_text(encoding="utf-8"))
     models = tomlkit.table()
     for role in ("task", "judge", "optimizer"):
         models[role] = {"model": "openai/stub", "api_base": stub.url, "api_key_env": "STUB_KEY", "seed": 7}
+        if concurrency is not None:
+            models[role]["concurrency"] = concurrency
     doc["models"] = models
     text = tomlkit.dumps(doc)
     path = client.root / name  # type: ignore[attr-defined]
@@ -305,8 +308,8 @@ async def test_critiques_of_a_finished_run_are_published_on_the_open_document(cl
 
 
 async def test_several_files_optimize_at_once_under_one_limit(client: LanguageClient, stub: StubServer):
-    first, _, _ = _write(client, stub, "a.prompt.toml")
-    second, _, _ = _write(client, stub, "b.prompt.toml")
+    first, _, _ = _write(client, stub, "a.prompt.toml", concurrency=4)
+    second, _, _ = _write(client, stub, "b.prompt.toml", concurrency=4)
     stub.latency = 0.05  # long enough for the two runs to overlap
     results = await asyncio.gather(
         _request(client, "promptlsp/optimize", {"uri": first, "iterations": 1}),
@@ -318,7 +321,7 @@ async def test_several_files_optimize_at_once_under_one_limit(client: LanguageCl
     assert len({run.file for run in runs}) == 2
     a, b = runs
     assert a.started_at < b.ended_at and b.started_at < a.ended_at  # the two runs overlapped
-    assert stub.stats.max_in_flight <= 4  # yet the per-model limit (the example's default 4) held
+    assert stub.stats.max_in_flight <= 4  # yet the per-model limit (both files say 4) held
 
 
 async def test_evaluate_with_critiques_publishes_them(client: LanguageClient, stub: StubServer):

@@ -46,9 +46,10 @@ class Engine:
         return self._limiters
 
     def limiter(self, spec: ModelSpec, max_concurrency: int | None = None) -> Limiter:
-        """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency``
-        (capped by what the backend says the model serves at once)."""
-        capacity = spec.concurrency if max_concurrency is None else max(1, min(spec.concurrency, max_concurrency))
+        """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency`` or,
+        when unset, its route's default (capped by what the backend says the model serves at
+        once: a local server's slots)."""
+        capacity = spec.calls_at_once(max_concurrency)
         limiter = self._limiters.get(spec.model)
         if limiter is None:
             limiter = self._limiters[spec.model] = Limiter(capacity)

@@ -12,6 +12,8 @@ task cancels litellm's HTTP request and closes its connection (tested against th
 
 Requests go out with ``drop_params=True`` (``params`` may override it): the format sends a
 ``seed`` by default, and a provider without seeds should ignore it, not fail every call.
+litellm does none of its per-call work that promptlsp does not use — cost calculation (the
+engine prices calls itself), logging payloads, redaction copies: see :mod:`.litellm_settings`.
 
 litellm is imported lazily, in a worker thread (the import takes seconds and must not stall a
 language server's event loop), with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` so it never fetches
@@ -34,7 +36,7 @@ import os
 import threading
 from typing import Any
 
-from . import pricing
+from . import litellm_settings, pricing
 from .backend import BackendCaps
 from .cache import canonical_json
 from .errors import BackendError, PermanentError, backend_error
@@ -89,10 +91,7 @@ def _import_litellm() -> Any:
         import litellm
 
         _route_litellm_logs()
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        litellm.set_verbose = False
-        litellm.turn_off_message_logging = True
+        litellm_settings.apply(litellm)
         for name in _FIRST_CALL_MODULES:
             try:
                 importlib.import_module(name)

@@ -15,6 +15,12 @@ from typing import Any, Mapping
 
 DEFAULT_MODEL = "local/qwen2.5-coder-0.5b"
 LOCAL_PREFIX = "local/"
+# Calls at once to a model whose ``concurrency`` is not set, by route: a local server serves as
+# many as it has slots (the backend says how many: the embedded server has 1 by default); a
+# hosted provider or proxy serves many — 16 keeps an optimizer's widest rounds (GRAD-SUM:
+# (1 + candidates) x minibatch at the first iteration) to one wave without hitting the request
+# rate limits of a typical API tier.
+HOSTED_CONCURRENCY = 16
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -54,7 +60,7 @@ class ModelSpec:
     api_base: str | None = None
     api_key_env: str | None = None
     timeout: float = 120.0
-    concurrency: int = 4
+    concurrency: int | None = None  # None: the route's default (see :meth:`calls_at_once`)
     params: Mapping[str, Any] = field(default_factory=dict)
     deployments: tuple[Mapping[str, Any], ...] = ()
     # Whether the server enforces ``response_format`` JSON schemas. None: ask litellm's model map
@@ -67,7 +73,7 @@ class ModelSpec:
             raise ValueError("model must be a non-empty litellm model id")
         if self.timeout <= 0:
             raise ValueError("timeout must be > 0 seconds")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
             raise ValueError("api_key_env must be an environment variable NAME, not a key")
@@ -81,6 +87,14 @@ class ModelSpec:
         """Whether an answer of ``completion_tokens`` used the whole ``max_tokens`` allowance
         (it was cut off, whatever the provider's finish reason said)."""
         return self.max_tokens is not None and completion_tokens >= self.max_tokens
+
+    def calls_at_once(self, slots: int | None = None) -> int:
+        """How many calls to this model may run at once: ``concurrency`` when set, else the
+        route's default — the ``slots`` of a local server (what it serves at once, as the
+        backend reports it: the embedded ``local/`` models), :data:`HOSTED_CONCURRENCY` for a
+        route without slots (a hosted provider, a proxy); never more than ``slots``."""
+        wanted = self.concurrency if self.concurrency is not None else slots or HOSTED_CONCURRENCY
+        return max(1, min(wanted, slots)) if slots is not None else wanted
 
     @property
     def is_local(self) -> bool:
