@@ -96,11 +96,13 @@ class TGD(Optimizer):
             self.emit(BeamUpdated(iteration, (self.current.id,), (-1.0 if current_score is None else current_score,)))
             self.emit(IterationDone(iteration, self.current.id, current_score, self.session.accounting.snapshot()))
 
-    async def accept(self, candidate: PromptText, current_score: float | None) -> float | None:
+    async def accept(self, candidate: PromptText, current_score: float | None, *, strictly: bool = False) -> float | None:
         """Score ``candidate`` on the selection split; it becomes the current prompt when it scores
-        at least as well (TextGrad reverts only a worse step). Its score, or None when rejected."""
+        at least as well (TextGrad reverts only a worse step), or better when ``strictly``. Its
+        score, or None when rejected."""
         score = (await self.score_selection(candidate)).score
-        if score is None or (current_score is not None and score < current_score - 1e-9):
+        margin = 1e-9 if strictly else -1e-9
+        if score is None or (current_score is not None and score < current_score + margin):
             return None
         first = self.validated[1] if self.validated else current_score
         self.current = candidate
@@ -108,11 +110,12 @@ class TGD(Optimizer):
         return score
 
     async def try_move(self, iteration: int, name: str, candidate: PromptText, current_score: float | None) -> float | None:
-        """A move tried before the step; when taken the iteration ends (the feedback was about the
-        previous prompt). None if rejected."""
-        score = await self.accept(candidate, current_score)
+        """A move tried before the step, taken only when it scores *better* (a move that changes
+        nothing measurable must not cost the iteration its step); when taken the iteration ends
+        (the feedback was about the previous prompt). None if rejected."""
+        score = await self.accept(candidate, current_score, strictly=True)
         if score is None:
-            self.emit(CandidateRejected(self.current.id, iteration, f"{name} move scored below "
+            self.emit(CandidateRejected(self.current.id, iteration, f"{name} move did not score above "
                                         f"{format_score(current_score)} on {self.scored_on}: not taken"))
         return score
 
