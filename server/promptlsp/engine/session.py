@@ -6,6 +6,11 @@
 Cache policy: ``use_cache=True`` reads and writes; ``use_cache=False`` never reads but still
 writes, so a forced-fresh run refreshes the cache and a later cached rerun reproduces it.
 
+Nothing before the first real call: the cache is read before the backend's ``prepare`` (which
+imports litellm — seconds — or starts the embedded local model — seconds and ~650 MB), so a run
+whose answers are all cached never pays for either; ``prepare`` runs, once per request, when an
+answer is missing.
+
 Cancellation: ``task.cancel()`` propagates into the backend's await (litellm closes the HTTP
 connection), budget reservations of the cancelled call stay counted, the concurrency slot is
 released, and no retry is started.
