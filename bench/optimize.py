@@ -52,6 +52,13 @@ no ``concurrency`` in the file: the limit a user gets by default for this route 
 The stub process stamps arrivals with ``time.monotonic()``, a clock shared by the processes of
 one machine, and this process reads its request log over HTTP (``/bench/stats``).
 ``--smoke``: 1 iteration at 10 ms latency; textgrad runs only if its venv already exists.
+
+**Cached rerun** (the last table, :func:`cached_rerun`): ``promptlsp eval`` and ``promptlsp
+optimize`` on the same task, each run twice as a user would (``python -m promptlsp``, a fresh
+process, the workspace's cache): the second run finds every answer cached. Its wall (goal
+<= 1 s), its new calls (0), whether it imported litellm (a third identical run under ``-X
+importtime``) and how long the process lived after the last byte of its result (goal <= 0.2 s;
+stdout unbuffered, as on a terminal) — beside the first run's wall and exit latency.
 """
 
 from __future__ import annotations
@@ -428,6 +435,76 @@ async def _warm_up(prompt_file: PromptFile) -> None:
         engine.close()
 
 
+# -- cached rerun ---------------------------------------------------------------------------------------
+
+RERUN_GOAL_S = 1.0  # wall of a CLI run whose every answer is cached (issue 14)
+EXIT_GOAL_S = 0.2  # from the result's last byte to the process's exit
+_LITELLM_IMPORT = re.compile(r"^import time:.*\|\s*litellm$", re.M)
+
+
+@dataclass
+class CliTiming:
+    """One ``python -m promptlsp`` run, timed from outside."""
+
+    wall: float  # spawn to exit
+    exit_after_output: float  # the last byte on stdout to exit
+    report: dict  # its --format json result
+
+
+def _cli(args: list[str], *, importtime: bool = False) -> tuple[CliTiming, str]:
+    """Run the CLI (unbuffered, so each write is timed when it is made, as on a terminal);
+    its timing and its stderr."""
+    env = {**os.environ, "PYTHONPATH": str(SERVER_DIR), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "promptlsp", *args]
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
+    drain.start()
+    chunks, last = [], started
+    while chunk := os.read(process.stdout.fileno(), 1 << 16):
+        chunks.append(chunk)
+        last = time.monotonic()
+    process.wait()
+    ended = time.monotonic()
+    drain.join()
+    stderr = b"".join(errors).decode("utf-8", "replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"promptlsp {args[0]} exited {process.returncode}: {stderr.strip()[-300:]}")
+    return CliTiming(ended - started, ended - last, json.loads(b"".join(chunks))), stderr
+
+
+def cached_rerun(folder: Path, url: str, *, judge: bool, concurrency: int, iterations: int) -> str:
+    """``promptlsp eval`` and ``promptlsp optimize`` run twice on one workspace: the second run
+    finds every answer in the cache. Its wall, whether it imported litellm (a third, identical
+    run under ``-X importtime``) and how long the process lived after its result, side by side
+    with the goals."""
+    folder.mkdir()
+    task = str(write_task(folder, url, judge=judge, concurrency=concurrency).path)
+    commands = {"eval": ["eval", task, "--format", "json", "--root", str(folder)],
+                "optimize": ["optimize", task, "--iterations", str(iterations), "--format", "json",
+                             "--root", str(folder)]}
+    headers = ("cached rerun", "wall s", "goal s", "new calls", "cached", "litellm imported", "exit after result s",
+               "goal s")
+    cells = []
+    for name, args in commands.items():
+        first, _ = _cli(args)
+        again, _ = _cli(args)
+        _, imports = _cli(args, importtime=True)
+        total = again.report["accounting"]["total"]
+        cells.append([f"promptlsp {name}", f"{again.wall:.2f}", f"<= {RERUN_GOAL_S:.1f}", str(total["calls"]),
+                      str(total["cache_hits"]), "yes" if _LITELLM_IMPORT.search(imports) else "no",
+                      f"{again.exit_after_output:.2f}", f"<= {EXIT_GOAL_S:.1f}"])
+        cells.append([f"  (first run: {first.report['accounting']['total']['calls']} calls)", f"{first.wall:.2f}", "-",
+                      "", "", "", f"{first.exit_after_output:.2f}", f"<= {EXIT_GOAL_S:.1f}"])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths))).rstrip()
+              for c in cells]
+    return "\n".join(lines)
+
+
 # -- textgrad ---------------------------------------------------------------------------------------
 
 def ensure_textgrad(install: bool) -> tuple[Path | None, str]:
@@ -600,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
                     row.method = default_run.method
                 default_run.summary = default_run.summary.replace("gradsum:", "gradsum-default:", 1)
                 runs.append(default_run)
+            rerun = cached_rerun(Path(tmp) / "rerun", stub.url, judge=judge, concurrency=args.concurrency,
+                                 iterations=iterations)
         finally:
             stub.close()
 
@@ -625,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {problem}")
     print("crit s = rounds x latency: the longest chain of dependent calls (see the docstring for the stages); "
           "wall/crit 1.0 = every independent call ran in parallel")
+    print()
+    print(rerun)
     return 0
 
 

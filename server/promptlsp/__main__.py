@@ -1,3 +1,3 @@
-from promptlsp.cli.main import main
+from promptlsp.cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -19,6 +19,7 @@ from promptlsp.engine import (
 
 SPEC = ModelSpec(model="openai/scripted", seed=1, temperature=0, max_tokens=50, timeout=5, concurrency=2)
 GOOD = {"answer": "42", "score": 0.5}
+GOOD_JSON = json.dumps(GOOD)
 
 
 async def test_plain_call_returns_text_usage_and_request_shape(scripted) -> None:
@@ -359,3 +360,48 @@ def test_a_file_without_concurrency_leaves_it_to_the_route():
     assert ModelSpec(model="local/qwen2.5-coder-0.5b").calls_at_once(slots=1) == 1  # the embedded server's slot
     assert ModelSpec(model="local/qwen2.5-coder-0.5b").calls_at_once(slots=4) == 4
     assert ModelSpec(model="openai/x", api_base="http://127.0.0.1:8080/v1", concurrency=2).calls_at_once() == 2
+
+
+async def test_a_cached_answer_is_served_without_preparing_the_backend(tmp_path, schema) -> None:
+    """prepare() may import litellm or start a local model: a cache hit must not need it."""
+    from promptlsp.engine import Engine, ModelSpec, ScriptedBackend
+
+    spec = ModelSpec(model="scripted/x", seed=1)
+    filler = Engine(cache_path=tmp_path / "c.sqlite", backend=ScriptedBackend(GOOD_JSON, json_schema=True))
+    assert (await filler.session().complete(spec, "plain")).ok
+    assert (await filler.session().complete(spec, "structured", schema=schema)).ok
+    filler.close()
+
+    class Unprepared(ScriptedBackend):
+        prepared = 0
+
+        async def prepare(self, spec):
+            self.prepared += 1
+            raise PermanentError("other", "prepare must not run for a cached answer")
+
+    backend = Unprepared("never asked")
+    engine = Engine(cache_path=tmp_path / "c.sqlite", backend=backend)
+    session = engine.session()
+    plain = await session.complete(spec, "plain")
+    structured_answer = await session.complete(spec, "structured", schema=schema)  # mode: the one cached
+    assert plain.ok and plain.cached and structured_answer.ok and structured_answer.data == GOOD
+    assert backend.prepared == 0 and backend.calls == 0
+    missing = await session.complete(spec, "not cached")
+    assert missing.failure.message == "prepare must not run for a cached answer" and backend.prepared == 1
+    engine.close()
+
+
+async def test_when_both_modes_are_cached_the_backend_decides(tmp_path, schema) -> None:
+    from promptlsp.engine import Engine, ModelSpec, ScriptedBackend
+
+    spec = ModelSpec(model="scripted/x", seed=1)
+    for json_schema, answer in ((True, GOOD_JSON), (False, '{"answer": "instructed", "score": 1}')):
+        filler = Engine(cache_path=tmp_path / "c.sqlite", backend=ScriptedBackend(answer, json_schema=json_schema))
+        assert (await filler.session(use_cache=False).complete(spec, "q", schema=schema)).ok
+        filler.close()
+    for json_schema, expected in ((True, "42"), (False, "instructed")):
+        backend = ScriptedBackend("never asked", json_schema=json_schema)
+        engine = Engine(cache_path=tmp_path / "c.sqlite", backend=backend)
+        result = await engine.session().complete(spec, "q", schema=schema)
+        assert result.cached and result.data["answer"] == expected and backend.calls == 0
+        engine.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -46,6 +47,25 @@ def test_count_tokens_heuristic_for_local_models() -> None:
     assert count_tokens(spec, [{"role": "user", "content": "x" * 40}, {"role": "system", "content": ""}]) == 18
 
 
+def test_plans_are_the_same_whether_or_not_litellm_is_loaded(monkeypatch) -> None:
+    """A plan decides what an optimizer does next: it must not change once a call has imported
+    litellm (a cached rerun, which never imports it, would decide differently), and planning
+    must never load litellm's tokenizer. A real call still counts with litellm when loaded."""
+    task = ModelSpec(model="openai/gpt-4o-mini")
+    messages = [{"role": "user", "content": "x" * 40}]
+    before = PlannedCalls.for_messages(task, 1, messages)
+    counted = []
+
+    def token_counter(**kwargs):
+        counted.append(kwargs)
+        return 999
+
+    monkeypatch.setitem(sys.modules, "litellm", types.SimpleNamespace(token_counter=token_counter))
+    assert PlannedCalls.for_messages(task, 1, messages) == before and before.prompt_tokens == 14
+    assert counted == []
+    assert count_tokens(task, messages) == 999  # the session's count for a call being made
+
+
 def test_prices_from_the_packaged_map() -> None:
     assert token_prices("local/anything") == (0.0, 0.0)
     assert token_prices("openai/no-such-model-xyz") is None
@@ -62,7 +82,7 @@ def test_estimate_sums_calls_tokens_and_cost_per_phase() -> None:
         PlannedCalls.for_messages(task, 2, "x" * 400, phase="task"),
     ])
     assert result.calls == 22 and result.by_phase["task"].calls == 12 and result.by_phase["judge"].calls == 10
-    assert result.prompt_tokens == 2000 + 3000 + 2 * count_tokens(task, "x" * 400)
+    assert result.prompt_tokens == 2000 + 3000 + 2 * 100  # plans count ~4 characters a token
     assert result.completion_tokens == 1000 + 500 + 200
     assert result.by_phase["judge"].cost_usd == 0.0 and result.cost_usd == pytest.approx(result.by_phase["task"].cost_usd)
     assert result.cost_usd > 0

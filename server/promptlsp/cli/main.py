@@ -63,12 +63,29 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def entry() -> int:
+    """The ``promptlsp`` console script and ``python -m promptlsp``: :func:`main`, then — after
+    ``check``, ``eval`` and ``optimize`` — an immediate exit (see ``exit.py``)."""
+    return main(exit_fast=True)
+
+
+def main(argv: Sequence[str] | None = None, *, exit_fast: bool = False) -> int:
+    """Run one command; its exit status. ``exit_fast``: end the process right after the command
+    (never set in-process: tests and embedders call ``main`` and get the status back)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    code = _run(args)
+    if exit_fast and args.command != "serve":
+        from .exit import exit_now
+
+        exit_now(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     from .common import CommandError
 
     try:

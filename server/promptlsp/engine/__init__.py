@@ -6,22 +6,55 @@ Typical use::
     engine = Engine(cache_path=workspace / ".promptlsp" / "cache.sqlite")
     session = engine.session(budget=Budget(max_calls=500))
     result = await session.complete(ModelSpec(model="openai/gpt-4o-mini"), messages, phase="task")
+
+The names below are loaded on first use (PEP 562): ``import promptlsp.engine.spec`` — what the
+document layer needs to describe a file's models — must not pay for the session, the cache,
+jsonschema and asyncio (~0.15–0.3 s), which ``promptlsp check`` never uses.
 """
 
-from .accounting import Accounting, Totals, Usage
-from .backend import Backend, BackendCaps, make_response
-from .core import Engine
-from .errors import BackendError, BudgetExhausted, PermanentError, TransientError
-from .estimate import Estimate, PlannedCalls, count_tokens, estimate
-from .results import CallFailure, CallResult
-from .retry import RetryPolicy
-from .scripted import ScriptedBackend
-from .session import Session
-from .spec import DEFAULT_MODEL, Budget, ModelSpec
+from __future__ import annotations
 
-__all__ = [
-    "Accounting", "Backend", "BackendCaps", "BackendError", "Budget", "BudgetExhausted", "CallFailure",
-    "CallResult", "DEFAULT_MODEL", "Engine", "Estimate", "ModelSpec", "PermanentError", "PlannedCalls",
-    "RetryPolicy", "ScriptedBackend", "Session", "Totals", "TransientError", "Usage", "count_tokens",
-    "estimate", "make_response",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Accounting": "accounting", "Totals": "accounting", "Usage": "accounting",
+    "Backend": "backend", "BackendCaps": "backend", "make_response": "backend",
+    "Engine": "core",
+    "BackendError": "errors", "BudgetExhausted": "errors", "PermanentError": "errors", "TransientError": "errors",
+    "CallFailure": "results", "CallResult": "results",
+    "RetryPolicy": "retry",
+    "ScriptedBackend": "scripted",
+    "Session": "session",
+    "DEFAULT_MODEL": "spec", "Budget": "spec", "ModelSpec": "spec",
+}
+# Bound now: a lazy ``estimate`` would lose to the submodule of the same name, which the import
+# system sets as this package's attribute when it is first loaded. (It is light: no asyncio.)
+from .estimate import Estimate, PlannedCalls, count_tokens, estimate  # noqa: E402
+
+__all__ = sorted([*_EXPORTS, "Estimate", "PlannedCalls", "count_tokens", "estimate"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from .accounting import Accounting, Totals, Usage
+    from .backend import Backend, BackendCaps, make_response
+    from .core import Engine
+    from .errors import BackendError, BudgetExhausted, PermanentError, TransientError
+    from .results import CallFailure, CallResult
+    from .retry import RetryPolicy
+    from .scripted import ScriptedBackend
+    from .session import Session
+    from .spec import DEFAULT_MODEL, Budget, ModelSpec

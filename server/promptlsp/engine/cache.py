@@ -109,6 +109,16 @@ class ResponseCache:
             ).fetchone()
         return CachedResponse(*row) if row else None
 
+    def get_many(self, keys: list[str]) -> dict[str, CachedResponse]:
+        """The cached entries among ``keys`` (one query)."""
+        marks = ", ".join("?" * len(keys))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, model, text, prompt_tokens, completion_tokens, cost_usd FROM responses "
+                f"WHERE key IN ({marks})", keys,
+            ).fetchall()
+        return {row[0]: CachedResponse(*row[1:]) for row in rows}
+
     def put(self, key: str, entry: CachedResponse) -> None:
         with self._lock:
             self._conn.execute(
@@ -127,6 +137,14 @@ class ResponseCache:
         except sqlite3.Error as exc:
             log.warning("cache read failed (%s): treating as a miss", exc)
             return None
+
+    async def aget_many(self, keys: list[str]) -> dict[str, CachedResponse]:
+        """Like :meth:`get_many`; a broken cache reads as all misses (logged)."""
+        try:
+            return await asyncio.to_thread(self.get_many, keys)
+        except sqlite3.Error as exc:
+            log.warning("cache read failed (%s): treating as a miss", exc)
+            return {}
 
     async def aput(self, key: str, entry: CachedResponse) -> None:
         """Like :meth:`put`; a failed write is logged and the answer still returned."""

@@ -1,9 +1,14 @@
 """Predict calls, tokens and cost of a planned run before starting it.
 
-Used by the CLI (dry runs) and the editor (the "this will cost…" prompt), and by the session to
-reserve budget before each call. Token counts use litellm's counter when litellm is already
-imported, and a cheap heuristic (~4 characters a token) otherwise, so that an estimate never
-pays litellm's multi-second import.
+Used by the CLI (dry runs) and the editor (the "this will cost…" prompt), by the optimizers to
+decide what still fits the budget, and by the session to reserve budget before each call.
+
+Plans (:class:`PlannedCalls`) count tokens with a cheap heuristic (~4 characters a token),
+always: a plan must be the same in every process — whether or not an earlier call has imported
+litellm — or a rerun could decide differently and miss the cache its first run filled, and
+planning must never pay litellm's multi-second import nor its tokenizer's first load (~0.3 s,
+on the event loop). :func:`count_tokens` — for a call actually being made, when litellm is
+loaded for it anyway — uses litellm's counter when litellm is already imported.
 """
 
 from __future__ import annotations
@@ -64,8 +69,9 @@ class PlannedCalls:
 
     @classmethod
     def for_messages(cls, spec: ModelSpec, calls: int, messages: list[dict] | str, phase: str = "task") -> "PlannedCalls":
-        """Plan ``calls`` calls shaped like ``messages``, completions at the spec's cap."""
-        return cls(spec, calls, count_tokens(spec, messages), completion_allowance(spec), phase)
+        """Plan ``calls`` calls shaped like ``messages``, completions at the spec's cap (tokens
+        by the heuristic: see the module docstring)."""
+        return cls(spec, calls, heuristic_tokens(messages), completion_allowance(spec), phase)
 
 
 @dataclass

@@ -6,6 +6,11 @@
 Cache policy: ``use_cache=True`` reads and writes; ``use_cache=False`` never reads but still
 writes, so a forced-fresh run refreshes the cache and a later cached rerun reproduces it.
 
+Nothing before the first real call: the cache is read before the backend's ``prepare`` (which
+imports litellm — seconds — or starts the embedded local model — seconds and ~650 MB), so a run
+whose answers are all cached never pays for either; ``prepare`` runs, once per request, when an
+answer is missing.
+
 Cancellation: ``task.cancel()`` propagates into the backend's await (litellm closes the HTTP
 connection), budget reservations of the cancelled call stay counted, the concurrency slot is
 released, and no retry is started.
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from . import pricing, structured
 from .accounting import Accounting, Usage
-from .backend import finish_reason, response_text, response_usage
+from .backend import BackendCaps, finish_reason, response_text, response_usage
 from .cache import CachedResponse, cache_key
 from .errors import BackendError, PermanentError, TransientError
 from .estimate import completion_allowance, count_tokens
@@ -48,6 +53,10 @@ class _Outcome:
     attempts: int = 0
     failure: CallFailure | None = None
 
+    @classmethod
+    def from_cache(cls, hit: CachedResponse) -> "_Outcome":
+        return cls(hit.text, Usage(hit.prompt_tokens, hit.completion_tokens), hit.cost_usd, cached=True)
+
 
 def _cut_off(outcome: _Outcome, spec: ModelSpec) -> bool:
     """Whether the answer used the whole completion allowance (so it was probably cut off)."""
@@ -72,6 +81,41 @@ def _unusable(error: str, first_cut_off: bool, last_cut_off: bool, spec: ModelSp
 def _timed_out(phase: str, spec: ModelSpec, attempts: int) -> str:
     tries = f" ({attempts} attempts)" if attempts > 1 else ""
     return f"{phase} call to {spec.model} timed out after {spec.timeout:g} s{tries}"
+
+
+def _mode(schema: dict | None, json_schema: bool) -> str | None:
+    """How a structured answer is asked for: enforced by the provider, or by instruction alone."""
+    if schema is None:
+        return None
+    return "json_schema" if json_schema else "instruct"
+
+
+def _candidate_modes(schema: dict | None, spec: ModelSpec) -> tuple[str | None, ...]:
+    """The modes a request of ``spec`` may use, known without asking the backend."""
+    if schema is None:
+        return (None,)
+    if spec.json_schema is not None:
+        return (_mode(schema, spec.json_schema),)
+    return ("json_schema", "instruct")
+
+
+class _Prepared:
+    """The backend's ``prepare`` for one request: awaited only when an answer is not cached
+    (it may import litellm or start the embedded model), at most once; a failure is kept."""
+
+    def __init__(self, session: "Session", spec: ModelSpec) -> None:
+        self._session = session
+        self._spec = spec
+        self._caps: BackendCaps | CallFailure | None = None
+
+    async def caps(self) -> BackendCaps | CallFailure:
+        if self._caps is None:
+            try:
+                self._caps = await self._session.engine.backend.prepare(self._spec)
+            except Exception as exc:
+                error = self._session._backend_error(exc, self._spec)
+                self._caps = CallFailure(error.kind, error.message, 0)
+        return self._caps
 
 
 class Session:
@@ -109,20 +153,21 @@ class Session:
         problem = structured.schema_error(schema) if schema is not None else None
         if problem is not None:
             return self._result(spec, phase, [_Outcome(failure=CallFailure("bad_request", problem, 0))], started)
-        try:
-            caps = await self.engine.backend.prepare(spec)
-        except Exception as exc:
-            error = self._backend_error(exc, spec)
-            return self._result(spec, phase, [_Outcome(failure=CallFailure(error.kind, error.message, 0))], started)
-        mode = None
         if schema is not None:
-            mode = "json_schema" if caps.json_schema else "instruct"
             msgs = structured.with_instruction(msgs, schema, schema_name)
+        prepared = _Prepared(self, spec)
+        seed = None if spec.seed is None else spec.seed + sample
+        mode, first, misses = await self._cached(spec, msgs, seed, schema, sample, phase)
+        if first is None:
+            caps = await prepared.caps()
+            if isinstance(caps, CallFailure):
+                return self._result(spec, phase, [_Outcome(failure=caps)], started)
+            mode = _mode(schema, caps.json_schema)
         call = functools.partial(
             self._call, spec, schema=schema, schema_name=schema_name, mode=mode, phase=phase,
-            sample=sample, metadata=metadata or {}, max_concurrency=caps.max_concurrency,
+            sample=sample, metadata=metadata or {}, prepared=prepared,
         )
-        outcomes = [await call(msgs, repair=False)]
+        outcomes = [first if first is not None else await call(msgs, repair=False, looked_up=mode in misses)]
         data = None
         if outcomes[0].failure is None and schema is not None:
             data, error = structured.parse_answer(outcomes[0].text, schema, schema_name)
@@ -220,24 +265,53 @@ class Session:
             },
         }
 
-    async def _call(self, spec: ModelSpec, messages: list[dict], *, schema: dict | None, schema_name: str,
-                    mode: str | None, phase: str, sample: int, repair: bool, metadata: dict[str, Any],
-                    max_concurrency: int | None = None) -> _Outcome:
-        """One request: from the cache, or from the backend with retries under the budget."""
-        engine = self.engine
-        seed = None if spec.seed is None else spec.seed + sample
-        key = cache_key(
+    @staticmethod
+    def _key(spec: ModelSpec, messages: list[dict], seed: int | None, schema: dict | None, mode: str | None,
+             sample: int) -> str:
+        return cache_key(
             model=spec.model, messages=messages, temperature=spec.temperature, top_p=spec.top_p, seed=seed,
             max_tokens=spec.max_tokens, params=to_plain(spec.params), schema=schema, mode=mode, sample=sample,
         )
-        if engine.cache is not None and self.use_cache:
+
+    async def _cached(self, spec: ModelSpec, messages: list[dict], seed: int | None, schema: dict | None,
+                      sample: int, phase: str) -> tuple[str | None, _Outcome | None, set[str | None]]:
+        """The cached answer of a first request, looked up before the backend is prepared: a
+        fully cached run never imports litellm nor starts a local model. Without a schema, or
+        when the spec says whether the provider enforces schemas, there is one key; otherwise
+        one per mode, and an answer is taken when exactly one of them is cached (both cached:
+        only the backend knows which mode this model uses). Returns (mode, outcome, the modes
+        whose keys are known to be missing)."""
+        modes = _candidate_modes(schema, spec)
+        cache = self.engine.cache
+        if cache is None or not self.use_cache:
+            return None, None, set(modes)
+        keys = {mode: self._key(spec, messages, seed, schema, mode, sample) for mode in modes}
+        found = await cache.aget_many(list(keys.values()))
+        hits = [mode for mode, key in keys.items() if key in found]
+        if len(hits) != 1:
+            return None, None, {mode for mode in modes if mode not in hits}
+        self.accounting.cache_hit(phase)
+        return hits[0], _Outcome.from_cache(found[keys[hits[0]]]), set()
+
+    async def _call(self, spec: ModelSpec, messages: list[dict], *, schema: dict | None, schema_name: str,
+                    mode: str | None, phase: str, sample: int, repair: bool, metadata: dict[str, Any],
+                    prepared: _Prepared, looked_up: bool = False) -> _Outcome:
+        """One request: from the cache (unless ``looked_up`` already found it missing), or from
+        the backend — prepared now, if not yet — with retries under the budget."""
+        engine = self.engine
+        seed = None if spec.seed is None else spec.seed + sample
+        key = self._key(spec, messages, seed, schema, mode, sample)
+        if engine.cache is not None and self.use_cache and not looked_up:
             hit = await engine.cache.aget(key)
             if hit is not None:
                 self.accounting.cache_hit(phase)
-                return _Outcome(hit.text, Usage(hit.prompt_tokens, hit.completion_tokens), hit.cost_usd, cached=True)
+                return _Outcome.from_cache(hit)
+        caps = await prepared.caps()
+        if isinstance(caps, CallFailure):
+            return _Outcome(failure=caps)
         request = self._request(spec, messages, seed, schema, schema_name, mode, phase, sample, repair, metadata)
         reserve = self._reservation(spec, messages)
-        limiter = engine.limiter(spec, max_concurrency)
+        limiter = engine.limiter(spec, caps.max_concurrency)
         attempt = 0
         while True:
             attempt += 1

@@ -3,38 +3,42 @@
 ``make_optimizer(prompt_file, session, method=..., emit=...)`` builds one; ``await opt.run()``
 runs it to the end and returns the RunFinished event; every step is emitted as a typed event
 (events.py) for the CLI, the language server and the run store.
+
+The names below are loaded on first use (PEP 562): the run store and the language server
+import ``optimize.events`` and ``optimize.candidates`` at start-up, and must not pay for the
+optimizers and the engine's session behind them until a run starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ..document.model import PromptFile
-from ..engine import Session
-from .base import Emit, Optimizer
-from .events import Event, PromptText, RunFinished
-from .gradsum import Critic, GradSum
-from .tgd import TGD
-
-METHODS: dict[str, type[Optimizer]] = {"gradsum": GradSum, "tgd": TGD}
-# Not an optimizer method of the file format: evaluation plus critiques, recorded as a run.
-CRITIC = Critic
-
-
-def make_optimizer(prompt_file: PromptFile, session: Session, *, method: str | None = None,
-                   emit: Emit | None = None, run_id: str | None = None, **overrides: Any) -> Optimizer:
-    """An optimizer for ``prompt_file``; ``overrides`` replace [optimize] settings (e.g. iterations=2)."""
-    settings = prompt_file.optimize
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    if method and method != "critique":
-        clean["method"] = method
-    if clean:
-        settings = replace(settings, **clean)
-    cls = Critic if method == "critique" else METHODS.get(settings.method)
-    if cls is None:
-        raise ValueError(f"unknown method {settings.method!r}; choose one of: {', '.join(METHODS)}")
-    return cls(prompt_file, session, settings=settings, emit=emit, run_id=run_id)
-
-
+_EXPORTS = {
+    "Emit": "base", "Optimizer": "base",
+    "Event": "events", "PromptText": "events", "RunFinished": "events",
+    "Critic": "gradsum", "GradSum": "gradsum", "TGD": "tgd",
+    "CRITIC": "factory", "METHODS": "factory", "make_optimizer": "factory",
+}
 __all__ = ["Critic", "Event", "GradSum", "METHODS", "Optimizer", "PromptText", "RunFinished", "TGD", "make_optimizer"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from .base import Emit, Optimizer
+    from .events import Event, PromptText, RunFinished
+    from .factory import CRITIC, METHODS, make_optimizer
+    from .gradsum import Critic, GradSum
+    from .tgd import TGD
