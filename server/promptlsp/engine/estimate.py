@@ -1,15 +1,17 @@
 """Predict calls, tokens and cost of a planned run before starting it.
 
 Used by the CLI (dry runs) and the editor (the "this will cost…" prompt), and by the session to
-reserve budget before each call. Token counts use litellm's counter when litellm is already
-imported, and a cheap heuristic (~4 characters a token) otherwise, so that an estimate never
-pays litellm's multi-second import.
+reserve budget before each call. Token counts use litellm's counter once the engine has loaded
+litellm *and* its tokenizer (:func:`use_litellm_counter`, called from the thread that imports
+litellm), and a cheap heuristic (~4 characters a token) until then: an estimate never pays
+litellm's multi-second import, and the tokenizer's first load (0.3–0.9 s) never happens on the
+caller's thread — an event loop's, in the optimizer's budget checks and the session's
+reservations.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -19,6 +21,14 @@ from .spec import Budget, ModelSpec
 
 DEFAULT_COMPLETION_TOKENS = 512  # planning value when a spec sets no max_tokens
 _TOKENS_PER_MESSAGE = 4  # role and separators
+_litellm_counter: Any = None  # litellm.token_counter, tokenizer loaded (see use_litellm_counter)
+
+
+def use_litellm_counter(counter: Any) -> None:
+    """Count with ``counter`` (``litellm.token_counter``) from now on. Called once litellm is
+    fully imported and ``counter`` has counted once (its tokenizer is loaded)."""
+    global _litellm_counter
+    _litellm_counter = counter
 
 
 def _heuristic(text: str) -> int:
@@ -35,12 +45,12 @@ def heuristic_tokens(messages_or_text: list[dict] | str) -> int:
 def count_tokens(spec: ModelSpec | str, messages_or_text: list[dict] | str) -> int:
     """Prompt tokens of a message list or a plain text for ``spec``'s model."""
     model = spec.model if isinstance(spec, ModelSpec) else spec
-    litellm = sys.modules.get("litellm")
-    if litellm is not None and not model.startswith("local/"):
+    counter = _litellm_counter
+    if counter is not None and not model.startswith("local/"):
         try:
             if isinstance(messages_or_text, str):
-                return int(litellm.token_counter(model=model, text=messages_or_text))
-            return int(litellm.token_counter(model=model, messages=messages_or_text))
+                return int(counter(model=model, text=messages_or_text))
+            return int(counter(model=model, messages=messages_or_text))
         except Exception:  # litellm's counter may not know the model: fall back
             pass
     return heuristic_tokens(messages_or_text)
