@@ -23,7 +23,8 @@ def test_smoke_run_prints_the_table() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("measure "))
-    assert header.split() == ["measure", "server", "n", "p50", "ms", "p95", "ms", "max", "ms", "note"]
+    assert header.split() == ["measure", "server", "n", "p50", "ms", "p95", "ms", "p99", "ms", "max", "ms",
+                              "goal", "met", "note"]
     body = lines[lines.index(header) + 2:]
     rows = [line for line in body[:body.index("")]]
     # taplo is measured unless the script says why not (no node, or @taplo/lsp neither installed
@@ -32,19 +33,46 @@ def test_smoke_run_prints_the_table() -> None:
     assert len(not_measured) <= 1, done.stdout
     servers = ["promptlsp"] if not_measured else ["promptlsp", "taplo"]
     expected = {(m, s, n) for m, n in (("initialize", 1), ("didChange→diagnostics, 10 examples (3 KB)", 4),
-                                       ("hover on a key, idle", 5)) for s in servers}
-    expected.add(("hover on a key, during an optimization", "promptlsp", 3))
+                                       ("hover on a key, idle, 10 examples (3 KB)", 5)) for s in servers}
+    expected.add(("hover, first optimization, after its first model call", "promptlsp", 3))
     found = set()
     for row in rows:
         measure, rest = re.split(r"\s{2,}", row, maxsplit=1)
-        server, n, p50, p95, top = rest.split()[:5]
-        assert all(NUMBER.match(v) for v in (p50, p95, top)), row
-        assert float(p50) <= float(p95) <= float(top), row
+        server, n, p50, p95, p99, top, *goal_met_note = rest.split()
+        assert all(NUMBER.match(v) for v in (p50, p95, p99, top)), row
+        assert float(p50) <= float(p95) <= float(p99) <= float(top), row
+        goal = " ".join(goal_met_note[:3])
+        assert re.fullmatch(r"p(95|99) ≤ \d+", goal) and goal_met_note[3] in ("yes", "no"), row
+        if measure == "hover, first optimization, until its first model call":
+            assert int(n) >= 1 and "first model call after" in row, row  # hovers while litellm loaded
+            continue
         found.add((measure, server, int(n)))
-        if measure == "hover on a key, during an optimization":
+        if measure == "hover, first optimization, after its first model call":
             calls = re.search(r"(\d+) model calls \(50 ms each\) ran meanwhile$", row)
             assert calls and int(calls.group(1)) > 0, row  # the optimization ran during the hovers
     assert found == expected, done.stdout
+    assert any(row.startswith("hover, first optimization, until its first model call") for row in rows)
+
+
+def test_a_server_that_times_out_is_a_row_that_says_so(monkeypatch, tmp_path) -> None:
+    lsp = _lsp_module(monkeypatch)
+    monkeypatch.setattr(lsp.LIMITS, "timeout_s", 0.5)
+    silent = lsp.Server("silent", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ))
+    rows: list = []
+
+    async def scenario() -> None:
+        await lsp.measured(rows, "initialize", "silent", lsp.INITIALIZE_GOAL,
+                           lambda: lsp.time_initialize(silent, tmp_path, 3))
+
+    asyncio.run(scenario())  # no TimeoutError: the row records it
+    (row,) = rows
+    assert row.timed_out == "timed out: no initialize response within 0.5 s (0 of 3 done)"
+    table = lsp.table([row, lsp.Row("initialize", "fast", [5.0, 7.0], goal=lsp.INITIALIZE_GOAL)])
+    silent_line = next(line for line in table if " silent " in line)
+    assert "timed out: no initialize response" in silent_line and " no " in silent_line
+    assert silent_line.split()[2:7] == ["0", "-", "-", "-", "-"]
+    fast_line = next(line for line in table if " fast " in line)
+    assert fast_line.endswith(" yes")
 
 
 # -- the client: a server that dies or garbles never leaves a waiter (or a process) behind -------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import importlib
 import sys
 import types
 
@@ -60,7 +61,10 @@ def test_plans_are_the_same_whether_or_not_litellm_is_loaded(monkeypatch) -> Non
         counted.append(kwargs)
         return 999
 
+    estimate = importlib.import_module("promptlsp.engine.estimate")  # the module (the package exports a function of that name)
+
     monkeypatch.setitem(sys.modules, "litellm", types.SimpleNamespace(token_counter=token_counter))
+    monkeypatch.setattr(estimate, "_litellm_counter", token_counter)  # as the loading thread leaves it
     assert PlannedCalls.for_messages(task, 1, messages) == before and before.prompt_tokens == 14
     assert counted == []
     assert count_tokens(task, messages) == 999  # the session's count for a call being made

@@ -6,15 +6,16 @@ decide what still fits the budget, and by the session to reserve budget before e
 Plans (:class:`PlannedCalls`) count tokens with a cheap heuristic (~4 characters a token),
 always: a plan must be the same in every process — whether or not an earlier call has imported
 litellm — or a rerun could decide differently and miss the cache its first run filled, and
-planning must never pay litellm's multi-second import nor its tokenizer's first load (~0.3 s,
-on the event loop). :func:`count_tokens` — for a call actually being made, when litellm is
-loaded for it anyway — uses litellm's counter when litellm is already imported.
+planning must never pay litellm's multi-second import nor its tokenizer's first load.
+:func:`count_tokens` — for a call actually being made — uses litellm's counter once the engine
+has loaded litellm *and* its tokenizer (:func:`use_litellm_counter`, called from the thread that
+imports litellm), the heuristic until then: the tokenizer's first load (0.3–0.9 s) never happens
+on the caller's thread (an event loop's, in the session's reservations).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -24,6 +25,14 @@ from .spec import Budget, ModelSpec
 
 DEFAULT_COMPLETION_TOKENS = 512  # planning value when a spec sets no max_tokens
 _TOKENS_PER_MESSAGE = 4  # role and separators
+_litellm_counter: Any = None  # litellm.token_counter, tokenizer loaded (see use_litellm_counter)
+
+
+def use_litellm_counter(counter: Any) -> None:
+    """Count with ``counter`` (``litellm.token_counter``) from now on. Called once litellm is
+    fully imported and ``counter`` has counted once (its tokenizer is loaded)."""
+    global _litellm_counter
+    _litellm_counter = counter
 
 
 def _heuristic(text: str) -> int:
@@ -40,12 +49,12 @@ def heuristic_tokens(messages_or_text: list[dict] | str) -> int:
 def count_tokens(spec: ModelSpec | str, messages_or_text: list[dict] | str) -> int:
     """Prompt tokens of a message list or a plain text for ``spec``'s model."""
     model = spec.model if isinstance(spec, ModelSpec) else spec
-    litellm = sys.modules.get("litellm")
-    if litellm is not None and not model.startswith("local/"):
+    counter = _litellm_counter
+    if counter is not None and not model.startswith("local/"):
         try:
             if isinstance(messages_or_text, str):
-                return int(litellm.token_counter(model=model, text=messages_or_text))
-            return int(litellm.token_counter(model=model, messages=messages_or_text))
+                return int(counter(model=model, text=messages_or_text))
+            return int(counter(model=model, messages=messages_or_text))
         except Exception:  # litellm's counter may not know the model: fall back
             pass
     return heuristic_tokens(messages_or_text)

@@ -15,12 +15,14 @@ Requests go out with ``drop_params=True`` (``params`` may override it): the form
 litellm does none of its per-call work that promptlsp does not use — cost calculation (the
 engine prices calls itself), logging payloads, redaction copies: see :mod:`.litellm_settings`.
 
-litellm is imported lazily, in a worker thread (the import takes seconds and must not stall a
-language server's event loop), with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` so it never fetches
+litellm is imported lazily, once per process, on a thread of its own (:func:`litellm_loading`:
+the import takes seconds and must neither stall a language server's event loop nor occupy the
+workers of an executor that other work — the server's analyses — would queue behind), with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` so it never fetches
 its cost map, and with its loggers re-routed: litellm's own handler writes INFO records to
-stdout, where the language server speaks JSON-RPC. The same thread also imports what litellm
-would otherwise import during its first request (the openai SDK's resources: about a second,
-more under load), and ``prepare`` sends each endpoint set one ``mock_response`` request (no
+stdout, where the language server speaks JSON-RPC. Every caller awaits that one import. The
+same thread also imports what litellm would otherwise import during its first request (the
+openai SDK's resources: about a second, more under load) and loads its tokenizer (then hands
+``token_counter`` to :mod:`.estimate`), and ``prepare`` sends each endpoint set one ``mock_response`` request (no
 network), which builds its Router and imports its provider's modules: the per-call timeout then
 times the request alone, and no import blocks the event loop mid-run. Concurrent first calls all
 wait for that one warm-up (one task per endpoint set); a warm-up that fails lets its waiters
@@ -30,6 +32,7 @@ proceed and the next ``prepare`` try again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
 import logging
 import os
@@ -40,6 +43,7 @@ from . import litellm_settings, pricing
 from .backend import BackendCaps
 from .cache import canonical_json
 from .errors import BackendError, PermanentError, backend_error
+from .estimate import use_litellm_counter
 from .retry import parse_retry_after
 from .secrets import ENV_REF, key_env_names, register_secret, scrub
 from .spec import LOCAL_PREFIX, ModelSpec, to_plain
@@ -49,7 +53,8 @@ _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _MAX_MESSAGE = 500
 # Request parameters that ``params`` may not override: they carry the engine's guarantees.
 _RESERVED = frozenset({"model", "messages", "timeout", "num_retries", "max_retries", "stream"})
-_import_lock = threading.Lock()
+_loading_lock = threading.Lock()
+_loading: concurrent.futures.Future | None = None  # the process's one import of litellm
 # What litellm imports lazily during its first request (found by diffing sys.modules around a
 # first call; ~1 s on an idle 2-core machine). A name a future litellm no longer has is skipped.
 _FIRST_CALL_MODULES = (
@@ -85,19 +90,47 @@ def _route_litellm_logs() -> None:
 
 
 def _import_litellm() -> Any:
-    with _import_lock:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        _route_litellm_logs()
-        import litellm
+    """Import and set up litellm (on the loading thread, see :func:`litellm_loading`)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    _route_litellm_logs()
+    import litellm
 
-        _route_litellm_logs()
-        litellm_settings.apply(litellm)
-        for name in _FIRST_CALL_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # only the first request gets slower
-                log.debug("could not pre-import %s: %s", name, exc)
-        return litellm
+    _route_litellm_logs()
+    litellm_settings.apply(litellm)
+    for name in _FIRST_CALL_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # only the first request gets slower
+            log.debug("could not pre-import %s: %s", name, exc)
+    try:  # the tokenizer's first load, here rather than in a budget check on an event loop
+        litellm.token_counter(model="gpt-3.5-turbo", text="warm-up")
+    except Exception as exc:
+        log.debug("could not load litellm's tokenizer: %s", exc)
+    else:
+        use_litellm_counter(litellm.token_counter)
+    return litellm
+
+
+def litellm_loading() -> concurrent.futures.Future:
+    """litellm, imported once per process on a thread of its own, started by the first caller;
+    every caller (any event loop: ``asyncio.wrap_future``) shares it. It cannot be cancelled — a
+    cancelled waiter leaves it loading for the others. A failed import is started again by the
+    next caller."""
+    global _loading
+    with _loading_lock:
+        if _loading is None or (_loading.done() and _loading.exception() is not None):
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_running_or_notify_cancel()  # running from now on: cancel() is refused
+
+            def load() -> None:
+                try:
+                    future.set_result(_import_litellm())
+                except BaseException as exc:  # the waiters get it; the next caller tries again
+                    future.set_exception(exc)
+
+            threading.Thread(target=load, name="promptlsp-litellm-import", daemon=True).start()
+            _loading = future
+        return _loading
 
 
 def classify(exc: BaseException, secret_env_names: list[str]) -> BackendError:
@@ -143,7 +176,7 @@ class LiteLLMBackend:
 
     async def _ensure_litellm(self) -> Any:
         if self._litellm is None:
-            self._litellm = await asyncio.to_thread(_import_litellm)
+            self._litellm = await asyncio.wrap_future(litellm_loading())
         return self._litellm
 
     async def _local_route(self, model: str) -> Any:

@@ -23,7 +23,6 @@ same view comes back from the store.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -427,7 +426,7 @@ def register(server: Any) -> None:
         if outcome is None:
             return None
         analysis, version = outcome
-        view = await asyncio.to_thread(index_for(ls).lookup, analysis)
+        view = await ls.off_loop(index_for(ls).lookup, analysis)
         return code_actions(
             analysis, uri, version, ls.encoding, lambda _a: view,
             range=params.range, only=params.context.only if params.context else None,

@@ -190,10 +190,10 @@ class RunManager:
             from ..document import analyze, read_text
 
             try:
-                text = await asyncio.to_thread(read_text, path)
+                text = await self.ls.off_loop(read_text, path)
             except (OSError, UnicodeDecodeError) as exc:
                 raise Refused(message=f"cannot read {path}: {exc}") from exc
-            analysis = await asyncio.to_thread(analyze, text, path, self.root(path))
+            analysis = await self.ls.off_loop(analyze, text, path, self.root(path))
         prompt_file = effective(analysis, self.ls.settings)
         if prompt_file is None:
             errors = [d for d in analysis.diagnostics if d.severity == "error"]

@@ -1,22 +1,33 @@
-"""The pygls 2 language server: document sync, debounced validation, pull/push diagnostics, hover.
+"""The pygls 2 language server: document sync, validation, pull/push diagnostics, hover.
 
 Positions: pygls negotiates ``general.positionEncodings`` (UTF-16 unless the client offers
 UTF-8 or UTF-32); every range sent is computed by :meth:`SourceText.range` in that encoding and
 every incoming position is converted with :meth:`SourceText.offset`.
 
-Diagnostics: pulled (``textDocument/diagnostic``) when the client supports it, else pushed after
-a debounce, with the analysed ``version``; a result for a version that changed meanwhile (or a
-document closed meanwhile) is dropped, never published.
+Diagnostics: pulled (``textDocument/diagnostic``) when the client supports it, else pushed with
+the analysed ``version``; a result for a version that changed meanwhile (or a document closed
+meanwhile) is dropped, never published. An edit after a pause is analysed at once; only an edit
+that follows the previous one within ``DEBOUNCE_SECONDS`` (typing) waits until the edits pause
+for that long, so a burst costs one analysis, not one per keystroke.
+
+Nothing a request waits for shares a thread pool with runs or model calls: analyses, critique
+look-ups and hovers run on the server's own small executor (:attr:`PromptLanguageServer.executor`),
+never on asyncio's default one, where the engine's cache reads and a run's other blocking work
+go (and, before litellm's import had a thread of its own, a run's first calls could occupy every
+worker for seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -37,7 +48,10 @@ from .watch import WorkspaceWatcher
 
 log = logging.getLogger("promptlsp.lsp")
 
-DEBOUNCE_SECONDS = 0.15
+DEBOUNCE_SECONDS = 0.15  # an edit this soon after the previous one is part of a burst
+# Analyses of different documents at once, plus a critique look-up or a hover beside them.
+EXECUTOR_WORKERS = 3
+T = TypeVar("T")
 
 
 def uri_to_path(uri: str) -> Path | None:
@@ -62,6 +76,9 @@ class PromptLanguageServer(LanguageServer):
                          protocol_cls=PromptProtocol)
         self.pull_diagnostics = False
         self._pending: dict[str, asyncio.Task] = {}
+        self._last_edit: dict[str, float] = {}  # uri -> clock() at its last didChange
+        self.clock: Callable[[], float] = time.monotonic
+        self.executor = ThreadPoolExecutor(EXECUTOR_WORKERS, thread_name_prefix="promptlsp-lsp")
         # uri -> (version, analysis of that version): hovers and pulls reuse the latest analysis
         self._analyses: dict[str, tuple[int | None, Analysis]] = {}
         self._running: dict[str, _Running] = {}  # uri -> the analysis running for it (one at most)
@@ -76,6 +93,10 @@ class PromptLanguageServer(LanguageServer):
         super().report_server_error(error, source)
 
     # -- helpers -------------------------------------------------------------------------
+    async def off_loop(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` on the server's executor (see the module docstring)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(function, *args))
+
     @property
     def encoding(self) -> Encoding:
         return encoding_of(self.workspace.position_encoding)
@@ -126,7 +147,7 @@ class PromptLanguageServer(LanguageServer):
     def _start_analysis(self, uri: str, text: str, version: int | None) -> _Running:
         path = uri_to_path(uri)
         running = _Running(version, text, asyncio.ensure_future(
-            asyncio.to_thread(analyze, text, path, self.root_for(path))))
+            self.off_loop(analyze, text, path, self.root_for(path))))
         self._running[uri] = running
 
         def finished(task: asyncio.Future) -> None:
@@ -142,22 +163,31 @@ class PromptLanguageServer(LanguageServer):
         running.task.add_done_callback(finished)
         return running
 
-    def schedule(self, uri: str) -> None:
-        """Debounced validation and push (push mode only)."""
+    def schedule(self, uri: str, *, edited: bool = False) -> None:
+        """Validate and push (push mode only): at once, unless ``edited`` (a didChange) within
+        ``DEBOUNCE_SECONDS`` of the document's previous edit — then once the edits pause."""
         if self.pull_diagnostics:
             return
+        delay = 0.0
+        if edited:
+            now = self.clock()
+            last = self._last_edit.get(uri)
+            self._last_edit[uri] = now
+            if last is not None and now - last < DEBOUNCE_SECONDS:
+                delay = DEBOUNCE_SECONDS
         self.cancel_pending(uri)
-        self._pending[uri] = asyncio.ensure_future(self._validate_later(uri))
+        self._pending[uri] = asyncio.ensure_future(self._validate_later(uri, delay))
 
     async def diagnostics_for(self, analysis: Analysis, uri: str) -> list[types.Diagnostic]:
         """Validation diagnostics plus the critiques of the file's last run (read off the loop)."""
-        view = await asyncio.to_thread(critiques.index_for(self).lookup, analysis)
+        view = await self.off_loop(critiques.index_for(self).lookup, analysis)
         return lsp_diagnostics.to_lsp(analysis, uri, self.encoding) + critiques.critique_diagnostics(
             analysis, uri, self.encoding, lambda _analysis: view)
 
     def forget(self, uri: str) -> None:
         """A closed document: no pending validation, no cached analysis."""
         self.cancel_pending(uri)
+        self._last_edit.pop(uri, None)
         self.forget_analysis(uri)
 
     def forget_analysis(self, uri: str) -> None:
@@ -178,9 +208,10 @@ class PromptLanguageServer(LanguageServer):
         if task is not None:
             task.cancel()
 
-    async def _validate_later(self, uri: str) -> None:
+    async def _validate_later(self, uri: str, delay: float) -> None:
         try:
-            await asyncio.sleep(DEBOUNCE_SECONDS)
+            if delay > 0:
+                await asyncio.sleep(delay)
             outcome = await self.analyse(uri)
             if outcome is None:
                 return
@@ -245,7 +276,7 @@ def did_open(ls: PromptLanguageServer, params: types.DidOpenTextDocumentParams) 
 
 
 def did_change(ls: PromptLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri)
+    ls.schedule(params.text_document.uri, edited=True)
 
 
 def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -265,10 +296,15 @@ async def hover(ls: PromptLanguageServer, params: types.HoverParams) -> types.Ho
     outcome = await ls.analyse(params.text_document.uri)
     if outcome is None:
         return None
-    analysis = outcome[0]
-    encoding = ls.encoding
-    offset = to_offset(analysis.source, params.position, encoding)
-    view = await asyncio.to_thread(critiques.index_for(ls).lookup, analysis)
+    return await ls.off_loop(_hover_at, ls, outcome[0], params.position, ls.encoding)
+
+
+def _hover_at(ls: PromptLanguageServer, analysis: Analysis, position: types.Position,
+              encoding: Encoding) -> types.Hover | None:
+    """The hover at ``position`` (on the server's executor: the look-ups read the run store and
+    walk the document's nodes)."""
+    offset = to_offset(analysis.source, position, encoding)
+    view = critiques.index_for(ls).lookup(analysis)
     on_critique = critiques.critique_hover(analysis, offset, encoding, lambda _analysis: view)
     if on_critique is not None:
         return on_critique

@@ -102,7 +102,7 @@ class WorkspaceWatcher:
             text = None
         items: list[types.Diagnostic] = []
         if text is not None:
-            analysis = await asyncio.to_thread(analyze, text, path, server.root_for(path))
+            analysis = await server.off_loop(analyze, text, path, server.root_for(path))
             items = lsp_diagnostics.to_lsp(analysis, uri, server.encoding)
         if server.open_document(uri) is not None:
             return  # opened meanwhile: the editor's buffer wins
