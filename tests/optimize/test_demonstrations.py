@@ -32,6 +32,10 @@ def test_only_perfect_complete_training_answers_become_demonstrations():
     assert moves.demonstration(result("I love it", "positive", "positive", cut_off_at=8)) is None  # cut off
     assert moves.demonstration(result("{{ x }} great", "positive", "positive")) is None  # template syntax
     assert moves.demonstration(result("long " * 400, "positive", "positive")) is None  # too long
+    nested = result("I love it", "positive", "positive")
+    nested = nested.__class__(**{**nested.__dict__, "messages": (
+        {"role": "user", "content": moves.DEMO_HEADER + "\n\nInput:\n...\n\n---\n\nReview: I love it"},)})
+    assert moves.demonstration(nested) is None  # a prompt with demonstrations in its template answered it
 
 
 def test_demonstrations_prefer_different_answers_and_stop_at_three():

@@ -141,6 +141,8 @@ def demonstration(result: ExampleResult) -> tuple[str, str] | None:
     user, output = _user_text(result), result.output.strip()
     if not user or not output or _JINJA.search(user) or _JINJA.search(output):
         return None
+    if DEMO_HEADER in user:  # answered by a prompt with demonstrations in its template: never nest them
+        return None
     if len(user) + len(output) > _DEMO_CHARS:
         return None
     return user.strip(), output
