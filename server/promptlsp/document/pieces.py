@@ -52,7 +52,8 @@ class Unit:
     item: dict[str, Any]
     nodes: dict[tuple, Node]  # paths under ("examples", 0)
     duplicates: list
-    errors: list[schema.Located]  # paths relative to the item
+    # paths relative to the item; None until validated (after all pieces are read: see _validate)
+    errors: tuple[schema.Located, ...] | None
     items: int  # limits.measure's counts
     tables: int
     built: Any = None  # (index, example, split explicit): analysis's last model.Example of it
@@ -235,6 +236,7 @@ def _compose(text: str, layout: Layout, previous: Pieces, new: Pieces) -> Read |
             tables += result[1]
     if not units or items > limits.MAX_ITEMS or tables > limits.MAX_TABLES:
         return None
+    _validate(units)
     rest = _rest(text, "".join(rest_parts), tuple(rest_starts), ranges, previous, new)
     if rest is None:
         return None
@@ -248,6 +250,15 @@ def _compose(text: str, layout: Layout, previous: Pieces, new: Pieces) -> Read |
     if len(errors) > schema.MAX_DIAGNOSTICS:
         errors = None
     return Read(data, ComposedSpans(rest_spans, starts, units), errors, units)
+
+
+def _validate(units: list[Unit]) -> None:
+    """Validate the units not validated yet. Apart from reading them: the objects jsonschema
+    keeps between calls are then not scattered among the units' (and do not pin the memory
+    that held those once the document is closed)."""
+    for unit in units:
+        if unit.errors is None:
+            unit.errors = tuple(schema.example_errors(unit.item)) or ()
 
 
 def _read_unit(text: str) -> Unit | None:
@@ -268,7 +279,7 @@ def _read_unit(text: str) -> Unit | None:
     except (ScanError, LookupError, TypeError):
         return None
     item = data["examples"][0]
-    return Unit(text, item, spans.nodes, spans.duplicates, schema.example_errors(item), items, tables)
+    return Unit(text, item, spans.nodes, spans.duplicates, None, items, tables)
 
 
 def _read_rest_block(text: str) -> tuple[int, int] | None:
