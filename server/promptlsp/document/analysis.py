@@ -291,8 +291,6 @@ def _analyze(result: Analysis, previous: pieces.Pieces | None) -> None:
         result.prompt = model.build(data, result.path, [(e, explicit) for e, explicit, _ in examples])
 
 
-# -- templates ----------------------------------------------------------------------------
-
 def _read_whole(result: Analysis) -> bool:
     """Limits, parse, spans and schema of the whole text at once; False when there is no data."""
     excess = limits.check(result.text)
@@ -310,6 +308,8 @@ def _read_whole(result: Analysis) -> bool:
     result.diagnostics.extend(schema.validate(result.data, result.span_for))
     return True
 
+
+# -- templates ----------------------------------------------------------------------------
 
 def _prompt_strings(result: Analysis) -> dict[str, str]:
     prompt = result.data.get("prompt") if result.data else None

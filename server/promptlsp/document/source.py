@@ -132,6 +132,8 @@ class SourceText:
         """``SourceText(text)`` for a ``text`` that is ``before.text`` edited: the lines the
         edit did not touch are taken over (shifted), only the changed stretch is searched."""
         old = before.text
+        if not old:
+            return cls(text)
         prefix = common_prefix(old, text)
         suffix = common_suffix(old, text, min(len(old), len(text)) - prefix)
         if prefix == len(old) == len(text):
