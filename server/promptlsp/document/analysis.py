@@ -348,8 +348,14 @@ def _used_variables(result: Analysis) -> dict[str, str]:
 
 # -- examples -----------------------------------------------------------------------------
 
-# (example, split was explicit, span to report problems about it on)
-Collected = tuple[model.Example, bool, Span]
+# (example, split was explicit, span to report problems about it on — None for an inline
+# example: its [[examples]] key, found only when a problem is reported, see _at)
+Collected = tuple[model.Example, bool, "Span | None"]
+
+
+def _at(result: Analysis, item: Collected) -> Span:
+    """Where to report a problem about a collected example."""
+    return item[2] if item[2] is not None else result.span_for(item[0].origin.path, "key")
 
 
 def _collect_examples(result: Analysis) -> list[Collected]:
@@ -361,13 +367,14 @@ def _collect_examples(result: Analysis) -> list[Collected]:
         for i, raw in enumerate(inline):
             built = units[i].built if units is not None else None
             if built is not None and built[0] == i:  # the unit's text, and so its item, are unchanged
-                collected.append((built[1], built[2], result.spans.key_span(i)))
+                collected.append(built[1])
             elif isinstance(raw, Mapping) and isinstance(raw.get("vars", {}), Mapping):
                 origin = model.ExampleOrigin(("examples", i))
                 example, explicit = model.build_example(_plain_example(raw), i, origin, None)
+                item = (example, explicit, None)
                 if units is not None:
-                    units[i].built = (i, example, explicit)
-                collected.append((example, explicit, result.span_for(("examples", i), "key")))
+                    units[i].built = (i, item)
+                collected.append(item)
     sources = data.get("datasets")
     if isinstance(sources, list):
         for j, entry in enumerate(sources):
@@ -476,7 +483,7 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
     # Duplicates: the same variables and expected answer as an earlier example.
     first_seen: dict[str, Collected] = {}
     for item in examples:
-        example, _, span = item
+        example = item[0]
         key = _duplicate_key(result, example)
         if key in first_seen:
             first = first_seen[key]
@@ -484,8 +491,8 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 Diagnostic.of(
                     "example-duplicate",
                     f"example {_name(example)} repeats example {_name(first[0])} (same vars and expected)",
-                    span,
-                    [Related("first occurrence", first[2])],
+                    _at(result, item),
+                    [Related("first occurrence", _at(result, first))],
                 )
             )
         else:
@@ -494,7 +501,8 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
     # Criteria that compare with `expected`, on examples without one.
     criteria = [c for c in data.get("criteria", []) if isinstance(c, Mapping)] if isinstance(data.get("criteria"), list) else []
     file_needs = [(i, c) for i, c in enumerate(criteria) if model.needs_expected(c)]
-    for example, _, span in examples:
+    for item in examples:
+        example = item[0]
         if example.expected is not None:
             continue
         names = [str(c.get("name", c.get("type"))) for _, c in file_needs]
@@ -507,7 +515,7 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 Diagnostic.of(
                     "expected-missing",
                     f"example {_name(example)} has no 'expected', but {subject} with it",
-                    span,
+                    _at(result, item),
                     related,
                 )
             )
@@ -527,7 +535,7 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 "split-no-validation",
                 "no example is in the validation split: the optimizer will pick prompts by their training score; "
                 "mark some examples split = \"validation\" or set optimize.validation_fraction",
-                examples[0][2],
+                _at(result, examples[0]),
             )
         )
 
@@ -537,7 +545,7 @@ def _duplicate_key(result: Analysis, example: model.Example) -> str:
     unit = None
     if result.units is not None and example.origin.file is None:
         unit = result.units[example.origin.path[1]]
-        if unit.built is None or unit.built[1] is not example:
+        if unit.built is None or unit.built[1][0] is not example:
             unit = None
     if unit is not None and unit.duplicate_key is not None:
         return unit.duplicate_key
@@ -564,7 +572,8 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
     # the variable itself, naming the closest variable the examples do define.
     explained = _undefined_everywhere(result, strings, used, defined)
     unused_in_dataset: dict[tuple, set[str]] = defaultdict(set)
-    for example, _, span in examples:
+    for item in examples:
+        example = item[0]
         missing = sorted(name for name in set(used) - set(example.vars) if name in defined)
         if missing:
             related = []
@@ -572,9 +581,9 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 use = _first_use(result, strings, used[name], name)
                 if use is not None:
                     related.append(Related(f"'{name}' is used here", use))
-            target = span
-            if example.origin.file is None:
-                target = result.span_for(example.origin.path + ("vars",), "key") if result.node(example.origin.path + ("vars",)) else span
+            target = _at(result, item)
+            if example.origin.file is None and result.node(example.origin.path + ("vars",)):
+                target = result.span_for(example.origin.path + ("vars",), "key")
             diagnostics_message = (
                 f"example {_name(example)} does not define {', '.join(repr(m) for m in missing)}, "
                 f"used by the {'/'.join(sorted({used[m] for m in missing}))}"
@@ -625,7 +634,8 @@ def _undefined_everywhere(
             hint = f" (did you mean '{close[0]}'?)"
             if close[0] in unused:
                 suggested.add(close[0])
-            example, _, span = defined[close[0]]
+            example = defined[close[0]][0]
+            span = _at(result, defined[close[0]])
             if example.origin.file is None and result.node(example.origin.path + ("vars", close[0])):
                 span = result.span_for(example.origin.path + ("vars", close[0]), "key")
             related.append(Related(f"'{close[0]}' is defined by example {_name(example)}", span))

@@ -24,6 +24,7 @@ otherwise (the caller reads the whole text):
 from __future__ import annotations
 
 import bisect
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ class Unit:
     errors: tuple[schema.Located, ...] | None
     items: int  # limits.measure's counts
     tables: int
-    built: Any = None  # (index, example, split explicit): analysis's last model.Example of it
+    built: Any = None  # (index, (example, split explicit, None)): what analysis last collected of it
     duplicate_key: str | None = None  # analysis's key for "repeats an earlier example"
 
 
@@ -72,7 +73,7 @@ class Layout:
     and ends where the next starts (the last at ``len(text)``)."""
 
     text: str
-    starts: list[int]
+    starts: array  # of int ("q"): no int object per piece, re-made on every edit
     results: list[Any]  # a Unit, or a rest piece's (items, tables)
 
     def end(self, i: int) -> int:
@@ -163,7 +164,7 @@ def _layout(text: str, start: int, end: int, cache: _Cache) -> Layout | None:
     """``text[start:end]`` cut into pieces that read on their own (``start`` a block start that
     :func:`blocks.independent` accepts), or None."""
     cut = blocks_module.split(text, start, end)
-    starts: list[int] = []
+    starts = array("q")
     results: list[Any] = []
     i = 0
     while i < len(cut):
@@ -210,13 +211,13 @@ def _relayout(text: str, old: Layout | None, cache: _Cache) -> Layout | None:
     middle = _layout(text, starts[first], old.end(last) + delta, cache)
     if middle is None:
         return None
-    return Layout(text, starts[:first] + middle.starts + list(map(delta.__add__, starts[last + 1:])),
+    return Layout(text, starts[:first] + middle.starts + array("q", map(delta.__add__, starts[last + 1:])),
                   old.results[:first] + middle.results + old.results[last + 1:])
 
 
 def _compose(text: str, layout: Layout, previous: Pieces, new: Pieces) -> Read | None:
     units: list[Unit] = []
-    starts: list[int] = []
+    starts = array("q")
     ranges: list[tuple[int, int]] = []
     rest_parts: list[str] = []
     rest_starts: list[int] = []

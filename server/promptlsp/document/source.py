@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from array import array
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -22,7 +23,7 @@ Encoding = Literal["utf-16", "utf-8", "utf-32"]
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Span:
     """A half-open range ``[start, end)`` of code-point offsets into a text."""
 
@@ -115,15 +116,18 @@ class SourceText:
             width = 2 if crs else 1
             # the running sum of (line length + break width) is where each next line starts
             after = list(itertools.accumulate(map(width.__add__, map(len, text.split("\r\n" if crs else "\n")))))
-            starts = [0, *after[:-1]]
-            ends = list(map((-width).__add__, after))
+            starts = array("q", [0])
+            starts.extend(after[:-1])
+            ends = array("q", map((-width).__add__, after))
         else:
-            starts = [0]
-            ends = []
+            starts = array("q", [0])
+            ends = array("q")
             for m in _LINE_BREAK.finditer(text):
                 ends.append(m.start())
                 starts.append(m.end())
             ends.append(len(text))
+        # arrays, not lists: no int object per line (a large file has 50,000 lines, and an
+        # editor's analysis makes these anew on every change)
         self._line_starts = starts
         self._line_ends = ends  # offset of each line's break (content end)
 
@@ -154,8 +158,8 @@ class SourceText:
         for m in _LINE_BREAK.finditer(text, begin, stop):
             new_ends.append(m.start())
             new_starts.append(m.end())
-        new_starts.extend(map(delta.__add__, starts[tail + 1:]))
-        new_ends.extend(map(delta.__add__, ends[tail:breaks]))
+        new_starts.extend(array("q", map(delta.__add__, starts[tail + 1:])))
+        new_ends.extend(array("q", map(delta.__add__, ends[tail:breaks])))
         new_ends.append(len(text))
         source = cls.__new__(cls)
         source.text, source._line_starts, source._line_ends = text, new_starts, new_ends

@@ -25,7 +25,7 @@ class ComposedSpans(Mapping):
 
     def __init__(self, rest: ScanResult, starts: Sequence[int], units: Sequence[Any]) -> None:
         self.rest = rest
-        self.starts = list(starts)
+        self.starts = starts
         self.units = list(units)  # each with .nodes (local, under examples[0]) and .duplicates
         self._placed: dict[Path, Node | None] = {}
         self._index: NodeIndex | None = None
@@ -66,12 +66,6 @@ class ComposedSpans(Mapping):
             return None
         local = self.units[k].nodes.get(_FIRST + path[2:])
         return None if local is None else moved(local, path, self.starts[k])
-
-    def key_span(self, k: int) -> Span:
-        """The key span of ``examples[k]`` (its ``[[examples]]`` header): ``get`` without a Node."""
-        local = self.units[k].nodes[_FIRST].key
-        start = self.starts[k]
-        return Span(local.start + start, local.end + start)
 
     def __getitem__(self, path: Any) -> Node:
         found = self.get(path)

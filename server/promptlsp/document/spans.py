@@ -33,7 +33,7 @@ class ScanError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StringMap:
     """Maps indices of a decoded TOML string to offsets in the source text.
 
@@ -72,7 +72,7 @@ class StringMap:
         return Span(self.source_offset(start), last + width)
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     path: Path
     key: Span | None
