@@ -2,11 +2,13 @@
 
 ``blocks.split`` cuts the text at its table headers. Each ``[[examples]]`` table (with its
 sub-tables) is a *unit*: read on its own — parsed (tomllib), scanned for spans, checked for
-limits and validated against the example schema — and remembered by its text in
-:class:`Pieces`, which the next analysis of the document gets back. Everything else, the
-*rest* (usually a few KB), is read again on each change, in place. An edit in one example thus
-re-reads that example only; the checks across examples (duplicates, splits, variables) run
-again on the data, which is cheap.
+limits and validated against the example schema — and kept in the :class:`Layout` of the
+text, which the next analysis of the document gets back (:class:`Pieces`). An edit is located
+by the text's common prefix and suffix with the last layout's: only the pieces it touched are
+cut and read again, the others are kept and moved. Everything else, the *rest* (usually a few
+KB), is read again when its text changes and scanned again, in place, when pieces before it
+moved. The checks across examples (duplicates, splits, variables) then run on the data, which
+is cheap.
 
 The result must equal reading the whole text at once (``analysis.analyze_whole``: the same
 data, spans and diagnostics), so :func:`read` answers only when that is sure, and None
