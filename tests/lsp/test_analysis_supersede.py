@@ -25,13 +25,13 @@ def blocked_analyze(monkeypatch):
     active = [0]
     real = lsp_server.analyze
 
-    def slow(text, path, root):
+    def slow(text, path, root, previous=None):
         with lock:
             active[0] += 1
             calls.append((text, active[0]))
         try:
             assert release.wait(30), "the test never released the analysis"
-            return real(text, path, root)
+            return real(text, path, root, previous)
         finally:
             with lock:
                 active[0] -= 1

@@ -88,10 +88,10 @@ def counted_analyze(monkeypatch):
     gate.set()
     real = lsp_server.analyze
 
-    def counting(text, path, root):
+    def counting(text, path, root, previous=None):
         calls[text] += 1
         assert gate.wait(30), "the test never opened the gate"
-        return real(text, path, root)
+        return real(text, path, root, previous)
 
     monkeypatch.setattr(lsp_server, "analyze", counting)
     monkeypatch.setattr(lsp_server, "DEBOUNCE_SECONDS", 3600.0)  # a debounced validation never runs

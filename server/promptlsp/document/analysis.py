@@ -1,8 +1,10 @@
 """Parse → spans → schema → datasets → semantic checks → typed model.
 
-``analyze(text, path, root)`` is the one entry point the CLI and the language server call on
-every change. It never raises on any input: every problem becomes a :class:`Diagnostic` whose
-span lies inside the text.
+``analyze(text, path, root, previous)`` is the one entry point the CLI and the language server
+call on every change. It never raises on any input: every problem becomes a :class:`Diagnostic`
+whose span lies inside the text. Given the analysis of the document's previous version, it
+re-reads only the ``[[examples]]`` tables an edit changed (``pieces.py``); the result is the
+same as reading the whole text (:func:`analyze_whole`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ except ImportError:  # Python 3.10
         _fast_toml = None  # type: ignore[assignment]
 
 from . import datasets as ds
-from . import limits, model, schema, template
+from . import limits, model, pieces, schema, template
 from .diagnostics import Diagnostic, Related, has_errors
 from .source import SourceText, Span
-from .spans import Node, ScanError, ScanResult, scan, string_value
+from .spans import Node, ScanError, ScanResult, scan
 
 log = logging.getLogger("promptlsp.document")
 
@@ -66,6 +68,10 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     prompt: model.PromptFile | None = None
     dataset_files: list[Path] = field(default_factory=list)
+    # what was read, for the analysis of the next version (see pieces.py)
+    pieces: pieces.Pieces | None = field(default=None, repr=False, compare=False)
+    # the units behind data["examples"] when the text was read in pieces
+    units: list[pieces.Unit] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -94,24 +100,42 @@ class Analysis:
         return node.string.source_span(start, end)
 
     def node_at(self, offset: int) -> Node | None:
-        """The innermost key or value whose span contains ``offset`` (for hovers)."""
-        if not self.spans:
-            return None
-        best: tuple[int, Node] | None = None
-        for node in self.spans.nodes.values():
-            for span in (node.key, node.value):
-                if span is not None and span.start <= offset <= span.end and (best is None or len(span) <= best[0]):
-                    best = (len(span), node)
-        return best[1] if best else None
+        """The innermost key or value whose span contains ``offset`` (for hovers; the rule is
+        ``nodeindex.rank``), from an index: no walk over every node."""
+        return self.spans.node_at(offset) if self.spans else None
+
+    @classmethod
+    def blank(cls) -> "Analysis":
+        """The analysis of an empty document: as ``previous`` of a document's first analysis in
+        an editor, it has :func:`analyze` read the text in pieces, for later versions to reuse."""
+        return cls(text="", source=SourceText(""), pieces=pieces.Pieces())
 
 
-def analyze(text: str, path: Path | None = None, root: Path | None = None) -> Analysis:
-    """Everything known about a prompt file's text; never raises."""
-    result = Analysis(text=text, source=SourceText(text), path=path, root=root)
+def analyze(text: str, path: Path | None = None, root: Path | None = None,
+            previous: Analysis | None = None) -> Analysis:
+    """Everything known about a prompt file's text; never raises.
+
+    ``previous``: the analysis of an earlier version of the same document (or
+    :meth:`Analysis.blank`). Then the text is read in pieces (``pieces.py``) and the pieces
+    that version read are reused: an edit costs the examples it touched, not the whole file.
+    Without it (a one-off check) the text is read at once, which is faster when nothing can be
+    reused. Both give the same analysis."""
+    if previous is None:
+        return analyze_whole(text, path, root)
+    result = Analysis(text=text, source=SourceText.edited(previous.source, text), path=path, root=root)
+    return _run(result, previous.pieces or pieces.Pieces())
+
+
+def analyze_whole(text: str, path: Path | None = None, root: Path | None = None) -> Analysis:
+    """:func:`analyze` reading the text in one piece."""
+    return _run(Analysis(text=text, source=SourceText(text), path=path, root=root), None)
+
+
+def _run(result: Analysis, previous: pieces.Pieces | None) -> Analysis:
     try:
-        _analyze(result)
+        _analyze(result, previous)
     except Exception:  # a bug must cost a diagnostic, never the editor session
-        log.exception("internal error while analysing %s", path)
+        log.exception("internal error while analysing %s", result.path)
         result.diagnostics.append(
             Diagnostic("schema", "promptlsp could not analyse this file (internal error, see the log)", result.source.line_span(0), "error")
         )
@@ -239,45 +263,50 @@ def _parse(result: Analysis) -> dict[str, Any] | None:
 def _keep_carriage_returns(result: Analysis, data: dict[str, Any]) -> bool:
     """Put back the CRLFs tomllib dropped from multi-line strings; False when the span scanner
     cannot read the text (then tomlkit must)."""
-    text = result.text
     try:
-        result.spans = scan(text)
-        for node in result.spans.nodes.values():
-            if node.kind != "string" or not text.startswith(('"""', "'''"), node.value.start):
-                continue
-            if "\r" not in text[node.value.start:node.value.end]:
-                continue
-            *parents, last = node.path
-            target: Any = data
-            for part in parents:
-                target = target[part]
-            target[last] = string_value(text, node.value.start)
+        result.spans = scan(result.text)
+        pieces.restore_crlf(result.text, result.spans, data)
     except (ScanError, LookupError, TypeError):
         result.spans = None
         return False
     return True
 
 
-def _analyze(result: Analysis) -> None:
-    excess = limits.check(result.text)
-    if excess is not None:  # checked before any parser can hang or recurse on it
-        result.diagnostics.append(Diagnostic.of("file-too-complex", excess.message, excess.span))
+def _analyze(result: Analysis, previous: pieces.Pieces | None) -> None:
+    read = None
+    if previous is not None:
+        read, result.pieces = pieces.read(result.text, previous)
+    if read is not None:
+        result.data, result.spans, result.units = read.data, read.spans, read.units
+        errors = read.errors
+        result.diagnostics.extend(schema.validate(result.data, result.span_for) if errors is None
+                                  else schema.diagnostics(errors, result.span_for))
+    elif not _read_whole(result):
         return
-    result.data = _parse(result)
-    if result.data is None:
-        return
-    if result.spans is None:
-        try:
-            result.spans = scan(result.text)
-        except ScanError as exc:
-            log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
     data = result.data
-    result.diagnostics.extend(schema.validate(data, result.span_for))
     _check_templates(result)
     examples = _collect_examples(result)
     _check_examples(result, examples)
     if not has_errors(result.diagnostics):
         result.prompt = model.build(data, result.path, [(e, explicit) for e, explicit, _ in examples])
+
+
+def _read_whole(result: Analysis) -> bool:
+    """Limits, parse, spans and schema of the whole text at once; False when there is no data."""
+    excess = limits.check(result.text)
+    if excess is not None:  # checked before any parser can hang or recurse on it
+        result.diagnostics.append(Diagnostic.of("file-too-complex", excess.message, excess.span))
+        return False
+    result.data = _parse(result)
+    if result.data is None:
+        return False
+    if result.spans is None:
+        try:
+            result.spans = scan(result.text)
+        except ScanError as exc:
+            log.warning("span scan failed (%s); diagnostics fall back to coarse ranges", exc)
+    result.diagnostics.extend(schema.validate(result.data, result.span_for))
+    return True
 
 
 # -- templates ----------------------------------------------------------------------------
@@ -319,20 +348,33 @@ def _used_variables(result: Analysis) -> dict[str, str]:
 
 # -- examples -----------------------------------------------------------------------------
 
-# (example, split was explicit, span to report problems about it on)
-Collected = tuple[model.Example, bool, Span]
+# (example, split was explicit, span to report problems about it on — None for an inline
+# example: its [[examples]] key, found only when a problem is reported, see _at)
+Collected = tuple[model.Example, bool, "Span | None"]
+
+
+def _at(result: Analysis, item: Collected) -> Span:
+    """Where to report a problem about a collected example."""
+    return item[2] if item[2] is not None else result.span_for(item[0].origin.path, "key")
 
 
 def _collect_examples(result: Analysis) -> list[Collected]:
     data = result.data or {}
     collected: list[Collected] = []
     inline = data.get("examples")
+    units = result.units
     if isinstance(inline, list):
         for i, raw in enumerate(inline):
-            if isinstance(raw, Mapping) and isinstance(raw.get("vars", {}), Mapping):
+            built = units[i].built if units is not None else None
+            if built is not None and built[0] == i:  # the unit's text, and so its item, are unchanged
+                collected.append(built[1])
+            elif isinstance(raw, Mapping) and isinstance(raw.get("vars", {}), Mapping):
                 origin = model.ExampleOrigin(("examples", i))
                 example, explicit = model.build_example(_plain_example(raw), i, origin, None)
-                collected.append((example, explicit, result.span_for(("examples", i), "key")))
+                item = (example, explicit, None)
+                if units is not None:
+                    units[i].built = (i, item)
+                collected.append(item)
     sources = data.get("datasets")
     if isinstance(sources, list):
         for j, entry in enumerate(sources):
@@ -441,16 +483,16 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
     # Duplicates: the same variables and expected answer as an earlier example.
     first_seen: dict[str, Collected] = {}
     for item in examples:
-        example, _, span = item
-        key = json.dumps([example.vars, example.expected], sort_keys=True, default=str)
+        example = item[0]
+        key = _duplicate_key(result, example)
         if key in first_seen:
             first = first_seen[key]
             diagnostics.append(
                 Diagnostic.of(
                     "example-duplicate",
                     f"example {_name(example)} repeats example {_name(first[0])} (same vars and expected)",
-                    span,
-                    [Related("first occurrence", first[2])],
+                    _at(result, item),
+                    [Related("first occurrence", _at(result, first))],
                 )
             )
         else:
@@ -459,7 +501,8 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
     # Criteria that compare with `expected`, on examples without one.
     criteria = [c for c in data.get("criteria", []) if isinstance(c, Mapping)] if isinstance(data.get("criteria"), list) else []
     file_needs = [(i, c) for i, c in enumerate(criteria) if model.needs_expected(c)]
-    for example, _, span in examples:
+    for item in examples:
+        example = item[0]
         if example.expected is not None:
             continue
         names = [str(c.get("name", c.get("type"))) for _, c in file_needs]
@@ -472,7 +515,7 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 Diagnostic.of(
                     "expected-missing",
                     f"example {_name(example)} has no 'expected', but {subject} with it",
-                    span,
+                    _at(result, item),
                     related,
                 )
             )
@@ -492,9 +535,24 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 "split-no-validation",
                 "no example is in the validation split: the optimizer will pick prompts by their training score; "
                 "mark some examples split = \"validation\" or set optimize.validation_fraction",
-                examples[0][2],
+                _at(result, examples[0]),
             )
         )
+
+
+def _duplicate_key(result: Analysis, example: model.Example) -> str:
+    """What two examples that repeat each other share (remembered by the example's unit)."""
+    unit = None
+    if result.units is not None and example.origin.file is None:
+        unit = result.units[example.origin.path[1]]
+        if unit.built is None or unit.built[1][0] is not example:
+            unit = None
+    if unit is not None and unit.duplicate_key is not None:
+        return unit.duplicate_key
+    key = json.dumps([example.vars, example.expected], sort_keys=True, default=str)
+    if unit is not None:
+        unit.duplicate_key = key  # a function of the unit's text: vars and expected come from it
+    return key
 
 
 def _name(example: model.Example) -> str:
@@ -514,7 +572,8 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
     # the variable itself, naming the closest variable the examples do define.
     explained = _undefined_everywhere(result, strings, used, defined)
     unused_in_dataset: dict[tuple, set[str]] = defaultdict(set)
-    for example, _, span in examples:
+    for item in examples:
+        example = item[0]
         missing = sorted(name for name in set(used) - set(example.vars) if name in defined)
         if missing:
             related = []
@@ -522,9 +581,9 @@ def _check_variables(result: Analysis, examples: list[Collected]) -> None:
                 use = _first_use(result, strings, used[name], name)
                 if use is not None:
                     related.append(Related(f"'{name}' is used here", use))
-            target = span
-            if example.origin.file is None:
-                target = result.span_for(example.origin.path + ("vars",), "key") if result.node(example.origin.path + ("vars",)) else span
+            target = _at(result, item)
+            if example.origin.file is None and result.node(example.origin.path + ("vars",)):
+                target = result.span_for(example.origin.path + ("vars",), "key")
             diagnostics_message = (
                 f"example {_name(example)} does not define {', '.join(repr(m) for m in missing)}, "
                 f"used by the {'/'.join(sorted({used[m] for m in missing}))}"
@@ -575,7 +634,8 @@ def _undefined_everywhere(
             hint = f" (did you mean '{close[0]}'?)"
             if close[0] in unused:
                 suggested.add(close[0])
-            example, _, span = defined[close[0]]
+            example = defined[close[0]][0]
+            span = _at(result, defined[close[0]])
             if example.origin.file is None and result.node(example.origin.path + ("vars", close[0])):
                 span = result.span_for(example.origin.path + ("vars", close[0]), "key")
             related.append(Related(f"'{close[0]}' is defined by example {_name(example)}", span))

@@ -103,6 +103,15 @@ class Excess:
 
 def check(text: str) -> Excess | None:
     """The first place ``text`` exceeds a limit, or None. Linear in the text's length."""
+    return measure(text)[0]
+
+
+def measure(text: str) -> tuple[Excess | None, int, int]:
+    """:func:`check`'s answer, and the items and tables counted (up to the excess, if any).
+
+    For pieces of a document that each end outside any string, array or table (a split at
+    top-level table headers): when no piece has an excess and the counts add up to at most the
+    limits, the whole document has no excess either."""
     depth = 0
     items = 0
     tables = 0
@@ -118,22 +127,22 @@ def check(text: str) -> Excess | None:
             chain_start = -1
             items += 1
             if items > MAX_ITEMS:
-                return _too_many(m.start(kind))
+                return _too_many(m.start(kind)), items, tables
         elif kind == "open":
             chain_start = -1
             depth += 1
             start = m.start(kind)
             if depth > MAX_NESTING:
-                return Excess(f"arrays or tables nested more than {MAX_NESTING} deep: too complex to check", Span(start, start + 1))
+                return Excess(f"arrays or tables nested more than {MAX_NESTING} deep: too complex to check", Span(start, start + 1)), items, tables
             header = depth == 1 and text[start] == "["  # (or a top-level array: counted with its items)
             if header or text[start] == "{":
                 tables += 1
                 if tables > MAX_TABLES:
-                    return Excess(f"more than {MAX_TABLES:,} tables: too large to check", Span(start, start + 1))
+                    return Excess(f"more than {MAX_TABLES:,} tables: too large to check", Span(start, start + 1)), items, tables
             if header:
                 items += 1
                 if items > MAX_ITEMS:
-                    return _too_many(start)
+                    return _too_many(start), items, tables
         elif kind == "close":
             chain_start = -1
             depth = max(depth - 1, 0)
@@ -162,8 +171,8 @@ def check(text: str) -> Excess | None:
                 chain_start = -1
                 continue
             if dots >= MAX_KEY_PARTS:
-                return _long_key(text, chain_start)
-    return None
+                return _long_key(text, chain_start), items, tables
+    return None, items, tables
 
 
 def _too_many(start: int) -> Excess:

@@ -123,8 +123,7 @@ def _describe_any_of(branches: Iterable[Any]) -> str:
     return " or ".join(names)
 
 
-def _convert(error: ValidationError, span_for: SpanFor) -> list[Diagnostic]:
-    path = tuple(error.absolute_path)
+def _convert(path: tuple, error: ValidationError, span_for: SpanFor) -> list[Diagnostic]:
     key = path[-1] if path else None
     where = _where(path)
     kind = error.validator
@@ -185,17 +184,45 @@ def _convert(error: ValidationError, span_for: SpanFor) -> list[Diagnostic]:
 MAX_DIAGNOSTICS = 200  # per file: beyond that, one more says how the list was cut
 
 
+# A schema error and the path of its value in the validated document.
+Located = tuple[tuple, ValidationError]
+
+
+def errors(data: Any, validator: jsonschema.Draft7Validator | None = None, limit: int = MAX_DIAGNOSTICS + 1) -> list[Located]:
+    """The first ``limit`` errors of ``data`` in jsonschema's order, each with its path.
+
+    Read lazily: 300,000 wrong array items cost 300,000 error objects (seconds, and a
+    gigabyte) otherwise."""
+    found = itertools.islice((validator or _validator()).iter_errors(data), limit)
+    return [(tuple(error.absolute_path), error) for error in found]
+
+
+def example_errors(item: Any, limit: int = MAX_DIAGNOSTICS + 1) -> list[Located]:
+    """The errors of one ``[[examples]]`` item, validated on its own (paths relative to it):
+    the same errors, in the same order, that validating the whole file reports under it."""
+    return errors(item, _example_item_validator(), limit)
+
+
+@functools.lru_cache(maxsize=1)
+def _example_item_validator() -> jsonschema.Draft7Validator:
+    return example_validator()
+
+
 def validate(data: Mapping[str, Any], span_for: SpanFor, validator: jsonschema.Draft7Validator | None = None) -> list[Diagnostic]:
     """Schema diagnostics for plain data, placed by ``span_for``; at most one per location.
+    Only the first :data:`MAX_DIAGNOSTICS` errors are read (see :func:`errors`)."""
+    return diagnostics(errors(data, validator), span_for)
 
-    jsonschema's errors are read lazily and only the first :data:`MAX_DIAGNOSTICS` are kept:
-    300,000 wrong array items cost 300,000 error objects (seconds, and a gigabyte) otherwise."""
+
+def diagnostics(found: list[Located], span_for: SpanFor) -> list[Diagnostic]:
+    """Diagnostics for errors read by :func:`errors` (or assembled from the errors of a
+    document's parts: what counts is the list, sorted here by path), at most one per location
+    and at most :data:`MAX_DIAGNOSTICS` (plus one saying the list was cut)."""
     out: list[Diagnostic] = []
     seen: set[tuple[str, Span]] = set()
-    errors = list(itertools.islice((validator or _validator()).iter_errors(data), MAX_DIAGNOSTICS + 1))
-    errors.sort(key=lambda e: list(map(str, e.absolute_path)))
-    for error in errors:
-        for diagnostic in _convert(error, span_for):
+    found = sorted(found, key=lambda located: list(map(str, located[0])))
+    for path, error in found:
+        for diagnostic in _convert(path, error, span_for):
             mark = (diagnostic.message, diagnostic.span)
             if mark not in seen:
                 seen.add(mark)
@@ -206,7 +233,7 @@ def validate(data: Mapping[str, Any], span_for: SpanFor, validator: jsonschema.D
                     "schema", f"more than {MAX_DIAGNOSTICS} problems with the format; the first {MAX_DIAGNOSTICS} are shown ({cut.message})", cut.span
                 )
                 return out
-    if len(errors) > MAX_DIAGNOSTICS and out:  # the reading stopped, though duplicates left fewer to show
+    if len(found) > MAX_DIAGNOSTICS and out:  # the reading stopped, though duplicates left fewer to show
         last = out[-1]
         out.append(Diagnostic.of("schema", f"more than {MAX_DIAGNOSTICS} problems with the format; "
                                            f"only the first are shown", last.span))

@@ -12,6 +12,8 @@ Line breaks are ``\\n``, ``\\r\\n`` and a lone ``\\r`` (as the LSP specification
 from __future__ import annotations
 
 import bisect
+import itertools
+from array import array
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -21,7 +23,7 @@ Encoding = Literal["utf-16", "utf-8", "utf-32"]
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Span:
     """A half-open range ``[start, end)`` of code-point offsets into a text."""
 
@@ -64,19 +66,104 @@ def _units(text: str, encoding: Encoding) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+def common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (compared by chunks, in C)."""
+    n = min(len(a), len(b))
+    lo, step = 0, 1024
+    while lo < n:  # find a chunk that differs, doubling the chunk size while they agree
+        hi = min(lo + step, n)
+        if not b.startswith(a[lo:hi], lo):
+            break
+        lo, step = hi, step * 2
+    else:
+        return n
+    while hi - lo > 1:  # a[:lo] agrees, the chunk up to hi does not
+        mid = (lo + hi) // 2
+        if b.startswith(a[lo:mid], lo):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def common_suffix(a: str, b: str, limit: int) -> int:
+    """The length of the longest common suffix of ``a`` and ``b``, at most ``limit``."""
+    la, lb = len(a), len(b)
+    lo, step = 0, 1024
+    while lo < limit:
+        hi = min(lo + step, limit)
+        if not b.endswith(a[la - hi:la - lo], 0, lb - lo):
+            break
+        lo, step = hi, step * 2
+    else:
+        return limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if b.endswith(a[la - mid:la - lo], 0, lb - lo):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 class SourceText:
     """A document's text with a line index for offset ↔ position conversion."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        starts = [0]
-        ends = []
-        for m in _LINE_BREAK.finditer(text):
-            ends.append(m.start())
-            starts.append(m.end())
-        ends.append(len(text))
+        crs = text.count("\r")
+        if crs == 0 or crs == text.count("\r\n") == text.count("\n"):  # one kind of line break: str.split, in C
+            width = 2 if crs else 1
+            # the running sum of (line length + break width) is where each next line starts
+            after = list(itertools.accumulate(map(width.__add__, map(len, text.split("\r\n" if crs else "\n")))))
+            starts = array("q", [0])
+            starts.extend(after[:-1])
+            ends = array("q", map((-width).__add__, after))
+        else:
+            starts = array("q", [0])
+            ends = array("q")
+            for m in _LINE_BREAK.finditer(text):
+                ends.append(m.start())
+                starts.append(m.end())
+            ends.append(len(text))
+        # arrays, not lists: no int object per line (a large file has 50,000 lines, and an
+        # editor's analysis makes these anew on every change)
         self._line_starts = starts
         self._line_ends = ends  # offset of each line's break (content end)
+
+    @classmethod
+    def edited(cls, before: "SourceText", text: str) -> "SourceText":
+        """``SourceText(text)`` for a ``text`` that is ``before.text`` edited: the lines the
+        edit did not touch are taken over (shifted), only the changed stretch is searched."""
+        old = before.text
+        if not old:
+            return cls(text)
+        prefix = common_prefix(old, text)
+        suffix = common_suffix(old, text, min(len(old), len(text)) - prefix)
+        if prefix == len(old) == len(text):
+            source = cls.__new__(cls)
+            source.text, source._line_starts, source._line_ends = text, before._line_starts, before._line_ends
+            return source
+        starts, ends = before._line_starts, before._line_ends
+        breaks = len(starts) - 1  # break i spans ends[i]..starts[i + 1]
+        # kept before: breaks ending at most at prefix - 1 (their neighbours are unchanged too)
+        head = max(bisect.bisect_right(starts, prefix - 1) - 1, 0)
+        # kept after: breaks starting at or after len(old) - suffix + 1
+        tail = min(bisect.bisect_left(ends, len(old) - suffix + 1), breaks)
+        delta = len(text) - len(old)
+        begin = starts[head]
+        stop = ends[tail] + delta if tail < breaks else len(text)
+        new_starts = starts[:head + 1]
+        new_ends = ends[:head]
+        for m in _LINE_BREAK.finditer(text, begin, stop):
+            new_ends.append(m.start())
+            new_starts.append(m.end())
+        new_starts.extend(array("q", map(delta.__add__, starts[tail + 1:])))
+        new_ends.extend(array("q", map(delta.__add__, ends[tail:breaks])))
+        new_ends.append(len(text))
+        source = cls.__new__(cls)
+        source.text, source._line_starts, source._line_ends = text, new_starts, new_ends
+        return source
 
     @property
     def line_count(self) -> int:

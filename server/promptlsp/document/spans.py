@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Mapping, Sequence, Union
 
+from .nodeindex import NodeIndex
 from .source import Span
 
 Key = Union[str, int]
@@ -32,7 +33,7 @@ class ScanError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StringMap:
     """Maps indices of a decoded TOML string to offsets in the source text.
 
@@ -53,6 +54,12 @@ class StringMap:
             return self.first + index
         return self.offsets[index]
 
+    def moved(self, delta: int) -> "StringMap":
+        """The same map for the string ``delta`` characters further on."""
+        content = Span(self.content.start + delta, self.content.end + delta)
+        offsets = None if self.offsets is None else tuple(map(delta.__add__, self.offsets))
+        return StringMap(content, self.first + delta, self.length, offsets, self.escapes)
+
     def source_span(self, start: int, end: int) -> Span:
         """The source span of decoded characters ``[start, end)``."""
         if end <= start:
@@ -65,7 +72,7 @@ class StringMap:
         return Span(self.source_offset(start), last + width)
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     path: Path
     key: Span | None
@@ -75,11 +82,27 @@ class Node:
     implicit: bool = False
 
 
+def moved(node: Node, path: Path, delta: int) -> Node:
+    """``node`` at ``path``, ``delta`` characters further on."""
+    key = None if node.key is None else Span(node.key.start + delta, node.key.end + delta)
+    value = Span(node.value.start + delta, node.value.end + delta)
+    string = None if node.string is None else node.string.moved(delta)
+    return Node(path, key, value, node.kind, string, node.implicit)
+
+
 @dataclass
 class ScanResult:
     nodes: dict[Path, Node] = field(default_factory=dict)
     # (path, span of the second definition's key, span of the first) for keys defined twice
     duplicates: list[tuple[Path, Span, Span | None]] = field(default_factory=list)
+    _index: NodeIndex | None = field(default=None, repr=False, compare=False)
+
+    def node_at(self, offset: int) -> Node | None:
+        """The innermost key or value containing ``offset`` (``nodeindex.rank``); the index is
+        built on the first call."""
+        if self._index is None:
+            self._index = NodeIndex(self.nodes.values())
+        return self._index.at(offset)
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -97,10 +120,11 @@ _PLAIN_MULTILINE = re.compile(r'[^\\"]+')
 
 
 class _Scanner:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, skip: Sequence[tuple[int, int]] = ()) -> None:
         self.text = text
         self.n = len(text)
         self.pos = 0
+        self.skip = skip  # (start, end) of line-aligned pieces to pass over, in order
         self.result = ScanResult()
         self._aot_counts: dict[Path, int] = {}
         self._defined: dict[Path, Span] = {}
@@ -434,7 +458,17 @@ class _Scanner:
 
     def scan(self) -> ScanResult:
         table: Path = ()
+        skip = iter(self.skip)
+        gap = next(skip, None)
         while self.pos < self.n:
+            if gap is not None and self.pos >= gap[0]:
+                if self.pos != gap[0]:
+                    raise ScanError("a piece to pass over starts inside a line", gap[0])
+                self.pos = gap[1]
+                gap = next(skip, None)
+                if self.pos < self.n and not self.text.startswith("[", _WS.match(self.text, self.pos).end()):
+                    raise ScanError("a passed-over piece is not followed by a table header", self.pos)
+                continue
             self._skip_ws()
             ch = self._peek()
             if ch == "":
@@ -457,9 +491,11 @@ class _Scanner:
         return self.result
 
 
-def scan(text: str) -> ScanResult:
-    """Spans of every key and value of a TOML text (see the module docstring)."""
-    return _Scanner(text).scan()
+def scan(text: str, skip: Sequence[tuple[int, int]] = ()) -> ScanResult:
+    """Spans of every key and value of a TOML text (see the module docstring); the pieces
+    ``skip`` names (each a whole number of lines, outside any string, array or table) are passed
+    over as if they were not there."""
+    return _Scanner(text, skip).scan()
 
 
 def string_value(text: str, offset: int) -> str:

@@ -36,7 +36,7 @@ from pygls.exceptions import JsonRpcParseError
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from ..document import Analysis, analyze
+from ..document import Analysis, analyze, memory
 from ..document.source import Encoding
 from . import critiques
 from .config import Settings
@@ -146,8 +146,10 @@ class PromptLanguageServer(LanguageServer):
 
     def _start_analysis(self, uri: str, text: str, version: int | None) -> _Running:
         path = uri_to_path(uri)
+        # the last analysis of this document: analyze re-reads only what changed since
+        previous = self._analyses[uri][1] if uri in self._analyses else Analysis.blank()
         running = _Running(version, text, asyncio.ensure_future(
-            self.off_loop(analyze, text, path, self.root_for(path))))
+            self.off_loop(analyze, text, path, self.root_for(path), previous)))
         self._running[uri] = running
 
         def finished(task: asyncio.Future) -> None:
@@ -282,6 +284,7 @@ def did_change(ls: PromptLanguageServer, params: types.DidChangeTextDocumentPara
 def did_close(ls: PromptLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.forget(uri)
+    memory.release()  # the closed document's analysis, text and pieces: back to the system
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
