@@ -21,6 +21,8 @@ from promptlsp.evaluate.runner import evaluate
 from promptlsp.runs import RunStore
 from promptlsp.state import cache_path, runs_path
 
+from run_events import stored_events
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
 
 # Runs the CLI as `python -m promptlsp` does, then reports what the run imported. An atexit hook
@@ -138,7 +140,7 @@ def test_the_cli_exits_without_teardown_and_leaves_cache_run_store_and_file_inta
     try:
         (run,) = store.runs()
         assert run.id == result["run_id"] and run.status == "finished"
-        assert store.events(run.id)[-1].kind == "run-finished"
+        assert stored_events(store, run.id)[-1].kind == "run-finished"
         assert store.check() == []
     finally:
         store.close()

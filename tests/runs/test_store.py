@@ -19,6 +19,8 @@ from promptlsp.optimize.events import (
 )
 from promptlsp.runs import SCHEMA_VERSION, RunStore, RunStoreError, prompt_sha
 
+from run_events import gradients, stored_events
+
 INITIAL = PromptText(template="Summarize: {{ text }}", system="You are terse.")
 BETTER = PromptText(template="Summarize in one sentence: {{ text }}", system="You are terse.")
 WORSE = PromptText(template="Say something about {{ text }}", system=None)
@@ -115,9 +117,9 @@ def test_full_run_is_queryable(store: RunStore) -> None:
     ]
     assert scores == events[2:5]  # the very ExampleScored events that reported them
     assert store.example_scores("run-1", BETTER.id) == []
-    assert store.gradients("run-1") == [events[6]] and store.gradients("run-1", BETTER.id) == []
+    assert gradients(store, "run-1") == [events[6]] and gradients(store, "run-1", BETTER.id) == []
 
-    stored = store.events("run-1")
+    stored = stored_events(store, "run-1")
     assert [e.seq for e in stored] == list(range(1, len(events) + 1))
     assert [e.kind for e in stored] == [e.kind for e in events]
     assert [e.data for e in stored] == [e.to_dict() for e in events]
@@ -125,7 +127,7 @@ def test_full_run_is_queryable(store: RunStore) -> None:
 
     for item in [summary, *cands, *crit, *scores, *stored, *store.runs()]:
         json.dumps(item.to_dict(), allow_nan=False)  # plain JSON for the LSP
-    assert store.run("no-such-run") is None and store.events("no-such-run") == []
+    assert store.run("no-such-run") is None and stored_events(store, "no-such-run") == []
 
 
 def test_candidates_best_first(store: RunStore) -> None:
@@ -201,7 +203,7 @@ def test_writer_and_reader_objects_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite"
     writer, reader = RunStore(path), RunStore(path)
     writer.record("r", RunStarted("r", "grad-sum", "f", INITIAL, {}, {}))
-    total, errors, seen = 300, [], [len(reader.events("r"))]
+    total, errors, seen = 300, [], [len(stored_events(reader, "r"))]
 
     def write() -> None:
         try:
@@ -214,12 +216,12 @@ def test_writer_and_reader_objects_share_one_file(tmp_path: Path) -> None:
     thread = threading.Thread(target=write)
     thread.start()
     while thread.is_alive():
-        seen.append(len(reader.events("r")))
+        seen.append(len(stored_events(reader, "r")))
         reader.runs()
     thread.join()
     assert errors == []
     assert seen == sorted(seen) and any(1 < n < total + 2 for n in seen)  # it saw the run grow, commit by commit
-    assert len(reader.events("r")) == total + 2 and len(reader.example_scores("r", "c")) == total
+    assert len(stored_events(reader, "r")) == total + 2 and len(reader.example_scores("r", "c")) == total
     assert reader.run("r").run.status == "finished"  # type: ignore[union-attr]
     writer.close()
     reader.close()
@@ -278,7 +280,7 @@ def test_kill_9_leaves_an_interrupted_run(tmp_path: Path) -> None:
         assert run is not None and run.run.status == "interrupted"
         assert run.run.ended_at == run.run.updated_at and "ended before the run finished" in run.run.message
         assert run.example_scores == 50 and run.critiques == 1 and run.candidates == 1
-        assert [e.kind for e in store.events("killed")] == ["run-started", "candidate-proposed"] + [
+        assert [e.kind for e in stored_events(store, "killed")] == ["run-started", "candidate-proposed"] + [
             "example-scored"
         ] * 50 + ["summary"]
         assert store.last_run("/ws/k.prompt.toml", prompt_sha(None, "Classify: {{ x }}")).id == "killed"  # type: ignore[union-attr]
@@ -320,12 +322,12 @@ def test_failed_record_writes_nothing(store: RunStore) -> None:
     broken = RunFinished("finished", "c", None, 0.0, 1.0, "train")  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         store.record("r", broken)
-    assert [e.kind for e in store.events("r")] == ["run-started"] and store.run("r").run.status == "running"  # type: ignore[union-attr]
+    assert [e.kind for e in stored_events(store, "r")] == ["run-started"] and store.run("r").run.status == "running"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         store.record("r2", RunStarted("other-id", "m", "f", INITIAL, {}, {}))
     assert store.run("r2") is None
     store.record("r", GradientComputed("c", "e", "g"))  # the store still works, seq continues
-    assert [e.seq for e in store.events("r")] == [1, 2]
+    assert [e.seq for e in stored_events(store, "r")] == [1, 2]
 
 
 def test_unicode_emoji_and_huge_outputs(store: RunStore) -> None:
@@ -345,7 +347,7 @@ def test_unicode_emoji_and_huge_outputs(store: RunStore) -> None:
     assert outputs["exemple-é"] == huge and outputs["nul"] == "a\x00b" and outputs["surrogate"] == "bad ? half"
     [crit] = store.critiques("ü")
     assert crit.quote == "français 🇫🇷" and crit.critique == "trop vague 🤷"
-    assert store.events("ü")[2].data["output"] == huge
+    assert stored_events(store, "ü")[2].data["output"] == huge
     assert store.candidates("ü")[0].system == "日本語で答えて 🙂"
 
 

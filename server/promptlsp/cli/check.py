@@ -8,47 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..document import Analysis, Diagnostic, analyze, read_text
-from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ..document import analyze, read_text
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, print_diagnostics, records, unreadable
 from .words import plural
-
-
-def unreadable(exc: OSError | UnicodeDecodeError) -> str:
-    """Why a file could not be read, in a few words."""
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-
-
-def _record(analysis: Analysis, d: Diagnostic) -> dict[str, Any]:
-    source = analysis.source
-    start32, end32 = source.position(d.span.start, "utf-32"), source.position(d.span.end, "utf-32")
-    lsp = source.range(d.span, "utf-16")
-    return {
-        "code": d.code,
-        "severity": d.severity,
-        "message": d.message,
-        "line": start32.line + 1,
-        "column": start32.character + 1,
-        "end_line": end32.line + 1,
-        "end_column": end32.character + 1,
-        "range": {
-            "start": {"line": lsp.start.line, "character": lsp.start.character},
-            "end": {"line": lsp.end.line, "character": lsp.end.character},
-        },
-        "related": [
-            {"message": r.message, "file": str(r.file) if r.file else None, "line": r.line}
-            for r in d.related
-        ],
-    }
-
-
-def records(analysis: Analysis) -> list[dict[str, Any]]:
-    """Every diagnostic as a JSON-ready record, in file order."""
-    return [_record(analysis, d) for d in sorted(analysis.diagnostics, key=lambda d: d.span.start)]
-
-
-def print_diagnostics(name: str, rows: list[dict[str, Any]], stream) -> None:
-    for r in rows:
-        print(f"{name}:{r['line']}:{r['column']}: {r['severity']}: {r['message']} [{r['code']}]", file=stream)
 
 
 def summary(files: int, rows: list[dict[str, Any]]) -> str:

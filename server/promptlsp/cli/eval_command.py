@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .common import load, make_engine
-from .main import EXIT_FINDINGS, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_OK
 from .progress import eval_progress
 from .words import plural
 from ..evaluate.results import format_score

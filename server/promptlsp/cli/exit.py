@@ -24,7 +24,7 @@ import os
 import sys
 from typing import NoReturn
 
-EXIT_FLUSH_FAILED = 120  # what Python itself exits with when flushing stdout at exit fails
+from .common import EXIT_FLUSH_FAILED
 
 
 def exit_now(code: int) -> NoReturn:

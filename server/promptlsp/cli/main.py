@@ -10,8 +10,6 @@ import argparse
 import sys
 from typing import Sequence
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
 
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
@@ -86,7 +84,7 @@ def main(argv: Sequence[str] | None = None, *, exit_fast: bool = False) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .common import CommandError
+    from .common import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
 
     try:
         if args.command == "check":
@@ -103,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("promptlsp: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for the user; the message says what failed
         print(f"promptlsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE

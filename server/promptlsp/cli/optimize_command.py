@@ -16,7 +16,7 @@ from .common import CommandError, load, make_engine
 from .file_write import write_atomically
 from .progress import OptimizeProgress
 from .words import plural
-from .main import EXIT_FINDINGS, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_OK
 from ..evaluate.results import format_score
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Emit": "base", "Optimizer": "base",
     "Event": "events", "PromptText": "events", "RunFinished": "events",
-    "Critic": "gradsum", "GradSum": "gradsum", "TGD": "tgd",
+    "Critic": "critic", "GradSum": "gradsum", "TGD": "tgd",
     "CRITIC": "factory", "METHODS": "factory", "make_optimizer": "factory",
 }
 __all__ = ["Critic", "Event", "GradSum", "METHODS", "Optimizer", "PromptText", "RunFinished", "TGD", "make_optimizer"]
@@ -40,5 +40,6 @@ if TYPE_CHECKING:
     from .base import Emit, Optimizer
     from .events import Event, PromptText, RunFinished
     from .factory import CRITIC, METHODS, make_optimizer
-    from .gradsum import Critic, GradSum
+    from .critic import Critic
+    from .gradsum import GradSum
     from .tgd import TGD

@@ -258,6 +258,10 @@ class Optimizer:
         return critiques
 
     # -- budget ----------------------------------------------------------------------------------------
+    def _minibatch(self) -> int:
+        """Examples in a training minibatch: the file's ``minibatch``, at most the whole split."""
+        return min(self.settings.minibatch, len(self.train))
+
     def _per_example_calls(self) -> int:
         return 1 + sum(1 for c in self.file.criteria if c.uses_judge)
 

@@ -8,7 +8,8 @@ from typing import Any
 from ..document.model import PromptFile
 from ..engine.session import Session
 from .base import Emit, Optimizer
-from .gradsum import Critic, GradSum
+from .critic import Critic
+from .gradsum import GradSum
 from .tgd import TGD
 
 METHODS: dict[str, type[Optimizer]] = {"gradsum": GradSum, "tgd": TGD}

@@ -3,7 +3,7 @@
 Per iteration, for every prompt in the beam (all in parallel):
 evaluate on a training minibatch → one *gradient* per example below full score (what in the
 prompt caused the failure, how to change it) → one *summary* per prompt that generalises the
-gradients into critiques quoting the exact spans they criticise → K *edits* written from the
+gradients into critiques quoting the exact spans they criticise (``diagnosis.py``) → K *edits* written from the
 summary (edit operations by default, see ``prompts.EDIT``), plus two moves that need no model
 call (``moves.py``): the *answer-format move* when the minibatch shows answers in the wrong form,
 and the *demonstrations move* (DSPy's bootstrapped few-shot) once the task model has answered
@@ -16,12 +16,12 @@ on the validation split and the best prompt that clearly beats the original is r
 
 from __future__ import annotations
 
-from ..evaluate.results import EvalReport, ExampleResult
 from ..engine import PlannedCalls
 from . import moves, prompts
-from .base import GRADIENT_TOKENS, Optimizer, gather
+from .base import Optimizer, gather
 from .candidates import all_variables, sample
-from .events import BeamUpdated, GradientComputed, IterationDone, PromptText
+from .diagnosis import Diagnosis
+from .events import BeamUpdated, IterationDone, PromptText
 
 
 class GradSum(Optimizer):
@@ -30,11 +30,9 @@ class GradSum(Optimizer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.beam: list[PromptText] = [self.initial]
+        self.diagnose = Diagnosis(self)
 
     # -- planning -------------------------------------------------------------------------------
-    def _minibatch(self) -> int:
-        return min(self.settings.minibatch, len(self.train))
-
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
         beam = 1 if iteration == 1 else self.settings.beam_width
         return self.plan_step(beam, beam, self.settings.candidates)
@@ -45,8 +43,7 @@ class GradSum(Optimizer):
         children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the moves
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
-            self.plan_optimizer(expanded * m, "gradient"),
-            self.plan_optimizer(expanded, "summary", m * GRADIENT_TOKENS),
+            *self.diagnose.plan(expanded, m),  # a gradient per minibatch example, a summary per prompt
             self.plan_optimizer(expanded * candidates * 2, "edit"),  # each may need its one repair
             *self.plan_evaluation(beam + children, m),  # selection minibatch: the whole beam and the children
         ]
@@ -66,38 +63,7 @@ class GradSum(Optimizer):
     def plan_final(self) -> list[PlannedCalls]:
         return self.plan_evaluation(self.settings.beam_width + 1, len(self.selection))  # the beam and the original
 
-    # -- one prompt: gradients → summary → edits ---------------------------------------------------
-    async def gradient(self, prompt: PromptText, result: ExampleResult) -> str | None:
-        example = prompts.show_example(result.vars, result.output if result.output is not None else result.error,
-                                       result.expected, (c.to_dict() for c in result.checks),
-                                       result.cut_off_at)
-        messages = prompts.gradient_messages(self.file.task, prompt, example, result.score)
-        data = await self.ask(prompt, messages, prompts.GRADIENT_SCHEMA, "gradient")
-        if data is None:
-            return None  # recorded as StepFailed; the other gradients carry on
-        text = prompts.parse_gradient(data)
-        self.emit(GradientComputed(prompt.id, result.example_id, text))
-        return text
-
-    async def diagnose(self, prompt: PromptText, report: EvalReport) -> str | None:
-        """A gradient per imperfect example of ``report``, one summary with anchored critiques
-        (emitted). Returns the critique text the edits are written from, or None."""
-        failing = [r for r in report.results if r.score is not None and not r.perfect]
-        if not failing:
-            return None
-        texts = await gather(*(self.gradient(prompt, r) for r in failing))
-        gradients = [(r.example_id, t) for r, t in zip(failing, texts) if t]
-        if not gradients:
-            return None
-        data = await self.ask(prompt, prompts.summary_messages(self.file.task, prompt, gradients),
-                              prompts.SUMMARY_SCHEMA, "summary")
-        if data is None:
-            return None
-        summary = str(data["summary"])
-        raw = data["critiques"]
-        self.summary(prompt, summary, raw, [example_id for example_id, _ in gradients])
-        return prompts.critique_text(summary, raw)
-
+    # -- one prompt: diagnosis → edits ---------------------------------------------------------------
     async def expand(self, prompt: PromptText, batch, candidates: int) -> list[PromptText]:
         """Children of ``prompt``: the moves (the answer-format move when the minibatch shows
         format failures, demonstrations once the task model has answered training examples
@@ -150,34 +116,3 @@ class GradSum(Optimizer):
     def finalists(self) -> list[PromptText]:
         return list(self.beam)
 
-
-
-class Critic(GradSum):
-    """Evaluation with critiques, no rewrites: the current prompt on every non-test example,
-    then GRAD-SUM's gradients and summary. Recorded as a run like any other, so the editor shows
-    its critiques on the quoted words exactly as after an optimization."""
-
-    method = "critique"
-
-    def _examples(self):
-        return self.train + tuple(e for e in self.selection if e not in self.train)
-
-    def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
-        n = len(self._examples())
-        return [*self.plan_evaluation(1, n), self.plan_optimizer(n, "gradient"),
-                self.plan_optimizer(1, "summary", n * GRADIENT_TOKENS)]
-
-    def plan(self) -> list[PlannedCalls]:
-        return self.plan_iteration(1) + self.plan_final()
-
-    def plan_final(self) -> list[PlannedCalls]:
-        return self.plan_evaluation(1, len(self.selection))  # scored during the diagnosis: cache hits
-
-    async def iterate(self) -> None:
-        self.iteration = 1
-        report = await self.evaluate(self.initial, self._examples(), label="minibatch")
-        await self.diagnose(self.initial, report)
-        self.emit(IterationDone(1, self.initial.id, None, self.session.accounting.snapshot()))
-
-    def finalists(self) -> list[PromptText]:
-        return []

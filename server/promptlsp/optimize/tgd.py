@@ -41,9 +41,6 @@ class TGD(Optimizer):
         self.current: PromptText = self.initial
         self.history: list[tuple[PromptText, str]] = []  # (prompt, the summed feedback it got)
 
-    def _minibatch(self) -> int:
-        return min(self.settings.minibatch, len(self.train))
-
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
         m = self._minibatch()
         memory = min(self.settings.gradient_memory, iteration - 1)

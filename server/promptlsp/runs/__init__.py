@@ -7,25 +7,25 @@ Typical use::
         store.record(run_id, event)
     last = store.last_run(path, prompt_sha(system, template))  # what to restore after a restart
 
-See ``store.py`` for the table layout, the commit policy and the threading rule.
+See ``store.py`` for the table layout, the commit policy and the threading rule; ``schema.py``
+(tables, migrations), ``writes.py`` (what each event writes), ``records.py`` (what queries
+return), ``liveness.py`` (telling an interrupted run from a running one).
 """
 
-from .store import (
-    SCHEMA_VERSION,
+from .errors import RunStoreError
+from .records import (
     STATUSES,
     CandidateRecord,
     CritiqueRecord,
     RunRecord,
-    RunStore,
-    RunStoreError,
     RunSummary,
-    StoredEvent,
-    move_aside,
     normalize_file,
     prompt_sha,
 )
+from .schema import SCHEMA_VERSION
+from .store import RunStore, move_aside
 
 __all__ = [
     "CandidateRecord", "CritiqueRecord", "RunRecord", "RunStore", "RunStoreError", "RunSummary", "SCHEMA_VERSION",
-    "STATUSES", "StoredEvent", "move_aside", "normalize_file", "prompt_sha",
+    "STATUSES", "move_aside", "normalize_file", "prompt_sha",
 ]
