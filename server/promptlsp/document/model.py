@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from ..engine.spec import Budget, ModelSpec
+from ..engine.spec import DEFAULT_MODEL, Budget, ModelSpec
 
 Split = Literal["train", "validation", "test"]
-DEFAULT_MODEL = "local/qwen2.5-coder-0.5b"
+DEFAULT_MAX_CALLS = 500  # a run's budget when [optimize.budget] sets none (the JSON Schema says so too)
 
 # Assertion types that, without a `value`, compare the output with the example's `expected`.
 COMPARES_WITH_EXPECTED = frozenset(
@@ -133,7 +133,7 @@ class OptimizeSettings:
     gradient_memory: int = 0
     targets: tuple[str, ...] = ("template",)
     edits: Literal["operations", "rewrite"] = "operations"
-    budget: Budget = field(default_factory=lambda: Budget(max_calls=500))
+    budget: Budget = field(default_factory=lambda: Budget(max_calls=DEFAULT_MAX_CALLS))
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ def build(data: Mapping[str, Any], path: Path | None, examples: list[tuple[Examp
     budget_raw = {k: _whole(v) if k in _INTEGER_SETTINGS else v for k, v in opt_raw.pop("budget", {}).items()}
     seed = int(opt_raw.get("seed", 0))
     budget = Budget(
-        max_calls=budget_raw.get("max_calls", 500),
+        max_calls=budget_raw.get("max_calls", DEFAULT_MAX_CALLS),
         max_tokens=budget_raw.get("max_tokens"),
         max_usd=budget_raw.get("max_usd"),
     )
