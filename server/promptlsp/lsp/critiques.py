@@ -9,7 +9,7 @@ same view comes back from the store.
 
 * Diagnostics (:func:`critique_diagnostics`): each critique is re-anchored on the words it
   quotes in the *current* prompt text (exact first, then ignoring case and white space — the
-  optimizer's own :func:`~promptlsp.optimize.candidates.anchor`); edits move it, a quote that no
+  optimizer's own :func:`~promptlsp.document.anchors.anchor`); edits move it, a quote that no
   longer exists drops it.
 * Hover (:func:`critique_hover`): the critique, its suggestion, the failing examples behind it
   (input, output, expected, the criteria's reasons) and the scores.
@@ -35,7 +35,7 @@ from lsprotocol import types
 from ..document import Analysis
 from ..document.edit import EditError, plan_edits, rewrite_prompt
 from ..document.source import Encoding, Span
-from ..optimize.candidates import anchor
+from ..document.anchors import anchor
 from ..optimize.events import ExampleScored, PromptText
 from ..runs.store import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
 from .positions import to_lsp_range
