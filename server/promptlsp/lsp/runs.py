@@ -32,8 +32,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from statistics import fmean as mean
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,9 +39,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from .config import effective
+from ..runs.service import Recorder, RunPlan, RunService, mean_score, outcome
 from .server import PromptLanguageServer, uri_to_path
 from ..evaluate.results import format_score
-from ..state import cache_path, runs_path
 
 log = logging.getLogger("promptlsp.lsp.runs")
 
@@ -106,70 +104,20 @@ def _cost(accounting: dict[str, Any]) -> str:
     return "unknown" if cost is None else f"${cost:.4f}"
 
 
-@dataclass(frozen=True)
-class _Plan:
-    uri: str
-    path: Path
-    prompt_file: Any
-    session: Any
-    budget: Any
-    optimizer: Any
-    estimate: Any
-    summary: str  # one line: method, iterations, calls, tokens, cost
-    over: str | None  # the budget limit the estimate exceeds
-    refusal: str | None  # why the run is refused, for people
-
-
-def _example_rows(prompt_file: Any, scored: list[Any]) -> list[dict[str, Any]]:
-    """Per-example results of a critic run (its ExampleScored events, first score of each
-    example), in the shape of ``EvalReport.to_dict()["examples"]``."""
-    by_id = {e.id: e for e in prompt_file.examples}
-    rows: dict[str, dict[str, Any]] = {}
-    for event in scored:
-        if event.example_id in rows:
-            continue
-        example = by_id.get(event.example_id)
-        rows[event.example_id] = {
-            "example_id": event.example_id, "split": event.split,
-            "vars": dict(example.vars) if example else {},
-            "expected": list(example.expected) if example and example.expected is not None else None,
-            "output": event.output, "score": event.score, "passed": event.passed, "error": event.error,
-            "checks": [dict(d) for d in event.details],
-        }
-    return list(rows.values())
-
-
 class RunManager:
     """The engines, run stores and running tasks of one server process."""
 
     def __init__(self, ls: PromptLanguageServer) -> None:
         self.ls = ls
-        self._engines: dict[Path, Any] = {}
-        self._stores: dict[Path, Any] = {}
-        self._limiters: dict[str, Any] | None = None
-        self._backend: Any = None
+        self.service = RunService()  # engines and run stores per workspace root
         # uri -> run id (or "eval-…") -> task
         self.tasks: dict[str, dict[str, asyncio.Task]] = {}
 
-    # -- shared resources ----------------------------------------------------------------------
     def engine(self, root: Path):
-        engine = self._engines.get(root)
-        if engine is None:
-            from ..engine import Engine  # cheap: litellm loads on the first model call
-
-            # one backend and one concurrency limit per model, process-wide
-            engine = Engine(cache_path=cache_path(root), backend=self._backend, limiters=self._limiters)
-            self._limiters, self._backend = engine.limiters, engine.backend
-            self._engines[root] = engine
-        return engine
+        return self.service.engine(root)
 
     def store(self, root: Path):
-        store = self._stores.get(root)
-        if store is None:
-            from ..runs import RunStore
-
-            store = self._stores[root] = RunStore.open(runs_path(root))
-        return store
+        return self.service.store(root)
 
     def root(self, path: Path) -> Path:
         return self.ls.root_for(path) or path.parent
@@ -282,142 +230,111 @@ class RunManager:
         return cancelled
 
     # -- operations ----------------------------------------------------------------------------
-    async def _plan(self, params: dict[str, Any], emit: Callable[[Any], None] | None = None) -> _Plan:
-        """The optimizer a request asks for, its estimate, and why it would be refused (or None)."""
+    async def _plan(self, params: dict[str, Any], emit: Callable[[Any], None] | None = None) -> tuple[str, Path, RunPlan]:
+        """(uri, path, plan) of the optimization a request asks for."""
         uri, path = _uri(params)
         version, iterations, budget_calls = _int(params, "version"), _int(params, "iterations"), _int(params, "budgetCalls")
         method = params.get("method")
         if method is not None and not isinstance(method, str):
             raise JsonRpcInvalidParams(message=f"'method' must be a string, got {method!r}")
         prompt_file = await self.load(uri, path, version)
-
-        from ..engine import Budget
-        from ..optimize import make_optimizer
-
-        budget = prompt_file.optimize.budget
-        if budget_calls is not None:
-            budget = Budget(max_calls=budget_calls, max_tokens=budget.max_tokens if budget else None,
-                            max_usd=budget.max_usd if budget else None)
-        session = self.engine(self.root(path)).session(budget=budget)
         try:
-            optimizer = make_optimizer(prompt_file, session, method=method, emit=emit, iterations=iterations)
+            plan = self.service.plan(prompt_file, self.root(path), method=method, iterations=iterations,
+                                     budget_calls=budget_calls, emit=emit)
         except (ValueError, TypeError) as exc:
             raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
-        estimate = optimizer.estimate()
-        cost = ("unknown (no price for " + ", ".join(estimate.unpriced) + ")") if estimate.cost_usd is None \
-            else f"${estimate.cost_usd:.4f}"
-        n = optimizer.settings.iterations
-        rounds = "" if optimizer.method == "critique" else f"{n} iteration{'' if n == 1 else 's'}, "
-        unenforced = estimate.usd_unenforced(budget)
-        summary = (f"{optimizer.method} on {path.name}: {rounds}at most "
-                   f"{estimate.calls} calls, {estimate.tokens} tokens, {cost}"
-                   + (f" — warning: {unenforced}" if unenforced else ""))
-        refusal = None
-        over = estimate.exceeds(budget)
-        if over == "max_usd" and unenforced:
-            refusal = (f"refused: {unenforced}, and max_usd is the only limit of the budget. Add max_calls or "
-                       "max_tokens to [optimize.budget] (or the promptlsp.budget setting).")
-        elif over is not None:
+        return uri, path, plan
+
+    @staticmethod
+    def _refusal(plan: RunPlan) -> str | None:
+        """Why the editor will not start ``plan``: any limit its estimate passes."""
+        budget = plan.budget
+        reason = plan.refusal_reason(refuse_over_budget=True, usd_is_the_only_limit=bool(
+            budget and budget.max_calls is None and budget.max_tokens is None))
+        if reason == "usd-unenforced":
+            return (f"refused: {plan.usd_note}, and max_usd is the only limit of the budget. Add max_calls or "
+                    "max_tokens to [optimize.budget] (or the promptlsp.budget setting).")
+        if reason == "over-budget":
+            over, estimate = plan.over, plan.estimate
             have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
                     "max_usd": (estimate.cost_usd, "USD")}[over]
-            refusal = (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
-                       f"the limit {getattr(budget, over)}. Raise [optimize.budget] {over}, pass a larger budget "
-                       "or fewer iterations.")
-        return _Plan(uri, path, prompt_file, session, budget, optimizer, estimate, summary, over, refusal)
+            return (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
+                    f"the limit {getattr(budget, over)}. Raise [optimize.budget] {over}, pass a larger budget "
+                    "or fewer iterations.")
+        return None
 
     async def estimate(self, raw: Any) -> dict[str, Any]:
         """What an optimization would cost, without running it."""
-        plan = await self._plan(_params(raw))
-        return {"method": plan.optimizer.method, "iterations": plan.optimizer.settings.iterations,
+        _uri_, path, plan = await self._plan(_params(raw))
+        return {"method": plan.method, "iterations": plan.iterations,
                 "calls": plan.estimate.calls, "tokens": plan.estimate.tokens, "costUsd": plan.estimate.cost_usd,
-                "overBudget": plan.refusal, "summary": plan.summary}
+                "overBudget": self._refusal(plan), "summary": plan.summary(path.name)}
 
     async def optimize(self, raw: Any) -> dict[str, Any]:
         params = _params(raw)
-        from ..runs import RunStoreError
+        scored: list[Any] = []  # a critic run's ExampleScored events
+        token: list[str | int | None] = [None]  # the work-done token, once progress begins
+        recorder = Recorder(log.warning, lambda event: self._on_run_event(event, plan, token[0], scored))
+        uri, path, plan = await self._plan(params, recorder)
+        summary = plan.summary(path.name)
+        self.log(f"estimate: {summary} (run {plan.run_id})")
+        refusal = self._refusal(plan)
+        if refusal is not None:
+            self.log(refusal, types.MessageType.Warning)
+            raise Refused(message=refusal, data={"limit": plan.over, "estimate": plan.estimate.as_dict(),
+                                                 "budget": getattr(plan.budget, plan.over)})
+        store = recorder.store = self.service.open_store(
+            self.root(path), lambda message: self.log(message, types.MessageType.Warning))
 
-        state: dict[str, Any] = {"token": None, "examples": []}
+        title = "Critiquing" if plan.method == "critique" else "Optimizing"
+        token[0] = await self.progress_begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
+                                             params.get("workDoneToken"))
+        task = await self.supervise(uri, plan.run_id, plan.optimizer.run(), token[0])
+        finished = None
+        if not task.cancelled():
+            if task.exception() is not None:
+                self.progress_end(token[0], "failed")
+                raise task.exception()
+            finished = task.result()
+        found = store.run(plan.run_id) if store is not None else None
+        result = outcome(plan, finished, found.run if found is not None else None, scored)
+        scores = f"{format_score(result.initial_score)} → {format_score(result.best_score)}"
+        self.progress_end(token[0], f"{result.status}: {result.scored_on} score {scores}")
+        self.log(f"run {plan.run_id} {result.status}: {scores}")
+        out = {
+            "runId": plan.run_id, "status": result.status, "method": plan.method,
+            "initialScore": result.initial_score, "bestScore": result.best_score, "scoredOn": result.scored_on,
+            "best": result.best, "candidates": [c.to_dict() for c in store.candidates(plan.run_id)] if store else [],
+            "accounting": result.accounting, "estimate": plan.estimate.as_dict(), "message": result.message,
+        }
+        if plan.method == "critique":  # the evaluation behind the critiques, example by example
+            out["examples"] = result.examples
+            out["score"] = mean_score(result.examples)
+        return out
 
-        def on_event(event) -> None:  # events come from optimizer.run(), once store and optimizer are bound
-            if store is not None:
-                try:
-                    store.record(optimizer.run_id, event)
-                except RunStoreError as exc:
-                    log.warning("run store error: %s", exc)
-            if event.kind == "example-scored":
-                state["examples"].append(event)
-            elif event.kind == "iteration-done":
-                total = event.accounting.get("total", {})
-                n = optimizer.settings.iterations
-                self.progress_report(
-                    state["token"],
-                    f"iteration {event.iteration}/{n} · best {format_score(event.best_score)} · "
-                    f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
-                    min(100, int(100 * event.iteration / max(1, n))),
-                )
-            elif event.kind == "candidate-scored" and event.split != "minibatch":
-                self.progress_report(state["token"], f"validating · {format_score(event.score)}")
+    def _on_run_event(self, event: Any, plan: RunPlan, token: str | int | None, scored: list[Any]) -> None:
+        """A run's event (after the store recorded it): progress, and a critic's example results."""
+        if event.kind == "example-scored":
+            scored.append(event)
+        elif event.kind == "iteration-done":
+            total = event.accounting.get("total", {})
+            n = plan.iterations
+            self.progress_report(
+                token,
+                f"iteration {event.iteration}/{n} · best {format_score(event.best_score)} · "
+                f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
+                min(100, int(100 * event.iteration / max(1, n))),
+            )
+        elif event.kind == "candidate-scored" and event.split != "minibatch":
+            self.progress_report(token, f"validating · {format_score(event.score)}")
 
-        plan = await self._plan(params, on_event)
-        uri, path, optimizer, estimate, session = plan.uri, plan.path, plan.optimizer, plan.estimate, plan.session
-        self.log(f"estimate: {plan.summary} (run {optimizer.run_id})")
-        if plan.refusal is not None:
-            self.log(plan.refusal, types.MessageType.Warning)
-            raise Refused(message=plan.refusal, data={"limit": plan.over, "estimate": estimate.as_dict(),
-                                                      "budget": getattr(plan.budget, plan.over)})
-        try:
-            store = self.store(self.root(path))
-        except RunStoreError as exc:
-            self.log(f"run store unavailable ({exc}); the run is not recorded", types.MessageType.Warning)
-            store = None
-
-        run_id = optimizer.run_id
-
-        def on_progress_cancel() -> None:
-            task = self.tasks.get(uri, {}).get(run_id)
+    def _canceller(self, uri: str, key: str) -> Callable[[], None]:
+        """Cancels the task ``key`` of ``uri`` (when the client cancels its progress)."""
+        def cancel() -> None:
+            task = self.tasks.get(uri, {}).get(key)
             if task is not None:
                 task.cancel()
-
-        title = "Critiquing" if optimizer.method == "critique" else "Optimizing"
-        state["token"] = await self.progress_begin(f"{title} {path.name}", plan.summary, on_progress_cancel,
-                                                   params.get("workDoneToken"))
-        task = await self.supervise(uri, run_id, optimizer.run(), state["token"])
-        if task.cancelled():
-            status, finished = "cancelled", None
-        else:
-            exc = task.exception()
-            if exc is not None:
-                self.progress_end(state["token"], "failed")
-                raise exc
-            finished = task.result()
-            status = finished.status
-        found = store.run(run_id) if store is not None else None
-        record = found.run if found is not None else None
-        if finished is not None:
-            best = {"template": finished.best.template, "system": finished.best.system}
-            initial_score, best_score, scored_on = finished.initial_score, finished.best_score, finished.scored_on
-            accounting, message = finished.accounting, finished.message
-        else:
-            best = (record.best if record else None) or (record.initial if record else None)
-            initial_score = record.initial_score if record else None
-            best_score = record.best_score if record else None
-            scored_on = record.scored_on if record else None
-            accounting = (record.accounting if record else None) or session.accounting.snapshot()
-            message = record.message if record else "cancelled"
-        self.progress_end(state["token"], f"{status}: {scored_on} score {format_score(initial_score)} → {format_score(best_score)}")
-        self.log(f"run {run_id} {status}: {format_score(initial_score)} → {format_score(best_score)}")
-        candidates = [c.to_dict() for c in store.candidates(run_id)] if store is not None else []
-        summary = {
-            "runId": run_id, "status": status, "method": optimizer.method, "initialScore": initial_score,
-            "bestScore": best_score, "scoredOn": scored_on, "best": best, "candidates": candidates,
-            "accounting": accounting, "estimate": estimate.as_dict(), "message": message,
-        }
-        if optimizer.method == "critique":  # the evaluation behind the critiques, example by example
-            rows = _example_rows(plan.prompt_file, state["examples"])
-            summary["examples"] = rows
-            scores = [r["score"] for r in rows if r["score"] is not None]  # None: the call failed
-            summary["score"] = mean(scores) if scores else None
-        return summary
+        return cancel
 
     async def evaluate(self, raw: Any) -> dict[str, Any]:
         """The evaluation report; with ``critique: true``, an evaluation plus GRAD-SUM's gradient
@@ -444,13 +361,8 @@ class RunManager:
             self.progress_report(token_box["token"], f"{done[0]}/{len(examples)} examples",
                                  int(100 * done[0] / len(examples)))
 
-        def on_cancel() -> None:
-            task = self.tasks.get(uri, {}).get(key)
-            if task is not None:
-                task.cancel()
-
-        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples", on_cancel,
-                                                      params.get("workDoneToken"))
+        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples",
+                                                      self._canceller(uri, key), params.get("workDoneToken"))
         task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
                                     token_box["token"])
         if task.cancelled():
