@@ -223,35 +223,3 @@ def code_actions(
         )
         actions.append(types.CodeAction(title=title, kind=ACTION_KIND, edit=edit))
     return actions
-
-
-# -- the server side ---------------------------------------------------------------------------
-
-
-def index_for(server: Any) -> CritiqueIndex:
-    """The server's :class:`CritiqueIndex` (created on first use)."""
-    index = getattr(server, "critique_index", None)
-    if index is None:
-        index = CritiqueIndex()
-        server.critique_index = index
-    return index
-
-
-def register(server: Any) -> None:
-    """Serve ``textDocument/codeAction`` on ``server`` (a PromptLanguageServer); idempotent."""
-    index_for(server)
-    if types.TEXT_DOCUMENT_CODE_ACTION in server.protocol.fm.features:
-        return
-
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[ACTION_KIND]))
-    async def on_code_action(ls: Any, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        uri = params.text_document.uri
-        outcome = await ls.analyse(uri)
-        if outcome is None:
-            return None
-        analysis, version = outcome
-        view = await ls.off_loop(index_for(ls).lookup, analysis)
-        return code_actions(
-            analysis, uri, version, ls.encoding, lambda _a: view,
-            range=params.range, only=params.context.only if params.context else None,
-        )

@@ -1,4 +1,4 @@
-"""Optimization, evaluation and run history over LSP: custom requests and executeCommand commands.
+"""The custom requests and executeCommand commands: optimization, evaluation and run history.
 
 Custom requests (for clients that can send them, e.g. VS Code)::
 
@@ -22,9 +22,10 @@ Every run is an asyncio task kept in a registry per uri; it is cancelled by ``$/
 on the custom request (pygls raises CancelledError in the handler), by the client cancelling the
 work-done progress, or by ``promptlsp.cancel``. The optimizer then records a ``cancelled`` run.
 
-One engine per workspace root (the cache lives in ``<root>/.promptlsp/``), all of them sharing
-one backend and one set of per-model concurrency limiters, so runs on several files at once
-respect the same limits. Nothing here imports litellm: the engine loads it on the first call.
+A run itself — its plan, estimate, refusal, recording and outcome — is the application layer's
+(:mod:`promptlsp.runs.service`, shared with the CLI); the engines and run stores per workspace
+root are the server's :class:`~promptlsp.runs.service.RunService`. Nothing here imports
+litellm: the engine loads it on the first call.
 """
 
 from __future__ import annotations
@@ -33,17 +34,21 @@ import asyncio
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from .config import effective
-from ..runs.service import Recorder, RunPlan, RunService, mean_score, outcome
-from .server import PromptLanguageServer, uri_to_path
 from ..evaluate.results import format_score
+from ..runs.service import Recorder, RunPlan, mean_score, outcome
+from .analyses import uri_to_path
+from .config import effective
+from .diagnostics import Diagnostics
+from .features import Handler
+from .progress import Progress
+from .server import PromptLanguageServer
 
-log = logging.getLogger("promptlsp.lsp.runs")
+log = logging.getLogger("promptlsp.lsp.requests")
 
 ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
 RUNS, CANDIDATES = "promptlsp/runs", "promptlsp/candidates"
@@ -104,20 +109,16 @@ def _cost(accounting: dict[str, Any]) -> str:
     return "unknown" if cost is None else f"${cost:.4f}"
 
 
-class RunManager:
-    """The engines, run stores and running tasks of one server process."""
+class Requests:
+    """The custom requests and commands, and the runs and evaluations they started."""
 
-    def __init__(self, ls: PromptLanguageServer) -> None:
-        self.ls = ls
-        self.service = RunService()  # engines and run stores per workspace root
+    def __init__(self, server: PromptLanguageServer, diagnostics: Diagnostics, progress: Progress) -> None:
+        self.ls = server
+        self.service = server.runs  # engines and run stores per workspace root
+        self.diagnostics = diagnostics
+        self.progress = progress
         # uri -> run id (or "eval-…") -> task
         self.tasks: dict[str, dict[str, asyncio.Task]] = {}
-
-    def engine(self, root: Path):
-        return self.service.engine(root)
-
-    def store(self, root: Path):
-        return self.service.store(root)
 
     def root(self, path: Path) -> Path:
         return self.ls.root_for(path) or path.parent
@@ -130,7 +131,7 @@ class RunManager:
             if version is not None and document.version != version:
                 raise Refused(message=f"{path.name} is at version {document.version}, not {version}; "
                                       "it changed since the request was made")
-            outcome = await self.ls.analyse(uri)
+            outcome = await self.ls.analyses.analyse(uri)
             if outcome is None:
                 raise Refused(message=f"{path.name} was closed")
             analysis = outcome[0]
@@ -149,43 +150,6 @@ class RunManager:
             raise Refused(message=f"{path.name} has {len(errors) or 'some'} error(s); fix them first{first}")
         return prompt_file
 
-    # -- progress ------------------------------------------------------------------------------
-    async def progress_begin(self, title: str, message: str, on_cancel: Callable[[], None],
-                             client_token: Any = None) -> str | int | None:
-        """Begin work-done progress: on ``client_token`` (the request's ``workDoneToken``) when
-        the client sent one, else on a fresh token the server creates, if the client can show it.
-        ``on_cancel`` runs when the client cancels the progress."""
-        if isinstance(client_token, (str, int)) and not isinstance(client_token, bool):
-            token: str | int = client_token
-        else:
-            caps = self.ls.client_capabilities
-            if not (caps and caps.window and caps.window.work_done_progress):
-                return None
-            token = str(uuid.uuid4())  # never reuse: pygls never frees tokens
-            try:
-                await self.ls.work_done_progress.create_async(token)
-            except Exception as exc:
-                log.warning("client refused a progress token: %s", exc)
-                return None
-        self.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
-            title=title, message=message, cancellable=True, percentage=0))
-        future = self.ls.work_done_progress.tokens.get(token)  # begin() registers a client's token
-        if future is not None:
-            future.add_done_callback(lambda f: f.cancelled() and on_cancel())
-        return token
-
-    def progress_report(self, token: str | int | None, message: str, percentage: int | None = None) -> None:
-        if token is not None:
-            self.ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
-
-    def progress_end(self, token: str | int | None, message: str) -> None:
-        if token is not None:
-            try:
-                self.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-            except Exception:  # the transport may be gone at shutdown
-                log.debug("progress end failed", exc_info=True)
-            self.ls.work_done_progress.tokens.pop(token, None)  # pygls never frees a token's future
-
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.ls.window_log_message(types.LogMessageParams(type=kind, message=message))
 
@@ -203,7 +167,7 @@ class RunManager:
                 await asyncio.wait_for(asyncio.wait({task}), 5)
             except BaseException:
                 pass
-            self.progress_end(token, "cancelled")
+            self.progress.end(token, "cancelled")
             raise
         finally:
             running = self.tasks.get(uri, {})
@@ -212,7 +176,7 @@ class RunManager:
                 if not running:
                     self.tasks.pop(uri, None)
             if self.ls.open_document(uri) is not None:
-                self.ls.schedule(uri)  # the run's critiques now show on the open document
+                self.diagnostics.schedule(uri)  # the run's critiques now show on the open document
         return task
 
     def cancel_all(self) -> list[str]:
@@ -287,19 +251,19 @@ class RunManager:
             self.root(path), lambda message: self.log(message, types.MessageType.Warning))
 
         title = "Critiquing" if plan.method == "critique" else "Optimizing"
-        token[0] = await self.progress_begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
+        token[0] = await self.progress.begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
                                              params.get("workDoneToken"))
         task = await self.supervise(uri, plan.run_id, plan.optimizer.run(), token[0])
         finished = None
         if not task.cancelled():
             if task.exception() is not None:
-                self.progress_end(token[0], "failed")
+                self.progress.end(token[0], "failed")
                 raise task.exception()
             finished = task.result()
         found = store.run(plan.run_id) if store is not None else None
         result = outcome(plan, finished, found.run if found is not None else None, scored)
         scores = f"{format_score(result.initial_score)} → {format_score(result.best_score)}"
-        self.progress_end(token[0], f"{result.status}: {result.scored_on} score {scores}")
+        self.progress.end(token[0], f"{result.status}: {result.scored_on} score {scores}")
         self.log(f"run {plan.run_id} {result.status}: {scores}")
         out = {
             "runId": plan.run_id, "status": result.status, "method": plan.method,
@@ -319,14 +283,14 @@ class RunManager:
         elif event.kind == "iteration-done":
             total = event.accounting.get("total", {})
             n = plan.iterations
-            self.progress_report(
+            self.progress.report(
                 token,
                 f"iteration {event.iteration}/{n} · best {format_score(event.best_score)} · "
                 f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
                 min(100, int(100 * event.iteration / max(1, n))),
             )
         elif event.kind == "candidate-scored" and event.split != "minibatch":
-            self.progress_report(token, f"validating · {format_score(event.score)}")
+            self.progress.report(token, f"validating · {format_score(event.score)}")
 
     def _canceller(self, uri: str, key: str) -> Callable[[], None]:
         """Cancels the task ``key`` of ``uri`` (when the client cancels its progress)."""
@@ -351,37 +315,37 @@ class RunManager:
             raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
         from ..evaluate.runner import evaluate
 
-        session = self.engine(self.root(path)).session()
+        session = self.service.engine(self.root(path)).session()
         done = [0]
         key = f"eval-{uuid.uuid4()}"
         token_box: dict[str, str | int | None] = {"token": None}
 
         def on_result(_result) -> None:
             done[0] += 1
-            self.progress_report(token_box["token"], f"{done[0]}/{len(examples)} examples",
+            self.progress.report(token_box["token"], f"{done[0]}/{len(examples)} examples",
                                  int(100 * done[0] / len(examples)))
 
-        token_box["token"] = await self.progress_begin(f"Evaluating {path.name}", f"{len(examples)} examples",
+        token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
                                                       self._canceller(uri, key), params.get("workDoneToken"))
         task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
                                     token_box["token"])
         if task.cancelled():
-            self.progress_end(token_box["token"], "cancelled")
+            self.progress.end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
         report = task.result()
-        self.progress_end(token_box["token"], f"score {format_score(report.score)}")
+        self.progress.end(token_box["token"], f"score {format_score(report.score)}")
         return report.to_dict()
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:
         params = _params(raw)
         _uri_, path = _uri(params)
-        store = self.store(self.root(path))
+        store = self.service.store(self.root(path))
         return [r.to_dict() for r in store.runs(path)]
 
     async def candidates(self, raw: Any) -> dict[str, Any]:
         params = _params(raw)
         _uri_, path = _uri(params)
-        store = self.store(self.root(path))
+        store = self.service.store(self.root(path))
         run_id = params.get("runId")
         if run_id is None:
             latest = store.runs(path, limit=1)
@@ -400,10 +364,20 @@ class RunManager:
         return {"cancelled": self.cancel(uri, run_id)}
 
 
-def _guard(name: str, operation: Callable[[Any], Any]):
+    def handlers(self) -> Iterable[Handler]:
+        for method, operation in ((ESTIMATE, self.estimate), (OPTIMIZE, self.optimize), (EVALUATE, self.evaluate),
+                                  (RUNS, self.runs), (CANDIDATES, self.candidates)):
+            yield Handler(method, _guard(method, operation))
+        for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
+                                (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
+                                (CMD_CANDIDATES, self.candidates), (CMD_CANCEL, self.cancel_command)):
+            yield Handler(name, _command(_guard(name, operation)), command=True)
+
+
+def _guard(name: str, operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Errors become LSP errors (and a log line); the server never dies on bad input."""
 
-    async def handler(ls: PromptLanguageServer, params: Any):
+    async def handler(params: Any):
         try:
             return await operation(params)
         except (JsonRpcException, asyncio.CancelledError):
@@ -415,26 +389,10 @@ def _guard(name: str, operation: Callable[[Any], Any]):
     return handler
 
 
-def register(server: PromptLanguageServer) -> None:
-    """Register the requests and commands on ``server`` (once; later calls do nothing)."""
-    if getattr(server, "run_manager", None) is not None:
-        return
-    manager = RunManager(server)
-    server.run_manager = manager  # type: ignore[attr-defined]
+def _command(guarded: Callable[[Any], Any]) -> Callable[..., Any]:
+    """A command's handler: its arguments, as one list, are the params."""
 
-    for method, operation in ((ESTIMATE, manager.estimate), (OPTIMIZE, manager.optimize), (EVALUATE, manager.evaluate),
-                              (RUNS, manager.runs), (CANDIDATES, manager.candidates)):
-        server.feature(method)(_guard(method, operation))
+    async def handler(*args: Any):
+        return await guarded(list(args))
 
-    def command(name: str, operation: Callable[[Any], Any]) -> None:
-        guarded = _guard(name, operation)
-
-        async def handler(ls: PromptLanguageServer, *args: Any):
-            return await guarded(ls, list(args))
-
-        server.command(name)(handler)
-
-    for name, operation in ((CMD_ESTIMATE, manager.estimate), (CMD_OPTIMIZE, manager.optimize), (CMD_EVALUATE, manager.evaluate),
-                            (CMD_RUNS, manager.runs), (CMD_CANDIDATES, manager.candidates),
-                            (CMD_CANCEL, manager.cancel_command)):
-        command(name, operation)
+    return handler
