@@ -113,7 +113,7 @@ class Requests:
     """The custom requests and commands, and the runs and evaluations they started."""
 
     def __init__(self, server: PromptLanguageServer, diagnostics: Diagnostics, progress: Progress) -> None:
-        self.ls = server
+        self.server = server
         self.service = server.runs  # engines and run stores per workspace root
         self.diagnostics = diagnostics
         self.progress = progress
@@ -121,17 +121,17 @@ class Requests:
         self.tasks: dict[str, dict[str, asyncio.Task]] = {}
 
     def root(self, path: Path) -> Path:
-        return self.ls.root_for(path) or path.parent
+        return self.server.root_for(path) or path.parent
 
     # -- loading -------------------------------------------------------------------------------
     async def load(self, uri: str, path: Path, version: int | None = None):
         """The valid PromptFile of ``uri`` (open document, else the file on disk), or Refused."""
-        document = self.ls.open_document(uri)
+        document = self.server.open_document(uri)
         if document is not None:
             if version is not None and document.version != version:
                 raise Refused(message=f"{path.name} is at version {document.version}, not {version}; "
                                       "it changed since the request was made")
-            outcome = await self.ls.analyses.analyse(uri)
+            outcome = await self.server.analyses.analyse(uri)
             if outcome is None:
                 raise Refused(message=f"{path.name} was closed")
             analysis = outcome[0]
@@ -139,11 +139,11 @@ class Requests:
             from ..document import analyze, read_text
 
             try:
-                text = await self.ls.off_loop(read_text, path)
+                text = await self.server.off_loop(read_text, path)
             except (OSError, UnicodeDecodeError) as exc:
                 raise Refused(message=f"cannot read {path}: {exc}") from exc
-            analysis = await self.ls.off_loop(analyze, text, path, self.root(path))
-        prompt_file = effective(analysis, self.ls.settings)
+            analysis = await self.server.off_loop(analyze, text, path, self.root(path))
+        prompt_file = effective(analysis, self.server.settings)
         if prompt_file is None:
             errors = [d for d in analysis.diagnostics if d.severity == "error"]
             first = f" (first: [{errors[0].code}] {errors[0].message})" if errors else ""
@@ -151,7 +151,7 @@ class Requests:
         return prompt_file
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.ls.window_log_message(types.LogMessageParams(type=kind, message=message))
+        self.server.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     # -- running tasks -------------------------------------------------------------------------
     async def supervise(self, uri: str, key: str, coro, token: str | int | None):
@@ -175,7 +175,7 @@ class Requests:
                 del running[key]
                 if not running:
                     self.tasks.pop(uri, None)
-            if self.ls.open_document(uri) is not None:
+            if self.server.open_document(uri) is not None:
                 self.diagnostics.schedule(uri)  # the run's critiques now show on the open document
         return task
 
