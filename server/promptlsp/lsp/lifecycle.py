@@ -32,6 +32,8 @@ class Lifecycle:
         )
 
     def initialize(self, params: types.InitializeParams) -> None:
+        caps = params.capabilities
+        self.server.pull_diagnostics = bool(caps.text_document and caps.text_document.diagnostic)
         options = params.initialization_options
         if isinstance(options, dict) and isinstance(options.get("promptlsp"), dict):
             options = options["promptlsp"]  # accept the section or its content

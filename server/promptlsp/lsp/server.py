@@ -4,7 +4,8 @@
 :mod:`.lifecycle`, :mod:`.diagnostics`, :mod:`.hover`, :mod:`.code_actions`, :mod:`.requests`)
 and registers their handlers; this class only holds what they share:
 
-* ``settings`` — the editor's settings (``initializationOptions``, then ``workspace/configuration``);
+* ``settings`` — the editor's settings (``initializationOptions``, then ``workspace/configuration``),
+  and ``pull_diagnostics``, whether the client pulls diagnostics (both set by :mod:`.lifecycle`);
 * ``analyses`` — each open document's analysis (:mod:`.analyses`);
 * ``critiques`` — what the last run of each file left, read from the run store
   (:class:`~promptlsp.runs.view.CritiqueIndex`);
@@ -57,6 +58,8 @@ class PromptLanguageServer(LanguageServer):
         super().__init__(NAME, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=PromptProtocol)
         self.settings = Settings()  # from initializationOptions, then workspace/configuration
+        # whether the client pulls diagnostics (textDocument/diagnostic); else they are pushed
+        self.pull_diagnostics = False
         self.clock: Callable[[], float] = time.monotonic  # replaceable in tests
         self.executor = ThreadPoolExecutor(EXECUTOR_WORKERS, thread_name_prefix="promptlsp-lsp")
         self.analyses = Analyses(self.open_document, self.root_for, self.executor)
@@ -77,12 +80,6 @@ class PromptLanguageServer(LanguageServer):
     @property
     def encoding(self) -> Encoding:
         return encoding_of(self.workspace.position_encoding)
-
-    @property
-    def pull_diagnostics(self) -> bool:
-        """Whether the client pulls diagnostics (``textDocument/diagnostic``); else they are pushed."""
-        caps = self.client_capabilities
-        return bool(caps and caps.text_document and caps.text_document.diagnostic)
 
     def open_document(self, uri: str) -> TextDocument | None:
         """The open document ``uri`` (pygls keys documents by the percent-decoded uri), or None."""
