@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from promptlsp.lsp.server import create_server
+from promptlsp.lsp.factory import create_server
 
 
 class _Writer:

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from promptlsp.lsp import server as lsp_server
+from promptlsp.lsp import analyses as lsp_analyses
 
 TEXT = 'task = "t"\n[prompt]\ntemplate = "Hi {{ name }}"\n[[examples]]\nvars = { name = "Ann" }\n'
 
@@ -23,7 +23,7 @@ def blocked_analyze(monkeypatch):
     calls: list[tuple[str, int]] = []
     lock = threading.Lock()
     active = [0]
-    real = lsp_server.analyze
+    real = lsp_analyses.analyze
 
     def slow(text, path, root, previous=None):
         with lock:
@@ -36,7 +36,7 @@ def blocked_analyze(monkeypatch):
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(lsp_server, "analyze", slow)
+    monkeypatch.setattr(lsp_analyses, "analyze", slow)
     yield calls, release
     release.set()
 
@@ -74,7 +74,7 @@ async def test_rapid_changes_with_hovers_run_two_analyses_not_one_per_version(in
     assert len(calls) <= 2 and calls[-1][0] == text
     published = [m["params"] for m in server.sent if m.get("method") == "textDocument/publishDiagnostics"]
     assert [p["version"] for p in published] == [11]
-    assert server.ls._analyses[uri][0] == 11
+    assert server.ls.analyses.latest(uri)[0] == 11
 
 
 async def test_hover_shares_the_running_analysis_of_its_version(inprocess, blocked_analyze, tmp_path):
@@ -98,10 +98,10 @@ async def test_a_superseded_result_is_not_cached(inprocess, blocked_analyze, tmp
     server = inprocess(root_uri=tmp_path.as_uri())
     uri = (tmp_path / "a.prompt.toml").as_uri()
     server.open(uri, TEXT)
-    pending = asyncio.ensure_future(server.ls.analyse(uri))
+    pending = asyncio.ensure_future(server.ls.analyses.analyse(uri))
     await _until(lambda: len(calls) == 1)
     server.change(uri, 2, [server.edit((0, 0), (0, 0), "#\n")])
     release.set()
     analysis, version = await pending
     assert version == 1 and analysis.text == TEXT  # the caller gets what it asked for
-    assert uri not in server.ls._analyses  # but version 1 is not kept: the document is at 2
+    assert server.ls.analyses.latest(uri) is None  # but version 1 is not kept: the document is at 2

@@ -61,17 +61,17 @@ def test_progress_end_frees_the_token() -> None:
     """pygls keeps a future per progress token forever; a long-lived server must drop them."""
     from concurrent.futures import Future
 
-    from promptlsp.lsp.server import PromptLanguageServer  # first: it registers the run requests
-    from promptlsp.lsp.runs import RunManager
+    from promptlsp.lsp.progress import Progress
+    from promptlsp.lsp.server import PromptLanguageServer
 
     ls = PromptLanguageServer()
-    manager = RunManager(ls)
+    progress = Progress(ls)
     sent = []
     ls.work_done_progress.end = lambda token, value: sent.append((token, value.message))  # no transport here
     ls.work_done_progress.tokens["run-1"] = Future()
-    manager.progress_end("run-1", "finished")
+    progress.end("run-1", "finished")
     assert sent == [("run-1", "finished")] and "run-1" not in ls.work_done_progress.tokens
-    manager.progress_end(None, "nothing to end")  # no token: nothing sent, nothing raised
+    progress.end(None, "nothing to end")  # no token: nothing sent, nothing raised
     assert len(sent) == 1
 
 

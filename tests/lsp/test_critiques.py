@@ -17,6 +17,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from promptlsp.document import analyze
 from promptlsp.document.edit import rewrite_prompt
 from promptlsp.lsp import critiques as cr
+from promptlsp.runs.view import CritiqueIndex
 from promptlsp.optimize.events import (
     CandidateProposed, CandidateScored, Critique, ExampleScored, PromptText, RunFinished, RunStarted, SummaryWritten,
 )
@@ -77,9 +78,9 @@ def _analysis(ws, text: str = TEXT):
     return analyze(text, path, root)
 
 
-def _diags(ws, text: str = TEXT, index: cr.CritiqueIndex | None = None):
+def _diags(ws, text: str = TEXT, index: CritiqueIndex | None = None):
     a = _analysis(ws, text)
-    return cr.critique_diagnostics(a, "file:///x", "utf-16", index or cr.CritiqueIndex())
+    return cr.critique_diagnostics(a, "file:///x", "utf-16", index or CritiqueIndex())
 
 
 def _range_of(text: str, line_text: str, quote: str) -> types.Range:
@@ -121,7 +122,7 @@ def test_diagnostic_disappears_when_the_quote_is_edited(ws):
 
 def test_no_store_no_diagnostics(tmp_path: Path):
     path = tmp_path / "demo.prompt.toml"
-    assert cr.critique_diagnostics(analyze(TEXT, path, tmp_path), "file:///x", "utf-16", cr.CritiqueIndex()) == []
+    assert cr.critique_diagnostics(analyze(TEXT, path, tmp_path), "file:///x", "utf-16", CritiqueIndex()) == []
     assert not (tmp_path / ".promptlsp").exists()  # looking does not create a store
 
 
@@ -131,41 +132,41 @@ def test_no_store_no_diagnostics(tmp_path: Path):
 def test_hover_lists_critique_examples_and_score(ws):
     a = _analysis(ws)
     offset = TEXT.index(QUOTE) + 3
-    hover = cr.critique_hover(a, offset, "utf-16", cr.CritiqueIndex())
+    hover = cr.critique_hover(a, offset, "utf-16", CritiqueIndex())
     assert hover is not None
     value = hover.contents.value
     for expected in (CRITIQUE, SUGGESTION, "ex1", '"word": "hi"', "Hello there!", REASON, "0.25", "Expected"):
         assert expected in value, (expected, value)
     assert hover.range == _range_of(TEXT, TEMPLATE_LINE, QUOTE)
-    assert cr.critique_hover(a, TEXT.index("{{ word }}"), "utf-16", cr.CritiqueIndex()) is None
+    assert cr.critique_hover(a, TEXT.index("{{ word }}"), "utf-16", CritiqueIndex()) is None
 
 
 # -- restart: a fresh index over the same store --------------------------------------------------
 
 
 def test_fresh_index_restores_critiques_and_candidates(ws):
-    first = _diags(ws, index=cr.CritiqueIndex())
-    again = _diags(ws, index=cr.CritiqueIndex())
+    first = _diags(ws, index=CritiqueIndex())
+    again = _diags(ws, index=CritiqueIndex())
     assert again == first and len(again) == 1
-    actions = cr.code_actions(_analysis(ws), "file:///x", 1, "utf-16", cr.CritiqueIndex())
+    actions = cr.code_actions(_analysis(ws), "file:///x", 1, "utf-16", CritiqueIndex())
     assert len(actions) == 2 and all(a.disabled is None for a in actions)
 
 
 def test_fresh_index_after_template_changed(ws):
     gone = TEXT.replace(QUOTE, "Reply briefly")
-    assert _diags(ws, gone, index=cr.CritiqueIndex()) == []
-    actions = cr.code_actions(_analysis(ws, gone), "file:///x", 1, "utf-16", cr.CritiqueIndex())
+    assert _diags(ws, gone, index=CritiqueIndex()) == []
+    actions = cr.code_actions(_analysis(ws, gone), "file:///x", 1, "utf-16", CritiqueIndex())
     assert len(actions) == 2
     assert all(a.edit is None and a.disabled and "changed since run r1" in a.disabled.reason for a in actions)
     # the quote still there but the template changed: the critique moves, the candidates are withdrawn
     moved = TEXT.replace(QUOTE, "Hi. " + QUOTE)
-    assert len(_diags(ws, moved, index=cr.CritiqueIndex())) == 1
-    assert all(a.disabled for a in cr.code_actions(_analysis(ws, moved), "file:///x", 1, "utf-16", cr.CritiqueIndex()))
+    assert len(_diags(ws, moved, index=CritiqueIndex())) == 1
+    assert all(a.disabled for a in cr.code_actions(_analysis(ws, moved), "file:///x", 1, "utf-16", CritiqueIndex()))
 
 
 def test_index_sees_a_newer_run_and_refresh(ws):
     root, path = ws
-    index = cr.CritiqueIndex()
+    index = CritiqueIndex()
     assert index.lookup(_analysis(ws)).run.id == "r1"
     _record_run(root / ".promptlsp" / "runs.sqlite", path, run_id="r2")
     assert index.lookup(_analysis(ws)).run.id == "r2"
@@ -204,7 +205,7 @@ def _check_action(action: types.CodeAction, text: str, uri: str, version: int, n
 
 
 def test_code_actions_best_first_and_exact(ws):
-    actions = cr.code_actions(_analysis(ws), "file:///x", 3, "utf-16", cr.CritiqueIndex())
+    actions = cr.code_actions(_analysis(ws), "file:///x", 3, "utf-16", CritiqueIndex())
     assert [a.title for a in actions] == ["Apply rewritten prompt (score 0.250 → 1.000)", "Apply rewritten prompt (score 0.250 → 0.500)"]
     _check_action(actions[0], TEXT, "file:///x", 3, BEST)
     _check_action(actions[1], TEXT, "file:///x", 3, SECOND)
@@ -213,11 +214,11 @@ def test_code_actions_best_first_and_exact(ws):
 def test_code_actions_only_on_the_prompt_and_for_rewrite_kinds(ws):
     a = _analysis(ws)
     first_line = types.Range(start=types.Position(0, 0), end=types.Position(0, 3))
-    assert cr.code_actions(a, "file:///x", 1, "utf-16", cr.CritiqueIndex(), range=first_line) == []
+    assert cr.code_actions(a, "file:///x", 1, "utf-16", CritiqueIndex(), range=first_line) == []
     on_template = types.Range(start=types.Position(LINE_NO, 16), end=types.Position(LINE_NO, 16))
-    assert len(cr.code_actions(a, "file:///x", 1, "utf-16", cr.CritiqueIndex(), range=on_template)) == 2
-    assert cr.code_actions(a, "file:///x", 1, "utf-16", cr.CritiqueIndex(), only=[types.CodeActionKind.QuickFix]) == []
-    assert len(cr.code_actions(a, "file:///x", 1, "utf-16", cr.CritiqueIndex(), only=[types.CodeActionKind.Refactor])) == 2
+    assert len(cr.code_actions(a, "file:///x", 1, "utf-16", CritiqueIndex(), range=on_template)) == 2
+    assert cr.code_actions(a, "file:///x", 1, "utf-16", CritiqueIndex(), only=[types.CodeActionKind.QuickFix]) == []
+    assert len(cr.code_actions(a, "file:///x", 1, "utf-16", CritiqueIndex(), only=[types.CodeActionKind.Refactor])) == 2
 
 
 # -- end to end: textDocument/codeAction over stdio ------------------------------------------------

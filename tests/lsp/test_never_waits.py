@@ -20,7 +20,8 @@ import pytest
 
 from promptlsp.engine import ModelSpec
 from promptlsp.engine import litellm_backend
-from promptlsp.lsp import server as lsp_server
+from promptlsp.lsp import analyses as lsp_analyses
+from promptlsp.lsp import diagnostics as lsp_diagnostics
 
 TEXT = 'task = "t"\n[prompt]\ntemplate = "Hi {{ name }}"\n[[examples]]\nvars = { name = "Ann" }\n'
 HOVER_TEMPLATE = {"line": 2, "character": 2}  # on the key "template"
@@ -64,7 +65,7 @@ async def test_hovers_are_answered_while_litellm_is_loading(inprocess, blocking_
     server = inprocess(root_uri=tmp_path.as_uri())
     uri = (tmp_path / "a.prompt.toml").as_uri()
     server.open(uri, TEXT)
-    session = server.ls.run_manager.engine(tmp_path).session()
+    session = server.ls.runs.engine(tmp_path).session()
     spec = ModelSpec(model="openai/never-called", api_base="http://127.0.0.1:9", timeout=5)
     first_calls = [asyncio.ensure_future(session.complete(spec, f"question {i}")) for i in range(DEFAULT_WORKERS + 2)]
     try:
@@ -86,15 +87,15 @@ def counted_analyze(monkeypatch):
     calls: collections.Counter[str] = collections.Counter()
     gate = threading.Event()
     gate.set()
-    real = lsp_server.analyze
+    real = lsp_analyses.analyze
 
     def counting(text, path, root, previous=None):
         calls[text] += 1
         assert gate.wait(30), "the test never opened the gate"
         return real(text, path, root, previous)
 
-    monkeypatch.setattr(lsp_server, "analyze", counting)
-    monkeypatch.setattr(lsp_server, "DEBOUNCE_SECONDS", 3600.0)  # a debounced validation never runs
+    monkeypatch.setattr(lsp_analyses, "analyze", counting)
+    monkeypatch.setattr(lsp_diagnostics, "DEBOUNCE_SECONDS", 3600.0)  # a debounced validation never runs
     yield calls, gate
     gate.set()
 

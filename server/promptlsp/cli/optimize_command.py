@@ -11,8 +11,7 @@ import sys
 from rich.console import Console
 
 from ..document.edit import EditError, rewrite_prompt
-from ..state import runs_path
-from .common import CommandError, load, make_engine
+from .common import CommandError, load
 from .file_write import write_atomically
 from .progress import OptimizeProgress
 from .words import plural
@@ -42,66 +41,55 @@ def _other_limits(budget) -> str:
 
 def run(args) -> int:
     loaded = load(args.file, args.root)
-    prompt_file = loaded.analysis.prompt
-    from ..engine import Budget
-    from ..optimize import make_optimizer
-    from ..runs import RunStore, RunStoreError
+    from ..runs.service import Recorder, RunService
 
-    budget = prompt_file.optimize.budget
-    if args.budget_calls is not None:
-        budget = Budget(max_calls=args.budget_calls, max_tokens=budget.max_tokens, max_usd=budget.max_usd)
     err = Console(stderr=True, soft_wrap=True)  # messages are not wrapped: logs and greps see whole lines
-    engine = make_engine(loaded.root)
-    session = engine.session(budget=budget, use_cache=not args.no_cache)
+    service = RunService()
     try:
-        store = RunStore.open(runs_path(loaded.root))
-    except RunStoreError as exc:
-        err.print(f"run store unavailable ({exc}); the run is not recorded")
-        store = None
+        recorder = Recorder(err.print)
+        recorder.store = service.open_store(loaded.root, err.print)
+        plan = service.plan(loaded.analysis.prompt, loaded.root, method=args.method, iterations=args.iterations,
+                            budget_calls=args.budget_calls, emit=recorder, use_cache=not args.no_cache)
+        progress = OptimizeProgress(err, plan.session, plan.method, plan.iterations,
+                                    disable=args.format == "json" and not err.is_terminal)
+        recorder.listeners.append(progress.on_event)
+        finished = _run(args, loaded, plan, progress, err)
+    finally:
+        service.close()
+    if finished is None:
+        err.print("interrupted: the file is unchanged")
+        return 130
+    return _report(args, loaded, plan, finished)
 
-    def on_event(event) -> None:
-        if store is not None:
-            try:
-                store.record(optimizer.run_id, event)
-            except RunStoreError as exc:
-                err.print(f"run store error: {exc}")
-        progress.on_event(event)
 
-    optimizer = make_optimizer(prompt_file, session, method=args.method, emit=on_event,
-                               iterations=args.iterations)
-    progress = OptimizeProgress(err, session, optimizer.method, optimizer.settings.iterations,
-                                disable=args.format == "json" and not err.is_terminal)
-    estimate = optimizer.estimate()
-    over = estimate.exceeds(budget)
-    err.print(f"[bold]{optimizer.method}[/bold] on {args.file}: {plural(optimizer.settings.iterations, 'iteration')}, "
+def _run(args, loaded, plan, progress, err):
+    """Announce the plan, refuse it or run it; the RunFinished event, or None when interrupted."""
+    estimate, over, usd_note = plan.estimate, plan.over, plan.usd_note
+    err.print(f"[bold]{plan.method}[/bold] on {args.file}: {plural(plan.iterations, 'iteration')}, "
               f"at most {plural(estimate.calls, 'call')}, {plural(estimate.tokens, 'token')}, {cost_text(estimate)}"
               + (f" (the budget's {over} stops it earlier)" if over else ""), highlight=False)
-    usd_note = estimate.usd_unenforced(budget)
+    if plan.refusal_reason(usd_is_the_only_limit=_only_usd_given(loaded.analysis.data, args.budget_calls),
+                           refuse_over_budget=False) is not None:
+        raise CommandError(f"refused: {usd_note}, and it is the only budget limit set. "
+                           "Add max_calls or max_tokens to [optimize.budget], or pass --budget-calls N.")
     if usd_note is not None:
-        if _only_usd_given(loaded.analysis.data, args.budget_calls):
-            engine.close()
-            if store is not None:
-                store.close()
-            raise CommandError(f"refused: {usd_note}, and it is the only budget limit set. "
-                               "Add max_calls or max_tokens to [optimize.budget], or pass --budget-calls N.")
-        err.print(f"warning: {usd_note}; {_other_limits(budget)} still limit the run", highlight=False)
+        err.print(f"warning: {usd_note}; {_other_limits(plan.budget)} still limit the run", highlight=False)
 
     async def main():
         with progress:
-            return await optimizer.run()
+            return await plan.optimizer.run()
 
     try:
-        finished = asyncio.run(main())
+        return asyncio.run(main())
     except KeyboardInterrupt:
-        err.print("interrupted: the file is unchanged")
-        return 130
-    finally:
-        engine.close()
-        if store is not None:
-            store.close()
+        return None
 
+
+def _report(args, loaded, plan, finished) -> int:
+    """Rewrite (with ``--write``), print the result and the diff; the exit status."""
+    usd_note = plan.usd_note
     new = {k: v for k, v in (("template", finished.best.template), ("system", finished.best.system)) if v is not None}
-    changed = finished.best.id != optimizer.initial.id
+    changed = finished.best.id != plan.optimizer.initial.id
     try:
         new_text = rewrite_prompt(loaded.text, new) if changed else loaded.text
     except EditError as exc:
@@ -115,10 +103,10 @@ def run(args) -> int:
 
     if args.format == "json":
         out = {
-            "run_id": optimizer.run_id, "status": finished.status, "method": optimizer.method,
+            "run_id": plan.run_id, "status": finished.status, "method": plan.method,
             "scored_on": finished.scored_on, "initial_score": finished.initial_score, "best_score": finished.best_score,
             "changed": changed, "written": written, "best": finished.best.to_dict(), "diff": diff,
-            "estimate": estimate.as_dict(), "accounting": finished.accounting, "message": finished.message,
+            "estimate": plan.estimate.as_dict(), "accounting": finished.accounting, "message": finished.message,
             "warnings": [usd_note] if usd_note else [],
         }
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
@@ -128,7 +116,7 @@ def run(args) -> int:
         total = finished.accounting.get("total", {})
         console.print(f"{finished.status}: {finished.scored_on} score {format_score(finished.initial_score)} → "
                       f"{format_score(finished.best_score)} · {plural(total.get('calls', 0), 'call')}, "
-                      f"{total.get('cache_hits', 0)} cached, {plural(total.get('tokens', 0), 'token')} · run {optimizer.run_id}")
+                      f"{total.get('cache_hits', 0)} cached, {plural(total.get('tokens', 0), 'token')} · run {plan.run_id}")
         if finished.message:
             console.print(finished.message)
         if usd_note:

@@ -12,7 +12,9 @@ def run(args: argparse.Namespace) -> int:
     # every stray print and all logging to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="promptlsp %(levelname)s %(name)s: %(message)s")
-    from promptlsp.lsp.server import server
+    from promptlsp.lsp.factory import create_server
+
+    server = create_server()
 
     if getattr(args, "tcp", False):
         server.start_tcp(args.host, args.port)

@@ -1,20 +1,16 @@
 """Critiques of the last run as diagnostics and hovers, and its candidates as code actions.
 
-The source of truth is the run store beside the workspace (``<root>/.promptlsp/runs.sqlite``).
-For an open prompt file, :class:`CritiqueIndex` loads ``last_run(file)`` (cached per file,
-re-read when the store file changes or on :meth:`CritiqueIndex.refresh`) into a
-:class:`RunView`: the critiques about the run's *initial* candidate, its per-example results and
-the run's other candidates, best first. Nothing is kept in memory only, so after a restart the
-same view comes back from the store.
+What the last run of a file left is a :class:`~promptlsp.runs.view.RunView`, read from the run
+store by a :class:`~promptlsp.runs.view.CritiqueIndex` and anchored on the current text by
+:func:`~promptlsp.runs.view.anchored_critiques` (no LSP there). This module renders it:
 
-* Diagnostics (:func:`critique_diagnostics`): each critique is re-anchored on the words it
-  quotes in the *current* prompt text (exact first, then ignoring case and white space — the
-  optimizer's own :func:`~promptlsp.optimize.candidates.anchor`); edits move it, a quote that no
+* Diagnostics (:func:`critique_diagnostics`): one per critique still quoted in the current
+  prompt text (exact first, then ignoring case and white space); edits move it, a quote that no
   longer exists drops it.
 * Hover (:func:`critique_hover`): the critique, its suggestion, the failing examples behind it
   (input, output, expected, the criteria's reasons) and the scores.
-* Code actions (:func:`code_actions`, served by :func:`register`): "Apply rewritten prompt
-  (score a → b)" per candidate, a versioned ``TextDocumentEdit`` of the prompt strings only
+* Code actions (:func:`code_actions`): "Apply rewritten prompt (score a → b)" per candidate, a
+  versioned ``TextDocumentEdit`` of the prompt strings only
   (:func:`~promptlsp.document.edit.plan_edits`) computed against the current text — so edits
   elsewhere in the file are rebased for free — with a change annotation that needs confirmation.
   When the prompt strings differ from the run's initial prompt the actions are disabled, with
@@ -25,22 +21,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from lsprotocol import types
 
 from ..document import Analysis
 from ..document.edit import EditError, plan_edits, rewrite_prompt
 from ..document.source import Encoding, Span
-from ..optimize.candidates import anchor
-from ..optimize.events import ExampleScored, PromptText
-from ..runs.store import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
-from .positions import to_lsp_range
 from ..evaluate.results import format_score
-from ..state import runs_path
+from ..optimize.events import ExampleScored
+from ..runs import CandidateRecord
+from ..runs.view import AnchoredCritique, CritiqueIndex, RunView, StoreLookup, anchored_critiques, withdrawn_reason
+from .positions import to_lsp_range
 
 log = logging.getLogger("promptlsp.lsp.critiques")
 
@@ -48,162 +40,6 @@ SOURCE = "promptlsp-critique"
 CODE = "critique"
 ACTION_KIND = types.CodeActionKind.RefactorRewrite
 ANNOTATION_PREFIX = "promptlsp.apply-candidate"
-
-
-# -- what is known about the last run of a file ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunView:
-    run: RunRecord
-    initial: PromptText
-    critiques: tuple[CritiqueRecord, ...]  # about the initial candidate, in the order written
-    candidates: tuple[CandidateRecord, ...]  # other candidates with a text, best first
-    initial_candidate: CandidateRecord | None = None
-    example_scores: dict[str, ExampleScored] = field(default_factory=dict)  # initial candidate's, latest per example
-
-    @property
-    def initial_id(self) -> str:
-        return self.initial.id
-
-    @property
-    def initial_score(self) -> float | None:
-        if self.run.initial_score is not None:
-            return self.run.initial_score
-        c = self.initial_candidate
-        if c is None:
-            return None
-        return c.validation_score if c.validation_score is not None else c.minibatch_score
-
-
-StoreLookup = Callable[[Analysis], Optional[RunView]]
-
-
-def load_view(store: RunStore, file: Path | str) -> RunView | None:
-    """The :class:`RunView` of the last restorable run of ``file`` in ``store``, or None."""
-    run = store.last_run(file)
-    if run is None or not run.initial or run.initial.get("template") is None:
-        return None
-    initial = PromptText(template=run.initial["template"], system=run.initial.get("system"))
-    initial_id = initial.id
-    critiques = tuple(store.critiques(run.id, initial_id))
-    initial_candidate = None
-    others: list[CandidateRecord] = []
-    for c in store.candidates(run.id, include_rejected=False):
-        if c.candidate_id == initial_id:
-            initial_candidate = c
-        elif c.template is not None and PromptText(c.template, c.system).id != initial_id:
-            others.append(c)
-    scores: dict[str, ExampleScored] = {}
-    for e in store.example_scores(run.id, initial_id):  # in scoring order: later ones win
-        scores[e.example_id] = e
-    return RunView(run, initial, critiques, tuple(others), initial_candidate, scores)
-
-
-class CritiqueIndex:
-    """Per-file :class:`RunView` from ``<root>/.promptlsp/runs.sqlite``, cached.
-
-    The cache is keyed on the store files' modification times, so a run written by the CLI or
-    another process shows up on the next lookup; :meth:`refresh` drops it explicitly. The store
-    is opened read-mostly (never created, never moved aside when damaged).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[tuple, RunView | None]] = {}
-
-    @staticmethod
-    def _stamp(db: Path) -> tuple:
-        stamp = []
-        for p in (db, db.with_name(db.name + "-wal")):
-            try:
-                st = p.stat()
-                stamp.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append(None)
-        return tuple(stamp)
-
-    def view(self, file: Path | str | None, root: Path | str | None) -> RunView | None:
-        if file is None:
-            return None
-        file = Path(file)
-        db = runs_path(Path(root) if root is not None else file.parent)
-        if not db.exists():
-            return None
-        key = normalize_file(file)
-        stamp = (str(db), self._stamp(db))
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-        try:
-            store = RunStore(db)
-        except RunStoreError as exc:
-            log.warning("critiques: cannot read %s: %s", db, exc)
-            return None
-        try:
-            result = load_view(store, file)
-        except RunStoreError as exc:
-            log.warning("critiques: cannot read %s: %s", db, exc)
-            result = None
-        finally:
-            store.close()
-        with self._lock:
-            self._cache[key] = (stamp, result)
-        return result
-
-    def lookup(self, analysis: Analysis) -> RunView | None:
-        """The view for an analysed document (its ``path`` and ``root``)."""
-        return self.view(analysis.path, analysis.root)
-
-    __call__ = lookup
-
-    def refresh(self, file: Path | str | None = None) -> None:
-        """Forget the cached view of ``file`` (of every file when None)."""
-        with self._lock:
-            if file is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(normalize_file(file), None)
-
-
-# -- the current prompt text -------------------------------------------------------------------
-
-
-def current_prompt(analysis: Analysis) -> PromptText | None:
-    prompt = (analysis.data or {}).get("prompt")
-    if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
-        return None
-    system = prompt.get("system")
-    return PromptText(template=prompt["template"], system=system if isinstance(system, str) else None)
-
-
-@dataclass(frozen=True)
-class AnchoredCritique:
-    critique: CritiqueRecord
-    target: str
-    start: int  # indices into the current target string
-    end: int
-    span: Span  # source span of those characters
-
-
-def anchored_critiques(analysis: Analysis, view: RunView | None) -> list[AnchoredCritique]:
-    """The view's critiques re-found in the current prompt text (those not found are left out)."""
-    if view is None:
-        return []
-    prompt = current_prompt(analysis)
-    if prompt is None:
-        return []
-    out = []
-    for c in view.critiques:
-        target, start, end = anchor(prompt, c.quote, c.target)
-        if start is None or end is None or start == end:
-            continue
-        span = analysis.string_span(("prompt", target), start, end)
-        if span is None:
-            continue
-        out.append(AnchoredCritique(c, target, start, end, span))
-    return out
 
 
 def critique_diagnostics(analysis: Analysis, uri: str, encoding: Encoding, store_lookup: StoreLookup) -> list[types.Diagnostic]:
@@ -330,18 +166,6 @@ def _prompt_ranges(analysis: Analysis, encoding: Encoding) -> list[types.Range]:
     return out
 
 
-def withdrawn_reason(analysis: Analysis, view: RunView) -> str | None:
-    """Why the run's candidates cannot be applied to the current text, or None."""
-    prompt = current_prompt(analysis)
-    if prompt is None:
-        return "prompt.template cannot be read from the file as it is now"
-    changed = [k for k in ("template", "system") if prompt.get(k) != view.initial.get(k)]
-    if changed:
-        what = " and ".join(f"prompt.{k}" for k in changed)
-        return f"{what} changed since run {view.run.id}; run the optimizer again to get candidates for it"
-    return None
-
-
 def code_actions(
     analysis: Analysis,
     uri: str,
@@ -399,35 +223,3 @@ def code_actions(
         )
         actions.append(types.CodeAction(title=title, kind=ACTION_KIND, edit=edit))
     return actions
-
-
-# -- the server side ---------------------------------------------------------------------------
-
-
-def index_for(server: Any) -> CritiqueIndex:
-    """The server's :class:`CritiqueIndex` (created on first use)."""
-    index = getattr(server, "critique_index", None)
-    if index is None:
-        index = CritiqueIndex()
-        server.critique_index = index
-    return index
-
-
-def register(server: Any) -> None:
-    """Serve ``textDocument/codeAction`` on ``server`` (a PromptLanguageServer); idempotent."""
-    index_for(server)
-    if types.TEXT_DOCUMENT_CODE_ACTION in server.protocol.fm.features:
-        return
-
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[ACTION_KIND]))
-    async def on_code_action(ls: Any, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        uri = params.text_document.uri
-        outcome = await ls.analyse(uri)
-        if outcome is None:
-            return None
-        analysis, version = outcome
-        view = await ls.off_loop(index_for(ls).lookup, analysis)
-        return code_actions(
-            analysis, uri, version, ls.encoding, lambda _a: view,
-            range=params.range, only=params.context.only if params.context else None,
-        )

@@ -1,11 +1,19 @@
-"""Hover: the JSON Schema description of the key under the cursor."""
+"""Hover: the critique under the cursor, else the JSON Schema description of the key there."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
+from lsprotocol import types
+
+from ..document import Analysis
 from ..document import schema as schema_module
+from ..document.source import Encoding
+from . import critiques
+from .features import Handler
+from .positions import to_lsp_range, to_offset
+from .server import PromptLanguageServer
 
 
 def _resolve(node: Any, root: dict[str, Any]) -> Any:
@@ -97,3 +105,37 @@ def hover_markdown(path: tuple) -> str | None:
     if facts:
         lines += ["", *("- " + f for f in facts)]
     return "\n".join(lines)
+
+
+class Hover:
+    def __init__(self, server: PromptLanguageServer) -> None:
+        self.server = server
+
+    def handlers(self) -> Iterable[Handler]:
+        return (Handler(types.TEXT_DOCUMENT_HOVER, self.hover),)
+
+    async def hover(self, params: types.HoverParams) -> types.Hover | None:
+        outcome = await self.server.analyses.analyse(params.text_document.uri)
+        if outcome is None:
+            return None
+        return await self.server.off_loop(self.hover_at, outcome[0], params.position, self.server.encoding)
+
+    def hover_at(self, analysis: Analysis, position: types.Position, encoding: Encoding) -> types.Hover | None:
+        """The hover at ``position`` (on the server's executor: the look-ups read the run store and
+        walk the document's nodes)."""
+        offset = to_offset(analysis.source, position, encoding)
+        view = self.server.critiques.lookup(analysis)
+        on_critique = critiques.critique_hover(analysis, offset, encoding, lambda _analysis: view)
+        if on_critique is not None:
+            return on_critique
+        node = analysis.node_at(offset)
+        if node is None:
+            return None
+        text = hover_markdown(tuple(node.path))
+        if text is None:
+            return None
+        span = node.key if node.key is not None and node.key.start <= offset <= node.key.end else node.value
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+            range=to_lsp_range(analysis.source, span, encoding),
+        )

@@ -14,16 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from lsprotocol import types
 
 from ..document import analyze, read_text
 from ..state import STATE_DIR
-from . import diagnostics as lsp_diagnostics
-
-if TYPE_CHECKING:
-    from .server import PromptLanguageServer
+from .diagnostics import Diagnostics, to_lsp
+from .server import PromptLanguageServer
 
 log = logging.getLogger("promptlsp.lsp.watch")
 
@@ -32,8 +28,9 @@ IGNORED_PARTS = {".git", STATE_DIR, "node_modules", ".venv", "__pycache__"}
 
 
 class WorkspaceWatcher:
-    def __init__(self, server: "PromptLanguageServer") -> None:
+    def __init__(self, server: PromptLanguageServer, diagnostics: Diagnostics) -> None:
         self.server = server
+        self.diagnostics = diagnostics
         self._observer = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,10 +83,9 @@ class WorkspaceWatcher:
         resolved = path.resolve()
         open_uris = [doc.uri for doc in list(server.workspace.text_documents.values())]  # as the client sent them
         for uri in open_uris:
-            analysis = server.cached_analysis(uri)
+            analysis = server.analyses.cached(uri)
             if analysis is not None and resolved in analysis.dataset_files:
-                server.forget_analysis(uri)
-                server.schedule(uri)
+                self.diagnostics.revalidate(uri)
         if path.name.endswith(PROMPT_SUFFIX) and all(server.open_document(p.as_uri()) is None for p in (resolved, path)):
             asyncio.ensure_future(self._publish_from_disk(path))
 
@@ -103,7 +99,7 @@ class WorkspaceWatcher:
         items: list[types.Diagnostic] = []
         if text is not None:
             analysis = await server.off_loop(analyze, text, path, server.root_for(path))
-            items = lsp_diagnostics.to_lsp(analysis, uri, server.encoding)
+            items = to_lsp(analysis, uri, server.encoding)
         if server.open_document(uri) is not None:
             return  # opened meanwhile: the editor's buffer wins
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=items))

@@ -1,12 +1,12 @@
-"""Candidate prompts: variable preservation, critique anchoring, and seeded minibatches."""
+"""Candidate prompts: variable preservation, critiques anchored on their quotes (:mod:`promptlsp.document.anchors`), and seeded minibatches."""
 
 from __future__ import annotations
 
 import random
-import re
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 from ..document import template as templating
+from ..document.anchors import anchor, locate as _locate
 from .events import Critique, PromptText
 
 T = TypeVar("T")
@@ -54,29 +54,6 @@ def sample(items: Sequence[T], size: int, seed: int, label: str) -> list[T]:
     return [item for i, item in enumerate(items) if i in chosen]
 
 
-# -- anchoring critiques on the exact words they quote ------------------------------------------
-
-_SPACE = re.compile(r"\s+")
-
-
-def _loose_find(text: str, quote: str) -> tuple[int, int] | None:
-    """Find ``quote`` in ``text`` ignoring case and differences in white space."""
-    words = [re.escape(w) for w in _SPACE.split(quote.strip()) if w]
-    if not words:
-        return None
-    m = re.search(r"\s+".join(words), text, re.IGNORECASE)
-    return (m.start(), m.end()) if m else None
-
-
-def anchor(prompt: PromptText, quote: str, target: str | None) -> tuple[str, int | None, int | None]:
-    """(target, start, end) of ``quote`` in the prompt; start/end None when it is not there."""
-    quote = quote.strip().strip('"').strip()
-    order = [target] if target in ("template", "system") else []
-    order += [t for t in ("template", "system") if t not in order]
-    found = _locate(prompt, quote, order) if quote else None
-    return found if found is not None else (order[0], None, None)
-
-
 def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], examples: Iterable[str] = ()) -> tuple[Critique, ...]:
     """Anchored :class:`Critique` objects from a model's critique list.
 
@@ -97,20 +74,6 @@ def critiques_from(prompt: PromptText, raw: Iterable[Mapping[str, Any]], example
 
 
 # -- edit operations: the optimizer's targeted changes -----------------------------------------
-
-def _locate(prompt: PromptText, find: str, targets: Sequence[str]) -> tuple[str, int, int] | None:
-    """(target, start, end) of ``find`` in the first target holding it (exactly, else loosely)."""
-    for target in targets:
-        text = prompt.get(target) or ""
-        i = text.find(find)
-        if i >= 0:
-            return target, i, i + len(find)
-    for target in targets:
-        found = _loose_find(prompt.get(target) or "", find)
-        if found:
-            return target, found[0], found[1]
-    return None
-
 
 def _set(prompt: PromptText, target: str, text: str) -> PromptText:
     if target == "system":

@@ -1,0 +1,53 @@
+"""The language server, assembled: :func:`create_server` builds the server and its features and
+registers each feature's handlers (``promptlsp serve`` runs what it returns)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from .code_actions import CodeActions
+from .diagnostics import Diagnostics
+from .features import Feature
+from .hover import Hover
+from .lifecycle import Lifecycle
+from .progress import Progress
+from .requests import Requests
+from .server import PromptLanguageServer
+from .watch import WorkspaceWatcher
+
+
+def create_server() -> PromptLanguageServer:
+    """A new server with every feature registered."""
+    server = PromptLanguageServer()
+    diagnostics = Diagnostics(server)
+    requests = Requests(server, diagnostics, Progress(server))
+    features: list[Feature] = [
+        Lifecycle(server, WorkspaceWatcher(server, diagnostics), requests),
+        diagnostics,
+        Hover(server),
+        CodeActions(server),
+        requests,
+    ]
+    for feature in features:
+        for handler in feature.handlers():
+            function = _plain(handler.function)
+            if handler.command:
+                server.command(handler.method)(function)
+            elif handler.options is not None:
+                server.feature(handler.method, handler.options)(function)
+            else:
+                server.feature(handler.method)(function)
+    return server
+
+
+def _plain(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a feature's bound method) as a plain function of the message's arguments:
+    pygls marks the functions it registers with attributes, which a bound method cannot take."""
+    if inspect.iscoroutinefunction(function):
+        async def handler(*args: Any) -> Any:
+            return await function(*args)
+    else:
+        def handler(*args: Any) -> Any:
+            return function(*args)
+    return handler

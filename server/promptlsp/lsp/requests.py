@@ -1,0 +1,398 @@
+"""The custom requests and executeCommand commands: optimization, evaluation and run history.
+
+Custom requests (for clients that can send them, e.g. VS Code)::
+
+    promptlsp/estimate    {uri, version?, method?, iterations?, budgetCalls?}  -> estimate, overBudget
+    promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
+    promptlsp/evaluate    {uri, split?}                                       -> EvalReport dict
+    promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
+    promptlsp/runs        {uri}                                               -> runs, newest first
+    promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
+
+``promptlsp/optimize`` and ``promptlsp/evaluate`` report ``$/progress`` on the request's own
+``workDoneToken`` when the client sends one (so a client can show it where it likes, e.g. a
+notification with a Cancel button), else on a token the server creates.
+
+The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.estimate``,
+``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
+``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
+
+Every run is an asyncio task kept in a registry per uri; it is cancelled by ``$/cancelRequest``
+on the custom request (pygls raises CancelledError in the handler), by the client cancelling the
+work-done progress, or by ``promptlsp.cancel``. The optimizer then records a ``cancelled`` run.
+
+A run itself — its plan, estimate, refusal, recording and outcome — is the application layer's
+(:mod:`promptlsp.runs.service`, shared with the CLI); the engines and run stores per workspace
+root are the server's :class:`~promptlsp.runs.service.RunService`. Nothing here imports
+litellm: the engine loads it on the first call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from ..evaluate.results import format_score
+from ..runs.service import Recorder, RunPlan, mean_score, outcome
+from .analyses import uri_to_path
+from .config import effective
+from .diagnostics import Diagnostics
+from .features import Handler
+from .progress import Progress
+from .server import PromptLanguageServer
+
+log = logging.getLogger("promptlsp.lsp.requests")
+
+ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
+RUNS, CANDIDATES = "promptlsp/runs", "promptlsp/candidates"
+CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+    "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
+    "promptlsp.cancel",
+)
+REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
+
+
+class Refused(JsonRpcException):
+    """A request the server will not run (errors in the file, stale version, over budget…)."""
+
+    CODE = REQUEST_FAILED
+
+
+def _plain(value: Any) -> Any:
+    """Request params as plain JSON: pygls turns unknown-method params into namedtuples."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    params = _plain(raw)
+    if isinstance(params, list) and len(params) == 1:  # executeCommand arguments: [ {...} ]
+        params = params[0]
+    if not isinstance(params, dict):
+        raise JsonRpcInvalidParams(message="expected one object as params, e.g. {\"uri\": \"file:///…\"}")
+    return params
+
+
+def _uri(params: dict[str, Any]) -> tuple[str, Path]:
+    uri = params.get("uri")
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(message="missing 'uri' (a file:// uri of a *.prompt.toml file)")
+    path = uri_to_path(uri)
+    if path is None:
+        raise JsonRpcInvalidParams(message=f"not a file uri: {uri}")
+    return uri, path
+
+
+def _int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise JsonRpcInvalidParams(message=f"'{key}' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _cost(accounting: dict[str, Any]) -> str:
+    cost = (accounting or {}).get("total", {}).get("cost_usd")
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+class Requests:
+    """The custom requests and commands, and the runs and evaluations they started."""
+
+    def __init__(self, server: PromptLanguageServer, diagnostics: Diagnostics, progress: Progress) -> None:
+        self.server = server
+        self.service = server.runs  # engines and run stores per workspace root
+        self.diagnostics = diagnostics
+        self.progress = progress
+        # uri -> run id (or "eval-…") -> task
+        self.tasks: dict[str, dict[str, asyncio.Task]] = {}
+
+    def root(self, path: Path) -> Path:
+        return self.server.root_for(path) or path.parent
+
+    # -- loading -------------------------------------------------------------------------------
+    async def load(self, uri: str, path: Path, version: int | None = None):
+        """The valid PromptFile of ``uri`` (open document, else the file on disk), or Refused."""
+        document = self.server.open_document(uri)
+        if document is not None:
+            if version is not None and document.version != version:
+                raise Refused(message=f"{path.name} is at version {document.version}, not {version}; "
+                                      "it changed since the request was made")
+            outcome = await self.server.analyses.analyse(uri)
+            if outcome is None:
+                raise Refused(message=f"{path.name} was closed")
+            analysis = outcome[0]
+        else:
+            from ..document import analyze, read_text
+
+            try:
+                text = await self.server.off_loop(read_text, path)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise Refused(message=f"cannot read {path}: {exc}") from exc
+            analysis = await self.server.off_loop(analyze, text, path, self.root(path))
+        prompt_file = effective(analysis, self.server.settings)
+        if prompt_file is None:
+            errors = [d for d in analysis.diagnostics if d.severity == "error"]
+            first = f" (first: [{errors[0].code}] {errors[0].message})" if errors else ""
+            raise Refused(message=f"{path.name} has {len(errors) or 'some'} error(s); fix them first{first}")
+        return prompt_file
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.server.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    # -- running tasks -------------------------------------------------------------------------
+    async def supervise(self, uri: str, key: str, coro, token: str | int | None):
+        """Run ``coro`` as a registered task; a cancelled handler cancels it. Returns the task
+        (done): cancelled when stopped from outside (progress cancel, promptlsp.cancel)."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.setdefault(uri, {})[key] = task
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:  # $/cancelRequest: stop the run now
+            task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.wait({task}), 5)
+            except BaseException:
+                pass
+            self.progress.end(token, "cancelled")
+            raise
+        finally:
+            running = self.tasks.get(uri, {})
+            if running.get(key) is task:
+                del running[key]
+                if not running:
+                    self.tasks.pop(uri, None)
+            if self.server.open_document(uri) is not None:
+                self.diagnostics.schedule(uri)  # the run's critiques now show on the open document
+        return task
+
+    def cancel_all(self) -> list[str]:
+        """Cancel every running task (the server is shutting down)."""
+        cancelled = [key for running in self.tasks.values() for key, task in running.items() if task.cancel()]
+        return cancelled
+
+    def cancel(self, uri: str | None = None, run_id: str | None = None) -> list[str]:
+        cancelled = []
+        for task_uri, running in list(self.tasks.items()):
+            for key, task in list(running.items()):
+                if (uri is not None and task_uri == uri) or (run_id is not None and key == run_id):
+                    if task.cancel():
+                        cancelled.append(key)
+        return cancelled
+
+    # -- operations ----------------------------------------------------------------------------
+    async def _plan(self, params: dict[str, Any], emit: Callable[[Any], None] | None = None) -> tuple[str, Path, RunPlan]:
+        """(uri, path, plan) of the optimization a request asks for."""
+        uri, path = _uri(params)
+        version, iterations, budget_calls = _int(params, "version"), _int(params, "iterations"), _int(params, "budgetCalls")
+        method = params.get("method")
+        if method is not None and not isinstance(method, str):
+            raise JsonRpcInvalidParams(message=f"'method' must be a string, got {method!r}")
+        prompt_file = await self.load(uri, path, version)
+        try:
+            plan = self.service.plan(prompt_file, self.root(path), method=method, iterations=iterations,
+                                     budget_calls=budget_calls, emit=emit)
+        except (ValueError, TypeError) as exc:
+            raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
+        return uri, path, plan
+
+    @staticmethod
+    def _refusal(plan: RunPlan) -> str | None:
+        """Why the editor will not start ``plan``: any limit its estimate passes."""
+        budget = plan.budget
+        reason = plan.refusal_reason(refuse_over_budget=True, usd_is_the_only_limit=bool(
+            budget and budget.max_calls is None and budget.max_tokens is None))
+        if reason == "usd-unenforced":
+            return (f"refused: {plan.usd_note}, and max_usd is the only limit of the budget. Add max_calls or "
+                    "max_tokens to [optimize.budget] (or the promptlsp.budget setting).")
+        if reason == "over-budget":
+            over, estimate = plan.over, plan.estimate
+            have = {"max_calls": (estimate.calls, "calls"), "max_tokens": (estimate.tokens, "tokens"),
+                    "max_usd": (estimate.cost_usd, "USD")}[over]
+            return (f"refused: the run would exceed the budget's {over} — the estimate is {have[0]} {have[1]}, "
+                    f"the limit {getattr(budget, over)}. Raise [optimize.budget] {over}, pass a larger budget "
+                    "or fewer iterations.")
+        return None
+
+    async def estimate(self, raw: Any) -> dict[str, Any]:
+        """What an optimization would cost, without running it."""
+        _uri_, path, plan = await self._plan(_params(raw))
+        return {"method": plan.method, "iterations": plan.iterations,
+                "calls": plan.estimate.calls, "tokens": plan.estimate.tokens, "costUsd": plan.estimate.cost_usd,
+                "overBudget": self._refusal(plan), "summary": plan.summary(path.name)}
+
+    async def optimize(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        scored: list[Any] = []  # a critic run's ExampleScored events
+        token: list[str | int | None] = [None]  # the work-done token, once progress begins
+        recorder = Recorder(log.warning, lambda event: self._on_run_event(event, plan, token[0], scored))
+        uri, path, plan = await self._plan(params, recorder)
+        summary = plan.summary(path.name)
+        self.log(f"estimate: {summary} (run {plan.run_id})")
+        refusal = self._refusal(plan)
+        if refusal is not None:
+            self.log(refusal, types.MessageType.Warning)
+            raise Refused(message=refusal, data={"limit": plan.over, "estimate": plan.estimate.as_dict(),
+                                                 "budget": getattr(plan.budget, plan.over)})
+        store = recorder.store = self.service.open_store(
+            self.root(path), lambda message: self.log(message, types.MessageType.Warning))
+
+        title = "Critiquing" if plan.method == "critique" else "Optimizing"
+        token[0] = await self.progress.begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
+                                             params.get("workDoneToken"))
+        task = await self.supervise(uri, plan.run_id, plan.optimizer.run(), token[0])
+        finished = None
+        if not task.cancelled():
+            if task.exception() is not None:
+                self.progress.end(token[0], "failed")
+                raise task.exception()
+            finished = task.result()
+        found = store.run(plan.run_id) if store is not None else None
+        result = outcome(plan, finished, found.run if found is not None else None, scored)
+        scores = f"{format_score(result.initial_score)} → {format_score(result.best_score)}"
+        self.progress.end(token[0], f"{result.status}: {result.scored_on} score {scores}")
+        self.log(f"run {plan.run_id} {result.status}: {scores}")
+        out = {
+            "runId": plan.run_id, "status": result.status, "method": plan.method,
+            "initialScore": result.initial_score, "bestScore": result.best_score, "scoredOn": result.scored_on,
+            "best": result.best, "candidates": [c.to_dict() for c in store.candidates(plan.run_id)] if store else [],
+            "accounting": result.accounting, "estimate": plan.estimate.as_dict(), "message": result.message,
+        }
+        if plan.method == "critique":  # the evaluation behind the critiques, example by example
+            out["examples"] = result.examples
+            out["score"] = mean_score(result.examples)
+        return out
+
+    def _on_run_event(self, event: Any, plan: RunPlan, token: str | int | None, scored: list[Any]) -> None:
+        """A run's event (after the store recorded it): progress, and a critic's example results."""
+        if event.kind == "example-scored":
+            scored.append(event)
+        elif event.kind == "iteration-done":
+            total = event.accounting.get("total", {})
+            n = plan.iterations
+            self.progress.report(
+                token,
+                f"iteration {event.iteration}/{n} · best {format_score(event.best_score)} · "
+                f"{total.get('calls', 0)} calls · {_cost(event.accounting)}",
+                min(100, int(100 * event.iteration / max(1, n))),
+            )
+        elif event.kind == "candidate-scored" and event.split != "minibatch":
+            self.progress.report(token, f"validating · {format_score(event.score)}")
+
+    def _canceller(self, uri: str, key: str) -> Callable[[], None]:
+        """Cancels the task ``key`` of ``uri`` (when the client cancels its progress)."""
+        def cancel() -> None:
+            task = self.tasks.get(uri, {}).get(key)
+            if task is not None:
+                task.cancel()
+        return cancel
+
+    async def evaluate(self, raw: Any) -> dict[str, Any]:
+        """The evaluation report; with ``critique: true``, an evaluation plus GRAD-SUM's gradient
+        summary, run and recorded like an optimization (its summary is returned) so that its
+        critiques show on the document."""
+        params = _params(raw)
+        if params.get("critique") is True:
+            return await self.optimize({**params, "method": "critique"})
+        uri, path = _uri(params)
+        prompt_file = await self.load(uri, path, _int(params, "version"))
+        split = params.get("split")
+        examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
+        if not examples:
+            raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
+        from ..evaluate.runner import evaluate
+
+        session = self.service.engine(self.root(path)).session()
+        done = [0]
+        key = f"eval-{uuid.uuid4()}"
+        token_box: dict[str, str | int | None] = {"token": None}
+
+        def on_result(_result) -> None:
+            done[0] += 1
+            self.progress.report(token_box["token"], f"{done[0]}/{len(examples)} examples",
+                                 int(100 * done[0] / len(examples)))
+
+        token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
+                                                      self._canceller(uri, key), params.get("workDoneToken"))
+        task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
+                                    token_box["token"])
+        if task.cancelled():
+            self.progress.end(token_box["token"], "cancelled")
+            raise Refused(message=f"evaluation of {path.name} was cancelled")
+        report = task.result()
+        self.progress.end(token_box["token"], f"score {format_score(report.score)}")
+        return report.to_dict()
+
+    async def runs(self, raw: Any) -> list[dict[str, Any]]:
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        store = self.service.store(self.root(path))
+        return [r.to_dict() for r in store.runs(path)]
+
+    async def candidates(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        store = self.service.store(self.root(path))
+        run_id = params.get("runId")
+        if run_id is None:
+            latest = store.runs(path, limit=1)
+            if not latest:
+                raise Refused(message=f"{path.name} has no recorded runs")
+            run_id = latest[0].id
+        elif not isinstance(run_id, str) or store.run(run_id) is None:
+            raise Refused(message=f"no run {run_id!r} in the run store")
+        return {"runId": run_id, "candidates": [c.to_dict() for c in store.candidates(run_id)]}
+
+    async def cancel_command(self, raw: Any) -> dict[str, Any]:
+        params = _params(raw)
+        uri, run_id = params.get("uri"), params.get("runId")
+        if uri is None and run_id is None:
+            raise JsonRpcInvalidParams(message="promptlsp.cancel needs {uri} or {runId}")
+        return {"cancelled": self.cancel(uri, run_id)}
+
+
+    def handlers(self) -> Iterable[Handler]:
+        for method, operation in ((ESTIMATE, self.estimate), (OPTIMIZE, self.optimize), (EVALUATE, self.evaluate),
+                                  (RUNS, self.runs), (CANDIDATES, self.candidates)):
+            yield Handler(method, _guard(method, operation))
+        for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
+                                (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
+                                (CMD_CANDIDATES, self.candidates), (CMD_CANCEL, self.cancel_command)):
+            yield Handler(name, _command(_guard(name, operation)), command=True)
+
+
+def _guard(name: str, operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Errors become LSP errors (and a log line); the server never dies on bad input."""
+
+    async def handler(params: Any):
+        try:
+            return await operation(params)
+        except (JsonRpcException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("%s failed", name)
+            raise JsonRpcException(message=f"{name} failed: {type(exc).__name__}: {exc}", code=REQUEST_FAILED) from exc
+
+    return handler
+
+
+def _command(guarded: Callable[[Any], Any]) -> Callable[..., Any]:
+    """A command's handler: its arguments, as one list, are the params."""
+
+    async def handler(*args: Any):
+        return await guarded(list(args))
+
+    return handler
