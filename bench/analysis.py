@@ -77,10 +77,10 @@ def incremental_available() -> bool:
 
 def new_server(folder: Path):
     from lsprotocol import types
-    from promptlsp.lsp import server as lsp_server
     from promptlsp.lsp.documents import LspWorkspace
+    from promptlsp.lsp.factory import create_server
 
-    ls = lsp_server.PromptLanguageServer()
+    ls = create_server()
     ls.protocol._workspace = LspWorkspace(folder.as_uri(), types.TextDocumentSyncKind.Incremental)
     ls.pull_diagnostics = True  # nothing is pushed: there is no client
     return ls
@@ -93,14 +93,14 @@ def open_document(ls, uri: str, text: str) -> None:
 
 def close_document(ls, uri: str) -> None:
     from lsprotocol import types
-    from promptlsp.lsp import server as lsp_server
+    from promptlsp.lsp.diagnostics import Diagnostics
     ls.workspace.remove_text_document(uri)
-    lsp_server.did_close(ls, types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    Diagnostics(ls).did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
 
 
 async def diagnostics(ls, uri: str) -> tuple[object, list]:
     from promptlsp.lsp import diagnostics as lsp_diagnostics
-    analysis, _ = await ls.analyse(uri)
+    analysis, _ = await ls.analyses.analyse(uri)
     return analysis, lsp_diagnostics.to_lsp(analysis, uri, ls.encoding)
 
 

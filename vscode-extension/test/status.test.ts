@@ -81,7 +81,8 @@ describe('API keys', () => {
   });
   test('the server environment adds the keys to the host environment', () => {
     const env = serverEnvironment({ PATH: '/bin', OPENAI_API_KEY: 'old', UNSET: undefined }, { OPENAI_API_KEY: 'sk-new', 'BAD NAME': 'x', EMPTY: '' });
-    assert.deepEqual(env, { PATH: '/bin', OPENAI_API_KEY: 'sk-new' });
+    assert.deepEqual(env, { PATH: '/bin', OPENAI_API_KEY: 'sk-new', PYTHONMALLOC: 'malloc' });
+    assert.equal(serverEnvironment({ PYTHONMALLOC: 'pymalloc' }, {}).PYTHONMALLOC, 'pymalloc', "the user's choice is kept");
   });
   test('redact blanks out key values', () => {
     assert.equal(redact('failed with key sk-secret-123 at sk-secret-123', ['sk-secret-123']), 'failed with key **** at ****');

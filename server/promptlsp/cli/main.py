@@ -63,7 +63,8 @@ def _positive(text: str) -> int:
 
 def entry() -> int:
     """The ``promptlsp`` console script and ``python -m promptlsp``: :func:`main`, then — after
-    ``check``, ``eval`` and ``optimize`` — an immediate exit (see ``exit.py``)."""
+    ``check``, ``eval`` and ``optimize`` — an immediate exit (see ``exit.py``); ``serve`` first
+    restarts itself with the C allocator (see ``serve_command.use_system_allocator``)."""
     return main(exit_fast=True)
 
 
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None, *, exit_fast: bool = False) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    if exit_fast and args.command == "serve":  # the process is ours: a server's allocator
+        from .serve_command import use_system_allocator
+
+        use_system_allocator(sys.argv[1:] if argv is None else argv)
     code = _run(args)
     if exit_fast and args.command != "serve":
         from .exit import exit_now

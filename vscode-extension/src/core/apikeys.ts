@@ -25,7 +25,11 @@ export function defaultEnvName(setting: unknown): string {
   return typeof setting === 'string' && ENV_NAME.test(setting.trim()) ? setting.trim() : DEFAULT_KEY_ENV;
 }
 
-/** The server's environment: the extension host's plus the stored keys (keys win). */
+/**
+ * The server's environment: the extension host's plus the stored keys (keys win), and
+ * `PYTHONMALLOC=malloc` unless the host sets it — the allocator `promptlsp serve` would otherwise
+ * restart itself with (memory given back after a large file is closed), without the restart.
+ */
 export function serverEnvironment(
   base: Record<string, string | undefined>,
   keys: Record<string, string>,
@@ -37,6 +41,7 @@ export function serverEnvironment(
   for (const [k, v] of Object.entries(keys)) {
     if (ENV_NAME.test(k) && typeof v === 'string' && v !== '') env[k] = v;
   }
+  if (env.PYTHONMALLOC === undefined) env.PYTHONMALLOC = 'malloc';
   return env;
 }
 
