@@ -32,6 +32,7 @@ import asyncio
 import gc
 import inspect
 import json
+import os
 import random
 import subprocess
 import sys
@@ -214,8 +215,10 @@ async def rss_child(size: int, edits: int) -> dict[str, float]:
 
 
 def measure_rss(size: int, edits: int) -> dict[str, float] | str:
+    # the allocator `promptlsp serve` runs on (see serve_command.use_system_allocator)
+    env = {**os.environ, "PYTHONMALLOC": os.environ.get("PYTHONMALLOC", "malloc")}
     done = subprocess.run([sys.executable, __file__, "--rss-child", str(size), "--edits", str(edits)],
-                          capture_output=True, text=True, timeout=900, check=False)
+                          capture_output=True, text=True, timeout=900, check=False, env=env)
     if done.returncode != 0:
         return f"not measured ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
     return json.loads(done.stdout.strip().splitlines()[-1])
