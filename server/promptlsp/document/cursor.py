@@ -67,15 +67,39 @@ class _Scan:
     inside: tuple[int, int, str] | None = None  # the string around the cursor: start, end, kind
 
 
+def _window_start(text: str, offset: int) -> int:
+    """The start of the header line nearest before ``offset`` that no multi-line string encloses
+    (an even number of each triple quote before it), else 0: the scan starts there, so a
+    keystroke costs its table, not the whole file."""
+    at = offset
+    while at > 0:
+        line = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+        if text[line:at].lstrip(" \t").startswith("[") and \
+                text.count('"""', 0, line) % 2 == 0 and text.count("\'\'\'", 0, line) % 2 == 0:
+            return line
+        at = line - 1
+    return 0
+
+
 def _scan(text: str, offset: int) -> _Scan:
+    """Strings and headers from the cursor's table to the end of its item (the first header
+    after the cursor that is not one of its sub-tables)."""
     scan = _Scan()
-    for m in _TOKEN.finditer(text):
+    begin = _window_start(text, offset)
+    owner: str | None = None  # the name of the header the cursor is under
+    for m in _TOKEN.finditer(text, begin):
         kind = m.lastgroup if m.lastgroup in ("comment", "header") else next(
             k for k in ("mlb", "mll", "b", "l") if m.group(k) is not None)
         start, end = m.span()
         if kind == "header":
             line = m.group()
-            scan.headers.append((start, end, line.strip().lstrip("["), line.lstrip().startswith("[[")))
+            name = line.strip().lstrip("[").strip()
+            if start > offset and not (owner and name.replace(" ", "").startswith(owner + ".")):
+                scan.headers.append((start, end, name, line.lstrip().startswith("[[")))
+                break
+            if start <= offset:
+                owner = name.replace(" ", "").rstrip("]")
+            scan.headers.append((start, end, name, line.lstrip().startswith("[[")))
             continue
         if kind == "comment":
             continue
@@ -86,6 +110,16 @@ def _scan(text: str, offset: int) -> _Scan:
         if start + opening <= offset < end or (offset == end and not closed):
             scan.inside = (start, end, kind)
     return scan
+
+
+_ALL_HEADERS = re.compile(r"^[ \t]*\[(\[?)([^\]\r\n#]*)", re.M)
+
+
+def _tables_present(text: str, skip: int) -> frozenset:
+    """Names of the plain tables the text has (headers at line starts; the line at ``skip`` is
+    the one being typed)."""
+    return frozenset(m.group(2).strip().replace(" ", "") for m in _ALL_HEADERS.finditer(text)
+                     if not m.group(1) and m.start() != skip)
 
 
 def _parts(dotted: str) -> tuple[str, ...]:
@@ -201,8 +235,7 @@ def _cursor_at(text: str, offset: int, is_array: IsArray) -> Cursor:
         name = m.group("name")
         start = offset - len(name.lstrip())
         rest = text[after:text.find("\n", after) if "\n" in text[after:] else len(text)]
-        names = frozenset(h[2].rstrip("] \t").replace(" ", "") for h in scan.headers
-                          if not h[3] and h[0] != line_start)
+        names = _tables_present(text, line_start)
         return Cursor("table", (), start, after, name.strip(), names, bool(m.group("aot")),
                       closed=rest.lstrip().startswith("]"))
     m = _AT_KEY.match(before)
