@@ -62,3 +62,18 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     if prices is None:
         return None
     return prompt_tokens * prices[0] + completion_tokens * prices[1]
+
+
+def chat_models() -> dict[str, tuple[str, ...]]:
+    """litellm's known chat models by provider, as ``provider/name`` ids, from the same cost map
+    (read without importing litellm; empty when litellm is not installed)."""
+    by_provider: dict[str, list[str]] = {}
+    for name, entry in _cost_map().items():
+        if not isinstance(entry, Mapping) or entry.get("mode") != "chat":
+            continue
+        provider = entry.get("litellm_provider")
+        if not isinstance(provider, str) or not provider:
+            continue
+        ident = name if name.startswith(provider + "/") else f"{provider}/{name}"
+        by_provider.setdefault(provider, []).append(ident)
+    return {p: tuple(sorted(set(ids))) for p, ids in sorted(by_provider.items())}

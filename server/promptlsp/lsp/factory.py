@@ -7,6 +7,7 @@ import inspect
 from typing import Any, Callable
 
 from .code_actions import CodeActions
+from .completion import Completion
 from .diagnostics import Diagnostics
 from .features import Feature
 from .hover import Hover
@@ -27,6 +28,7 @@ def create_server() -> PromptLanguageServer:
         diagnostics,
         Hover(server),
         CodeActions(server),
+        Completion(server),
         requests,
     ]
     for feature in features:
