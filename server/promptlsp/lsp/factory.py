@@ -11,6 +11,7 @@ from .diagnostics import Diagnostics
 from .features import Feature
 from .hover import Hover
 from .lifecycle import Lifecycle
+from .outline import Outline
 from .progress import Progress
 from .requests import Requests
 from .server import PromptLanguageServer
@@ -27,6 +28,7 @@ def create_server() -> PromptLanguageServer:
         diagnostics,
         Hover(server),
         CodeActions(server),
+        Outline(server),
         requests,
     ]
     for feature in features:
