@@ -96,6 +96,19 @@ def _splits(analysis: Any) -> dict[int, str]:
     return found
 
 
+def decoded(text: str, node: Node) -> str | None:
+    """The decoded value of a string node (as its string map indexes it), else None."""
+    smap = node.string
+    if node.kind != "string" or smap is None:
+        return None
+    if smap.offsets is None:
+        return text[smap.first:smap.first + smap.length]
+    try:
+        return string_value(text, node.value.start)
+    except (ScanError, LookupError, ValueError):
+        return None
+
+
 def _whole(node: Node) -> Span:
     start = node.value.start if node.key is None else min(node.key.start, node.value.start)
     return Span(start, max(node.value.end, start))
@@ -126,14 +139,8 @@ class _Reader:
         node = self.nodes.get(path)
         if node is None:
             return None
-        if node.kind == "string" and node.string is not None:
-            smap = node.string
-            if smap.offsets is None:
-                return self.text[smap.first:smap.first + smap.length]
-            try:
-                return string_value(self.text, node.value.start)
-            except (ScanError, LookupError, ValueError):
-                return None
+        if node.kind == "string":
+            return decoded(self.text, node)
         if node.kind == "scalar":
             return self.text[node.value.start:node.value.end]
         return None

@@ -14,6 +14,7 @@ from .lifecycle import Lifecycle
 from .outline import Outline
 from .progress import Progress
 from .requests import Requests
+from .semantic_tokens import SemanticTokens
 from .server import PromptLanguageServer
 from .watch import WorkspaceWatcher
 
@@ -29,6 +30,7 @@ def create_server() -> PromptLanguageServer:
         Hover(server),
         CodeActions(server),
         Outline(server),
+        SemanticTokens(server),
         requests,
     ]
     for feature in features:
