@@ -12,8 +12,10 @@ from .diagnostics import Diagnostics
 from .features import Feature
 from .hover import Hover
 from .lifecycle import Lifecycle
+from .outline import Outline
 from .progress import Progress
 from .requests import Requests
+from .semantic_tokens import SemanticTokens
 from .server import PromptLanguageServer
 from .watch import WorkspaceWatcher
 
@@ -29,6 +31,8 @@ def create_server() -> PromptLanguageServer:
         Hover(server),
         CodeActions(server),
         Completion(server),
+        Outline(server),
+        SemanticTokens(server),
         requests,
     ]
     for feature in features:

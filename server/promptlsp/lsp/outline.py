@@ -1,0 +1,77 @@
+"""Document symbols (the outline) and folding ranges of a prompt file, from ``document.outline``."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from lsprotocol import types
+
+from ..document import Analysis
+from ..document import outline as outline_module
+from ..document.source import Encoding
+from .features import Handler
+from .positions import to_lsp_range
+from .server import PromptLanguageServer
+
+_KINDS = {
+    "prompt": types.SymbolKind.Module,
+    "string": types.SymbolKind.String,
+    "models": types.SymbolKind.Namespace,
+    "model": types.SymbolKind.Constant,
+    "criteria": types.SymbolKind.Array,
+    "criterion": types.SymbolKind.Property,
+    "examples": types.SymbolKind.Array,
+    "split": types.SymbolKind.Namespace,
+    "example": types.SymbolKind.Object,
+    "datasets": types.SymbolKind.Array,
+    "dataset": types.SymbolKind.File,
+}
+
+
+def document_symbols(analysis: Analysis, encoding: Encoding) -> list[types.DocumentSymbol]:
+    return [_symbol(analysis, entry, encoding) for entry in outline_module.outline(analysis)]
+
+
+def _symbol(analysis: Analysis, entry: outline_module.Entry, encoding: Encoding) -> types.DocumentSymbol:
+    return types.DocumentSymbol(
+        name=entry.name or "?",  # LSP: a symbol's name must not be empty
+        kind=_KINDS[entry.kind],
+        range=to_lsp_range(analysis.source, entry.span, encoding),
+        selection_range=to_lsp_range(analysis.source, entry.selection, encoding),
+        detail=entry.detail,
+        children=[_symbol(analysis, child, encoding) for child in entry.children] or None,
+    )
+
+
+def folding_ranges(analysis: Analysis) -> list[types.FoldingRange]:
+    """One region per fold span covering more than one line (lines need no encoding)."""
+    found = []
+    source = analysis.source
+    for span in outline_module.folds(analysis):
+        first, last = source.line_of(span.start), source.line_of(span.end)
+        if last > first:
+            found.append(types.FoldingRange(start_line=first, end_line=last, kind=types.FoldingRangeKind.Region))
+    return found
+
+
+class Outline:
+    def __init__(self, server: PromptLanguageServer) -> None:
+        self.server = server
+
+    def handlers(self) -> Iterable[Handler]:
+        return (
+            Handler(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, self.symbols),
+            Handler(types.TEXT_DOCUMENT_FOLDING_RANGE, self.folding),
+        )
+
+    async def symbols(self, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        outcome = await self.server.analyses.analyse(params.text_document.uri)
+        if outcome is None:
+            return []
+        return await self.server.off_loop(document_symbols, outcome[0], self.server.encoding)
+
+    async def folding(self, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
+        outcome = await self.server.analyses.analyse(params.text_document.uri)
+        if outcome is None:
+            return []
+        return await self.server.off_loop(folding_ranges, outcome[0])
