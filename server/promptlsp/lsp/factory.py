@@ -14,6 +14,7 @@ from .lifecycle import Lifecycle
 from .progress import Progress
 from .requests import Requests
 from .server import PromptLanguageServer
+from .variables import Variables
 from .watch import WorkspaceWatcher
 
 
@@ -28,6 +29,7 @@ def create_server() -> PromptLanguageServer:
         Hover(server),
         CodeActions(server),
         requests,
+        Variables(server),
     ]
     for feature in features:
         for handler in feature.handlers():
