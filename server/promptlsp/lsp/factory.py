@@ -17,6 +17,7 @@ from .progress import Progress
 from .requests import Requests
 from .semantic_tokens import SemanticTokens
 from .server import PromptLanguageServer
+from .variables import Variables
 from .watch import WorkspaceWatcher
 
 
@@ -34,6 +35,7 @@ def create_server() -> PromptLanguageServer:
         Outline(server),
         SemanticTokens(server),
         requests,
+        Variables(server),
     ]
     for feature in features:
         for handler in feature.handlers():
