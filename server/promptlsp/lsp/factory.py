@@ -34,8 +34,8 @@ def create_server() -> PromptLanguageServer:
         Completion(server),
         Outline(server),
         SemanticTokens(server),
-        requests,
         Variables(server),
+        requests,
     ]
     for feature in features:
         for handler in feature.handlers():
