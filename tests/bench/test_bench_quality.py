@@ -401,7 +401,7 @@ def test_a_multi_line_failure_note_stays_on_its_row() -> None:
 
 def test_notes_say_which_seed_they_belong_to() -> None:
     quality = _quality()
-    base = {"method": "tgd", "revision": 2, "status": "ok", "note": "finished", "calls": 30, "tokens": 900, "wall_s": 1.0, "budget": 40}
+    base = {"method": "tgd", "revision": quality.REVISIONS["tgd"], "status": "ok", "note": "finished", "calls": 30, "tokens": 900, "wall_s": 1.0, "budget": 40}
     rows = [{**base, "seed": 0, "score": 0.1, "flags": []},
             {**base, "seed": 1, "score": 0.2, "flags": ["1 failed call(s)"]},
             {**base, "seed": 2, "status": "failed", "note": "failed: boom", "score": None, "flags": ["2 failed call(s)"]}]

@@ -244,3 +244,15 @@ def test_budget_plans_reserve_calls_for_the_moves_only_when_they_can_apply(tmp_p
         # the answer-format move needs exact checks; the demonstrations move two training examples
         assert (with_move.moves_per_prompt, without.moves_per_prompt) == (2, 1)
         assert with_move.estimate().calls > without.estimate().calls
+
+
+def test_edits_copying_our_own_placeholder_texts_are_dropped():
+    """Seen on the bench: the 0.5B optimizer answered {"action": "replace", "find": ..., "text":
+    "the words that replace them"} and the placeholder became part of the winning prompt."""
+    data = {"edits": [
+        {"action": "replace", "find": "What is the sentiment?", "text": "The words that replace them."},
+        {"action": "insert_after", "find": "words copied exactly from the prompt", "text": "Be brief."},
+        {"action": "append", "find": "", "text": "a new instruction, added at the end of the prompt"},
+        {"action": "append", "find": "", "text": "Answer with one word."},
+    ]}
+    assert prompts.parse_edits(data) == [{"action": "append", "find": "", "text": "Answer with one word."}]

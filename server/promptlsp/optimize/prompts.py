@@ -447,13 +447,22 @@ def parse_prompt(data: Mapping[str, Any], current: PromptText, targets: Sequence
     return PromptText(template=template, system=system)
 
 
+# The placeholder texts of EDIT_ACTIONS: a small model sometimes copies them as its edit.
+_PLACEHOLDERS = frozenset(m.lower() for m in re.findall(r'"(?:find|text)": "([^"]+)"', EDIT_ACTIONS))
+
+
+def _placeholder(text: str) -> bool:
+    return text.strip().strip(".").lower() in _PLACEHOLDERS
+
+
 def parse_edits(data: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The edit operations of an ``EDIT`` answer, texts stripped of our framing tags."""
+    """The edit operations of an ``EDIT`` answer, texts stripped of our framing tags; an
+    operation that copies one of our own placeholder texts (see ``EDIT_ACTIONS``) is dropped."""
     out = []
     for item in data.get("edits", ()):
         action = str(item.get("action", ""))
         text = strip_own_tags(str(item.get("text", ""))).strip()
         find = strip_own_tags(str(item.get("find", ""))).strip()
-        if action in ("append", "replace", "insert_after"):
+        if action in ("append", "replace", "insert_after") and not _placeholder(text) and not _placeholder(find):
             out.append({"action": action, "find": find, "text": text})
     return out
