@@ -25,7 +25,9 @@ Both servers run as real processes over stdio, driven by one small LSP client in
   ``{{ review }}`` of the template (promptlsp must offer ``review`` and ``product``; not asked of
   taplo, to which the template is a TOML string), ``textDocument/semanticTokens/full`` (promptlsp:
   the template's tokens) and ``textDocument/documentSymbol`` (promptlsp: an outline with the
-  examples). A request is asked of a server only when it advertises the capability.
+  examples). A request is asked of a server only when it advertises the capability. Then the
+  outline again, after ``note = "`` is typed on that empty line (an unterminated string: the
+  TOML reader refuses the file, the outline shows what can still be read).
 * **hover during the first optimization** (promptlsp): a fresh server is asked to optimize the
   sentiment example against a loopback scripted model reached through litellm (200 ms per call,
   ``promptlsp.testing.openai_stub``; 50 iterations, cancelled after the hovers). Hovers start at
@@ -482,6 +484,25 @@ async def time_requests(client: Client, uri: str, text: str, request: Request, c
     return times
 
 
+HALF_TYPED = 'note = "'  # typed on the empty line of ``example_key_position``: an unterminated string
+
+
+async def time_half_typed_outline(client: Client, uri: str, text: str, version: int, count: int,
+                                  checked: bool) -> list[float]:
+    """documentSymbol after a half-typed line (``HALF_TYPED``) in the middle example: the TOML
+    reader refuses the file, the outline is made of what can still be read. The change is
+    waited for (its diagnostics), then ``count`` requests are timed."""
+    position = example_key_position(text)
+    published = client.expect(lambda m, p: m == "textDocument/publishDiagnostics" and p["uri"] == uri
+                              and p.get("version") in (None, version) and _has_error(p))
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+        {"range": {"start": position, "end": position}, "text": HALF_TYPED}]})
+    await _within(published, "no diagnostics for the half-typed change", [], count)
+    request = Request("", "textDocument/documentSymbol", "", OUTLINE_GOAL, None,
+                      lambda r: any(s["name"] == "examples" for s in r or []))
+    return await time_requests(client, uri, text, request, count, checked)
+
+
 async def hovers_during_optimization(folder: Path, count: int, latency: float,
                                      spacing: float) -> tuple[list[float], list[float], int, float]:
     """promptlsp hovers from the moment it is asked for its first optimization (a fresh server:
@@ -630,6 +651,11 @@ async def bench(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
                             await measured(rows, f"{request.measure}, idle, {label}", server.name, request.goal,
                                            lambda request=request: time_requests(
                                                client, path.as_uri(), text, request, args.requests, ours))
+                        if rows[-1].timed_out or not capabilities.get("documentSymbolProvider"):
+                            return
+                        await measured(rows, f"documentSymbol (outline), half-typed example, {label}", server.name,
+                                       OUTLINE_GOAL, lambda: time_half_typed_outline(
+                                           client, path.as_uri(), text, args.edits + 2, args.requests, ours))
 
                 try:
                     await changes_and_hovers()
