@@ -1,6 +1,6 @@
 """Language server latency: promptlsp vs taplo's LSP (what Even Better TOML runs).
 
-    python bench/lsp.py [--sizes 10,200,5000] [--edits 20] [--hovers 40] [--starts 5] [--pause 0.3]
+    python bench/lsp.py [--sizes 10,200,5000] [--edits 20] [--hovers 40] [--requests 40] [--starts 5] [--pause 0.3]
                         [--hover-spacing 0.025] [--timeout 60] [--no-taplo] [--smoke]
 
 Both servers run as real processes over stdio, driven by one small LSP client in this script
@@ -19,6 +19,15 @@ Both servers run as real processes over stdio, driven by one small LSP client in
   previous one was answered: the latency a user sees after pausing (promptlsp debounces only
   edits that follow each other within 150 ms).
 * **hover** on a key (the schema's description), idle, ``--hovers`` requests per size.
+* **completion, semantic tokens, outline**, idle, ``--requests`` requests each per size, after
+  the hovers: ``textDocument/completion`` on the empty line after ``split`` in the middle example
+  written with an ``[examples.vars]`` table (promptlsp must offer ``assert``) and inside
+  ``{{ review }}`` of the template (promptlsp must offer ``review`` and ``product``; not asked of
+  taplo, to which the template is a TOML string), ``textDocument/semanticTokens/full`` (promptlsp:
+  the template's tokens) and ``textDocument/documentSymbol`` (promptlsp: an outline with the
+  examples). A request is asked of a server only when it advertises the capability. Then the
+  outline again, after ``note = "`` is typed on that empty line (an unterminated string: the
+  TOML reader refuses the file, the outline shows what can still be read).
 * **hover during the first optimization** (promptlsp): a fresh server is asked to optimize the
   sentiment example against a loopback scripted model reached through litellm (200 ms per call,
   ``promptlsp.testing.openai_stub``; 50 iterations, cancelled after the hovers). Hovers start at
@@ -39,10 +48,12 @@ taplo checks syntax and the schema; promptlsp also templates, examples and crite
 Prints a table: p50, p95, p99 and max (nearest rank, ``bench/validate.py``'s ``percentile``)
 in ms per server and measurement, beside the row's goal (issue 14: initialize p95 ≤ 600 ms;
 didChange→diagnostics p95 ≤ 50/100/300 ms at 10/200/5,000 examples; idle hover p95 ≤ 10 ms;
-hover during an optimization p99 ≤ 50 ms) and whether the measurement met it; then
+hover during an optimization p99 ≤ 50 ms; and this project's goals for issue 16's editing
+features: completion p95 ≤ 100 ms, semantic tokens p95 ≤ 100 ms, outline p95 ≤ 300 ms, at every
+size, the 5,000-example file being the one that binds) and whether the measurement met it; then
 ``taplo: not measured (<why>)`` when taplo could not be run (no Node, or @taplo/lsp neither
 installed nor installable) or ``--no-taplo`` was given. ``--smoke``: size 10, 4 edits, 5 hovers,
-1 start, and 3 hovers after the optimization's first model call, at 50 ms per call (what the
+5 requests of each kind, 1 start, and 3 hovers after the optimization's first model call, at 50 ms per call (what the
 test runs).
 
 Every server process is stopped (``shutdown``/``exit``, else killed) whatever happens, a
@@ -228,8 +239,9 @@ class Client:
             self._watchers.append((predicate, future))
         return future
 
-    async def initialize(self, root: Path, options: Any = None) -> None:
-        await self.request("initialize", {
+    async def initialize(self, root: Path, options: Any = None) -> dict[str, Any]:
+        """Initialize; returns the server's capabilities."""
+        result = await self.request("initialize", {
             "processId": os.getpid(), "rootUri": root.as_uri(),
             "workspaceFolders": [{"uri": root.as_uri(), "name": "bench"}],
             "initializationOptions": options,
@@ -241,10 +253,16 @@ class Client:
                     "synchronization": {"dynamicRegistration": False},
                     "publishDiagnostics": {"versionSupport": True},
                     "hover": {"contentFormat": ["markdown", "plaintext"]},
+                    "completion": {"completionItem": {"snippetSupport": False,
+                                                      "documentationFormat": ["markdown", "plaintext"]}},
+                    "semanticTokens": {"requests": {"full": True}, "tokenTypes": [], "tokenModifiers": [],
+                                       "formats": ["relative"]},
+                    "documentSymbol": {"hierarchicalDocumentSymbolSupport": True},
                 },
             },
         })
         self.notify("initialized", {})
+        return (result or {}).get("capabilities") or {}
 
     async def stop(self) -> None:
         """``shutdown`` and ``exit`` (10 s each at most), then kill the process if it is still
@@ -410,6 +428,81 @@ async def time_hovers(client: Client, uri: str, position: dict[str, int], count:
     return times
 
 
+def example_key_position(text: str) -> dict[str, int]:
+    """The empty line after ``split`` in the middle example written with tables (its vars in an
+    ``[examples.vars]`` table below): a key of that example may be typed there."""
+    lines = text.split("\n")
+    headers = [i for i, content in enumerate(lines) if content == "[[examples]]"]
+    middle = len(headers) // 2
+    for header in headers[middle:] + headers[:middle]:
+        line = header + 1
+        while line < len(lines) and lines[line] != "":
+            line += 1
+        if line + 1 < len(lines) and lines[line + 1] == "[examples.vars]":
+            return {"line": line, "character": 0}
+    raise ValueError("no example written with an [examples.vars] table")
+
+
+def template_position(text: str) -> dict[str, int]:
+    """Inside ``{{ review }}`` of the template, before the name (what is typed after ``{{ ``)."""
+    return {"line": text.split("\n").index("{{ review }}"), "character": len("{{ ")}
+
+
+def _labels(result: Any) -> set[str]:
+    items = result.get("items", []) if isinstance(result, dict) else (result or [])
+    return {item["label"] for item in items}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One kind of editor request timed idle: ``check`` (promptlsp's answers only) says the
+    answer is the one asked for; ``capability`` is the server capability it needs;
+    ``promptlsp_only``: not asked of taplo (to which a template is just a TOML string)."""
+
+    measure: str
+    method: str
+    capability: str
+    goal: "Goal"
+    position: Callable[[str], dict[str, int]] | None = None
+    check: Callable[[Any], bool] | None = None
+    promptlsp_only: bool = False
+
+
+async def time_requests(client: Client, uri: str, text: str, request: Request, count: int,
+                        checked: bool, spacing: float = 0.05) -> list[float]:
+    params: dict[str, Any] = {"textDocument": {"uri": uri}}
+    if request.position is not None:
+        params["position"] = request.position(text)
+    times: list[float] = []
+    for _ in range(count):
+        start = time.perf_counter()
+        result = await _within(client.request(request.method, params), f"no {request.method} response", times, count)
+        times.append((time.perf_counter() - start) * 1000)
+        if checked and request.check is not None:
+            assert request.check(result), f"unexpected {request.method} answer: {json.dumps(result)[:300]}"
+        await asyncio.sleep(spacing)  # spaced out, as a user's requests are
+    return times
+
+
+HALF_TYPED = 'note = "'  # typed on the empty line of ``example_key_position``: an unterminated string
+
+
+async def time_half_typed_outline(client: Client, uri: str, text: str, version: int, count: int,
+                                  checked: bool) -> list[float]:
+    """documentSymbol after a half-typed line (``HALF_TYPED``) in the middle example: the TOML
+    reader refuses the file, the outline is made of what can still be read. The change is
+    waited for (its diagnostics), then ``count`` requests are timed."""
+    position = example_key_position(text)
+    published = client.expect(lambda m, p: m == "textDocument/publishDiagnostics" and p["uri"] == uri
+                              and p.get("version") in (None, version) and _has_error(p))
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+        {"range": {"start": position, "end": position}, "text": HALF_TYPED}]})
+    await _within(published, "no diagnostics for the half-typed change", [], count)
+    request = Request("", "textDocument/documentSymbol", "", OUTLINE_GOAL, None,
+                      lambda r: any(s["name"] == "examples" for s in r or []))
+    return await time_requests(client, uri, text, request, count, checked)
+
+
 async def hovers_during_optimization(folder: Path, count: int, latency: float,
                                      spacing: float) -> tuple[list[float], list[float], int, float]:
     """promptlsp hovers from the moment it is asked for its first optimization (a fresh server:
@@ -541,7 +634,7 @@ async def bench(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
                 async def changes_and_hovers(text: str = text, path: Path = path, label: str = label,
                                              size: int = size) -> None:
                     async with Client(server.command, folder, server.env) as client:
-                        await client.initialize(folder, server.options)
+                        capabilities = await client.initialize(folder, server.options)
                         await measured(rows, f"didChange→diagnostics, {label}", server.name, CHANGE_GOALS.get(size),
                                        lambda: time_changes(client, path.as_uri(), text, args.edits, args.pause))
                         if rows[-1].timed_out:
@@ -549,6 +642,20 @@ async def bench(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
                         await measured(rows, f"hover on a key, idle, {label}", server.name, IDLE_HOVER_GOAL,
                                        lambda: time_hovers(client, path.as_uri(), key_position(text, "task"),
                                                            args.hovers))
+                        ours = server.name == "promptlsp"
+                        for request in REQUESTS:
+                            if rows[-1].timed_out:
+                                return
+                            if not capabilities.get(request.capability) or (request.promptlsp_only and not ours):
+                                continue  # not offered
+                            await measured(rows, f"{request.measure}, idle, {label}", server.name, request.goal,
+                                           lambda request=request: time_requests(
+                                               client, path.as_uri(), text, request, args.requests, ours))
+                        if rows[-1].timed_out or not capabilities.get("documentSymbolProvider"):
+                            return
+                        await measured(rows, f"documentSymbol (outline), half-typed example, {label}", server.name,
+                                       OUTLINE_GOAL, lambda: time_half_typed_outline(
+                                           client, path.as_uri(), text, args.edits + 2, args.requests, ours))
 
                 try:
                     await changes_and_hovers()
@@ -575,6 +682,20 @@ INITIALIZE_GOAL = Goal("p95", 600)
 CHANGE_GOALS = {10: Goal("p95", 50), 200: Goal("p95", 100), 5000: Goal("p95", 300)}
 IDLE_HOVER_GOAL = Goal("p95", 10)
 RUN_HOVER_GOAL = Goal("p99", 50)
+# this project's goals for the editing features of issue 16 (the 5,000-example file is the bound)
+COMPLETION_GOAL = Goal("p95", 100)
+SEMANTIC_TOKENS_GOAL = Goal("p95", 100)
+OUTLINE_GOAL = Goal("p95", 300)
+REQUESTS = (
+    Request("completion of a key in an example table", "textDocument/completion", "completionProvider",
+            COMPLETION_GOAL, example_key_position, lambda r: "assert" in _labels(r)),
+    Request("completion in {{ }} of the template", "textDocument/completion", "completionProvider",
+            COMPLETION_GOAL, template_position, lambda r: {"review", "product"} <= _labels(r), True),
+    Request("semanticTokens/full", "textDocument/semanticTokens/full", "semanticTokensProvider",
+            SEMANTIC_TOKENS_GOAL, None, lambda r: bool(r and r["data"]) and len(r["data"]) % 5 == 0),
+    Request("documentSymbol (outline)", "textDocument/documentSymbol", "documentSymbolProvider",
+            OUTLINE_GOAL, None, lambda r: any(s["name"] == "examples" for s in r or [])),
+)
 STATS = ("p50", "p95", "p99", "max")
 
 
@@ -607,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,200,5000", help="examples per file (default 10,200,5000)")
     parser.add_argument("--edits", type=int, default=20, help="timed changes per file (default 20)")
     parser.add_argument("--hovers", type=int, default=40, help="timed hovers per measurement (default 40)")
+    parser.add_argument("--requests", type=int, default=40,
+                        help="timed completion, semanticTokens and documentSymbol requests per measurement (default 40)")
     parser.add_argument("--starts", type=int, default=5, help="timed server starts (default 5)")
     parser.add_argument("--pause", type=float, default=0.3,
                         help="seconds between a change's diagnostics and the next change (default 0.3)")
@@ -622,10 +745,10 @@ def main(argv: list[str] | None = None) -> int:
     args.sizes = [10] if args.smoke else [int(s) for s in args.sizes.split(",") if s.strip()]
     args.optimize_hovers, args.stub_latency = args.hovers, 0.2
     if args.smoke:
-        args.edits, args.hovers, args.starts = 4, 5, 1
+        args.edits, args.hovers, args.starts, args.requests = 4, 5, 1, 5
         args.optimize_hovers, args.stub_latency = 3, 0.05
-    if any(size < 1 for size in args.sizes) or min(args.edits, args.hovers, args.starts) < 1:
-        parser.error("sizes, edits, hovers and starts must be positive")
+    if any(size < 1 for size in args.sizes) or min(args.edits, args.hovers, args.starts, args.requests) < 1:
+        parser.error("sizes, edits, hovers, requests and starts must be positive")
     LIMITS.timeout_s = args.timeout
     rows, notes = asyncio.run(bench(args))
     print(f"language server latency (python {sys.version.split()[0]}, {os.cpu_count()} cpus); "

@@ -35,6 +35,13 @@ def test_smoke_run_prints_the_table() -> None:
     expected = {(m, s, n) for m, n in (("initialize", 1), ("didChange→diagnostics, 10 examples (3 KB)", 4),
                                        ("hover on a key, idle, 10 examples (3 KB)", 5)) for s in servers}
     expected.add(("hover, first optimization, after its first model call", "promptlsp", 3))
+    # the editing features (issue 16), 5 requests each; the template is a TOML string to taplo
+    # (promptlsp's answers are checked by the script: a wrong one fails the run)
+    editing = ("completion of a key in an example table", "semanticTokens/full", "documentSymbol (outline)",
+               "documentSymbol (outline), half-typed example")
+    expected |= {(m + ("" if "half-typed" in m else ", idle") + ", 10 examples (3 KB)", s, 5)
+                 for m in editing for s in servers}
+    expected.add(("completion in {{ }} of the template, idle, 10 examples (3 KB)", "promptlsp", 5))
     found = set()
     for row in rows:
         measure, rest = re.split(r"\s{2,}", row, maxsplit=1)

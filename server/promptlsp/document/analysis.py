@@ -72,6 +72,8 @@ class Analysis:
     pieces: pieces.Pieces | None = field(default=None, repr=False, compare=False)
     # the units behind data["examples"] when the text was read in pieces
     units: list[pieces.Unit] | None = field(default=None, repr=False, compare=False)
+    # whether the whole text is within the limits (limits.check), when that was checked
+    within_limits: bool | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -294,6 +296,7 @@ def _analyze(result: Analysis, previous: pieces.Pieces | None) -> None:
 def _read_whole(result: Analysis) -> bool:
     """Limits, parse, spans and schema of the whole text at once; False when there is no data."""
     excess = limits.check(result.text)
+    result.within_limits = excess is None
     if excess is not None:  # checked before any parser can hang or recurse on it
         result.diagnostics.append(Diagnostic.of("file-too-complex", excess.message, excess.span))
         return False

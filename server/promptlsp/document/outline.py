@@ -4,7 +4,10 @@ datasets, each with the span of its whole entry and of its name; and the spans w
 Everything comes from the analysis's span map (``spans.py``): names are read from the text
 at their spans, so the outline does not need the file to be valid. A file the TOML reader
 refuses (half typed) has no span map; then its blocks (``blocks.py``) that scan on their own
-are scanned in place, the others passed over, and the outline shows what they hold.
+are scanned in place, the others passed over, and the outline shows what they hold. In an
+editor (the analysis has pieces, ``pieces.py``) the ``[[examples]]`` tables an earlier version
+already read are not scanned again: their nodes are placed (``spanmap.ComposedSpans``) around
+the rest, scanned in place — the same nodes a scan of the whole text gives.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from . import blocks, limits
+from . import blocks, limits, pieces
 from .source import Span
-from .spans import Node, ScanError, string_value
+from .spanmap import ComposedSpans
+from .spans import Node, ScanError, ScanResult, string_value
 from .spans import scan as scan_text
+
+_SCAN_ERRORS = (ScanError, LookupError, ValueError, RecursionError)
 
 SPLITS = ("train", "validation", "test")
 
@@ -39,18 +45,46 @@ def span_map(analysis: Any) -> Mapping[tuple, Node] | None:
     if analysis.spans is not None:
         return analysis.spans.nodes
     text = analysis.text
-    if not text or limits.check(text) is not None:
+    within = getattr(analysis, "within_limits", None)  # checked already when the text was read whole
+    if not text or within is False or (within is None and limits.check(text) is not None):
         return None
-    bad = []
+    known = pieces.known_units(analysis.pieces) if analysis.pieces is not None else {}
+    bad: list[tuple[int, int]] = []
+    units: list[tuple[int, int, Any]] = []  # (start, end, its nodes and duplicates) of unit blocks that scan
     for block in blocks.split(text):
-        try:
-            scan_text(text[block.start:block.end])
-        except (ScanError, LookupError, ValueError, RecursionError):
-            bad.append((block.start, block.end))
+        piece = text[block.start:block.end]
+        scanned: Any = known.get(piece) if block.unit else None
+        if scanned is None:
+            try:
+                scanned = scan_text(piece)
+            except _SCAN_ERRORS:
+                bad.append((block.start, block.end))
+                continue
+        if block.unit:
+            units.append((block.start, block.end, scanned))
+    if analysis.pieces is not None and units:
+        composed = _composed(text, bad, units)
+        if composed is not None:
+            return composed
     try:
         return scan_text(text, bad).nodes
-    except (ScanError, LookupError, ValueError, RecursionError):
+    except _SCAN_ERRORS:
         return None
+
+
+def _composed(text: str, bad: list[tuple[int, int]], units: list[tuple[int, int, Any]]) -> Mapping[tuple, Node] | None:
+    """The whole text's span map (``bad`` blocks passed over) from the ``units`` (each scanned
+    on its own text) placed around the rest, scanned in place; None when that might differ:
+    the rest does not scan, or it has nodes under ``examples`` (a table or key the units'
+    numbering or nodes would depend on)."""
+    skip = sorted(bad + [(start, end) for start, end, _ in units])
+    try:
+        rest: ScanResult = scan_text(text, skip)
+    except _SCAN_ERRORS:
+        return None
+    if any(path[:1] == ("examples",) for path in rest.nodes):
+        return None
+    return ComposedSpans(rest, [start for start, _, _ in units], [scanned for _, _, scanned in units]).nodes
 
 
 def outline(analysis: Any) -> list[Entry]:

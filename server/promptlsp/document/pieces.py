@@ -142,6 +142,17 @@ class _Cache:
         return found
 
 
+def known_units(pieces: Pieces) -> dict[str, Unit]:
+    """The ``[[examples]]`` tables ``pieces`` holds read (and scanned), by their text: those of
+    its last layout and those read since."""
+    found = {text: result for text, result in pieces.extra.items() if isinstance(result, Unit)}
+    if pieces.layout is not None:
+        for result in pieces.layout.results:
+            if isinstance(result, Unit):
+                found.setdefault(result.text, result)
+    return found
+
+
 def read(text: str, previous: Pieces | None) -> tuple[Read | None, Pieces]:
     """The document read in pieces (None when that might differ from reading it whole), and
     the pieces to pass to the next call for this document."""
