@@ -550,6 +550,11 @@ async def hovers_during_optimization(folder: Path, count: int, latency: float,
                 first_call = time.perf_counter() - started
                 before = stub.stats.requests
                 running = await time_hovers(client, uri, position, count, "task", spacing)
+                while stub.stats.requests == before and not run.done():  # until the run has called the model
+                    if time.monotonic() > deadline:  # meanwhile (a round in flight can outlast a few hovers)
+                        break
+                    await hover_once(client, uri, position, "task", running, 0)
+                    await asyncio.sleep(spacing)
                 calls = stub.stats.requests - before
                 still_running = not run.done()
                 await client.request("workspace/executeCommand",
