@@ -14,8 +14,9 @@ jsonschema and asyncio (~0.15–0.3 s), which ``promptlsp check`` never uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_exports
 
 _EXPORTS = {
     "Accounting": "accounting", "Totals": "accounting", "Usage": "accounting",
@@ -35,17 +36,7 @@ from .estimate import Estimate, PlannedCalls, count_tokens, estimate  # noqa: E4
 __all__ = sorted([*_EXPORTS, "Estimate", "PlannedCalls", "count_tokens", "estimate"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:
