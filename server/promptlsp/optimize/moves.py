@@ -12,6 +12,12 @@ split, and kept only if it wins there.
 ``format_evidence`` says which failures are format failures; ``format_instruction`` writes the
 sentence from the criteria and the training examples' expected answers (never validation or
 test data); ``answer_format_candidate`` puts both together.
+
+The *demonstrations move* (DSPy's bootstrapped few-shot) shows the task model training examples
+it has already answered perfectly during the run, as it answered them
+(``demonstrations_candidate``). Measured on the quality bench's object counting with the 0.5B:
+0.20 → 0.40 on 20 validation examples; no gain on sports understanding, a small loss on date
+understanding — which is why it is a candidate chosen on validation, never applied blindly.
 """
 
 from __future__ import annotations
@@ -158,7 +164,7 @@ def demonstrations_block(demos: Sequence[tuple[str, str]]) -> str:
 
 
 def pick_demonstrations(pool: Sequence[ExampleResult], limit: int = MAX_DEMOS) -> list[tuple[str, str]]:
-    """Up to ``limit`` demonstrations from ``pool`` (in the order they were found), preferring
+    """Up to ``limit`` demonstrations from ``pool`` (in the pool's order), preferring
     different expected answers, within the total size limit."""
     usable = [(r, d) for r in pool if (d := demonstration(r)) is not None]
     chosen: list[tuple[str, str]] = []
