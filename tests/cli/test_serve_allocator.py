@@ -56,3 +56,20 @@ def test_in_process_main_never_restarts(monkeypatch):
     from promptlsp.cli.main import main
 
     assert main(["serve"]) == 0
+
+
+def test_the_restart_finds_the_same_package_however_it_was_found(monkeypatch):
+    """The restarted process gets this package's folder first on PYTHONPATH (a launcher may have
+    found promptlsp through a sys.path entry the new process would not have), keeping the user's."""
+    import promptlsp
+    from promptlsp.cli import serve_command
+
+    calls = []
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.setattr(serve_command.os, "execve", lambda *a: calls.append(a))
+    serve_command.use_system_allocator(["serve", "--stdio"])
+    (executable, argv, env), = calls
+    assert executable == sys.executable and argv == [sys.executable, "-m", "promptlsp", "serve", "--stdio"]
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(promptlsp.__file__)))
+    assert env["PYTHONPATH"] == package_root + os.pathsep + "/elsewhere" and env["PYTHONMALLOC"] == "malloc"

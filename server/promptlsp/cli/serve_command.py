@@ -24,9 +24,15 @@ def use_system_allocator(argv: Sequence[str]) -> None:
     """
     if os.name != "posix" or ALLOCATOR in os.environ:
         return
+    import promptlsp
+
+    # the same package, however this process found it (installed, PYTHONPATH, the current folder)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(promptlsp.__file__)))
+    path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "promptlsp", *argv], {**os.environ, ALLOCATOR: "malloc"})
+    os.execve(sys.executable, [sys.executable, "-m", "promptlsp", *argv],
+              {**os.environ, ALLOCATOR: "malloc", "PYTHONPATH": path})
 
 
 def run(args: argparse.Namespace) -> int:
