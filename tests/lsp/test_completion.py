@@ -4,16 +4,14 @@ CJK text with CRLF line ends; half-typed and garbage files answer, never fail.""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
+from lsp_support import CONFIG
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
-CONFIG = ClientServerConfig(server_command=SERVER)
 
 # CRLF line ends, an emoji (2 UTF-16 units) and CJK text before the cursors
 TEXT = (

@@ -6,13 +6,12 @@ over stdio with the real server (``register(server)`` then started as ``promptls
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from promptlsp.document import analyze
 from promptlsp.document.edit import rewrite_prompt
@@ -22,6 +21,7 @@ from promptlsp.optimize.events import (
     CandidateProposed, CandidateScored, Critique, ExampleScored, PromptText, RunFinished, RunStarted, SummaryWritten,
 )
 from promptlsp.runs.store import RunStore
+from lsp_support import CONFIG
 
 TEMPLATE = "😀 Reply tersely to {{ word }}"
 TEMPLATE_LINE = f'template = "{TEMPLATE}"'
@@ -223,10 +223,8 @@ def test_code_actions_only_on_the_prompt_and_for_rewrite_kinds(ws):
 
 # -- end to end: textDocument/codeAction over stdio ------------------------------------------------
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+@pytest_lsp.fixture(config=CONFIG)
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     lsp_client.root = tmp_path  # type: ignore[attr-defined]
     path = tmp_path / "demo.prompt.toml"

@@ -3,16 +3,14 @@ in the negotiated encoding through emoji, CJK and CRLF, and half-typed files."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
+from lsp_support import CONFIG
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
-CONFIG = ClientServerConfig(server_command=SERVER)
 
 LINES = [
     'task = "Echo 😀 the word."',

@@ -3,16 +3,14 @@ through emoji, CJK, TOML escapes, line-ending backslashes and CRLF; half-typed f
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
+from lsp_support import CONFIG
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
-CONFIG = ClientServerConfig(server_command=SERVER)
 
 LINES = [
     'task = "t"',

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,8 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from pygls.protocol import default_converter
+from lsp_support import SERVER
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 
 ERROR_LINE = 'task = { model = "😀日本語", temperature = "hot" }'
 GOOD = (

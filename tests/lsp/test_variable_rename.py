@@ -3,16 +3,15 @@ UTF-16 positions through emoji and CJK text, CRLF line ends and TOML escapes."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
+from lsp_support import CONFIG
 
-SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 
 HEAD = (
     'version = 1\r\nname = "demo"\r\ntask = "Review"\r\n\r\n[prompt]\r\n'
@@ -28,8 +27,6 @@ EXAMPLES = (
     '[[examples]]\r\nexpected = "z"\r\nsplit = "validation"\r\n[examples.vars]\r\n"review" = "z"\r\nitems = []\r\no = {}\r\n'
 )
 TEXT = HEAD + EXAMPLES
-
-CONFIG = ClientServerConfig(server_command=SERVER)
 
 
 def _caps(document_changes: bool) -> types.ClientCapabilities:
