@@ -1,10 +1,76 @@
-"""What the over-stdio language-server tests share: the server command and its pytest-lsp config."""
+"""What the over-stdio language-server tests share: the server command, its pytest-lsp config,
+and a raw JSON-RPC client."""
 
 from __future__ import annotations
 
+import json
+import queue
+import subprocess
 import sys
+import threading
+from typing import Any
 
 from pytest_lsp import ClientServerConfig
 
 SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 CONFIG = ClientServerConfig(server_command=SERVER)
+TIMEOUT = 30.0
+
+
+class RawServer:
+    """``promptlsp serve`` spoken to in raw JSON-RPC bytes, its answers read with a timeout (a
+    missing answer fails the test instead of hanging it)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env)
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stderr = ""
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    break
+                name, _, value = line.decode("ascii").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            assert length is not None
+            self.messages.put(json.loads(out.read(length)))
+
+    def write(self, message: Any) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def answer(self, msg_id: Any) -> dict[str, Any]:
+        """The next response with ``msg_id`` (notifications in between are skipped)."""
+        while True:
+            try:
+                message = self.messages.get(timeout=TIMEOUT)
+            except queue.Empty:
+                raise AssertionError(f"no answer to request {msg_id!r} within {TIMEOUT}s") from None
+            if "method" not in message and message.get("id", "absent") == msg_id:
+                return message
+
+    def initialize(self) -> None:
+        self.write({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                    "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+        assert "result" in self.answer(0)
+        self.write({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def stop(self) -> str:
+        self.write({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
+        self.answer("bye")
+        self.write({"jsonrpc": "2.0", "method": "exit"})
+        _, err = self.proc.communicate(timeout=TIMEOUT)
+        self.stderr = err.decode()
+        return self.stderr

@@ -4,47 +4,37 @@ variable is already set, to anything."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/environ")
+from lsp_support import RawServer
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/environ")
 
 
-def _serve_and_initialize(env: dict[str, str]) -> tuple[dict, list[bytes]]:
-    process = subprocess.Popen([sys.executable, "-m", "promptlsp", "serve"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+def _allocator_after_initialize(env: dict[str, str]) -> list[bytes]:
+    """PYTHONMALLOC in the environment of the process that answered ``initialize``."""
+    server = RawServer(env)
     try:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                           "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
-        process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        process.stdin.flush()
-        length = 0
-        while (line := process.stdout.readline().strip()):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        answer = json.loads(process.stdout.read(length))
-        with open(f"/proc/{process.pid}/environ", "rb") as environ:  # the pid that answered
-            allocator = [v for v in environ.read().split(b"\0") if v.startswith(b"PYTHONMALLOC=")]
-        return answer, allocator
+        server.initialize()  # asserts the answer has a result
+        with open(f"/proc/{server.proc.pid}/environ", "rb") as environ:  # the pid that answered
+            return [v for v in environ.read().split(b"\0") if v.startswith(b"PYTHONMALLOC=")]
     finally:
-        process.kill()
-        process.wait(timeout=30)
+        server.proc.kill()
+        server.proc.wait(timeout=30)
 
 
+@linux_only
 def test_serve_restarts_itself_with_the_system_allocator_and_still_answers():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
-    answer, allocator = _serve_and_initialize(env)
-    assert answer["id"] == 1 and "capabilities" in answer["result"]
-    assert allocator == [b"PYTHONMALLOC=malloc"]
+    assert _allocator_after_initialize(env) == [b"PYTHONMALLOC=malloc"]
 
 
+@linux_only
 def test_a_users_allocator_choice_is_kept():
-    answer, allocator = _serve_and_initialize({**os.environ, "PYTHONMALLOC": "pymalloc"})
-    assert answer["id"] == 1 and allocator == [b"PYTHONMALLOC=pymalloc"]
+    assert _allocator_after_initialize({**os.environ, "PYTHONMALLOC": "pymalloc"}) == [b"PYTHONMALLOC=pymalloc"]
 
 
 def test_in_process_main_never_restarts(monkeypatch):
@@ -58,6 +48,7 @@ def test_in_process_main_never_restarts(monkeypatch):
     assert main(["serve"]) == 0
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the restart is POSIX only")
 def test_the_restart_finds_the_same_package_however_it_was_found(monkeypatch):
     """The restarted process gets this package's folder first on PYTHONPATH (a launcher may have
     found promptlsp through a sys.path entry the new process would not have), keeping the user's."""
