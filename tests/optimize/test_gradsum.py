@@ -91,11 +91,26 @@ async def test_beam_keeps_the_top_b(prompt_file):
     counter = itertools.count()
     routes = gradsum_routes(edit=lambda r: {"template": "Review: {{ review }} #" + str(next(counter))})
     routes["task"] = task
-    finished, events, _, _ = await run(prompt_file, routes, iterations=1, beam_width=2, candidates=3)
-    beam = [e for e in events if e.kind == "beam-updated"][-1]
+    finished, events, _, _ = await run(prompt_file, routes, iterations=2, beam_width=2, candidates=3)
+    (beam,) = [e for e in events if e.kind == "beam-updated"]  # iteration 1: the last one has no selection minibatch
+    assert beam.iteration == 1
     scored = {e.candidate_id: e.score for e in events if e.kind == "candidate-scored" and e.split == "minibatch" and e.iteration == 1}
     contenders = sorted(scored.values(), reverse=True)
     assert len(beam.beam) == 2 and list(beam.scores) == contenders[:2]
+
+
+async def test_the_last_iteration_sends_its_candidates_straight_to_validation(prompt_file):
+    """No selection minibatch in the last iteration: every child of the beam (edits and moves) is
+    scored on the validation split beside the beam and the original, and can win there."""
+    routes = gradsum_routes(edit=lambda r: {"template": "Review: {{ review }}\nAnswer positive or negative."})
+    finished, events, backend, _ = await run(prompt_file, routes, iterations=1, beam_width=2, candidates=2)
+    proposed = {e.candidate_id for e in events if isinstance(e, CandidateProposed)}
+    assert proposed
+    assert not [e for e in events if e.kind == "beam-updated"]
+    minibatch = {e.candidate_id for e in events if e.kind == "candidate-scored" and e.split == "minibatch"}
+    assert minibatch == {prompt_file_initial_id(prompt_file)}  # only the gradient minibatch of the parent
+    validated = {e.candidate_id for e in events if e.kind == "candidate-scored" and e.split == "validation"}
+    assert validated == proposed | {prompt_file_initial_id(prompt_file)}
 
 
 async def test_never_returns_a_prompt_worse_on_validation(prompt_file):
@@ -176,13 +191,13 @@ async def test_a_tight_budget_narrows_an_iteration_instead_of_stopping(prompt_fi
         return out
 
     narrowing = await sweep()
-    widest = GradSum.widest_affordable_step
+    widest = GradSum.next_step
 
-    def whole_or_nothing(self):  # the behaviour without narrowing: the whole iteration or a stop
-        shape = widest(self)
-        return shape if shape == (len(self.beam), self.settings.candidates) else None
+    def whole_or_nothing(self, iteration):  # the behaviour without narrowing: the whole iteration or a stop
+        shape = widest(self, iteration)
+        return shape if shape is not None and shape[:2] == (len(self.beam), self.settings.candidates) else None
 
-    monkeypatch.setattr(GradSum, "widest_affordable_step", whole_or_nothing)
+    monkeypatch.setattr(GradSum, "next_step", whole_or_nothing)
     stopping = await sweep()
     narrowed = {budget: result for budget, result in narrowing.items() if "narrowed" in result[0]}
     assert narrowed, "no budget in the sweep made GRAD-SUM narrow an iteration"

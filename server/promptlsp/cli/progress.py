@@ -108,7 +108,8 @@ class OptimizeProgress:
         elif kind in ("candidate-proposed", "candidate-rejected"):
             self.step = "rewriting"
         elif kind == "iteration-done":
-            self.best = event.best_score
+            if event.best_score is not None:  # a last iteration's candidates are scored in the final validation
+                self.best = event.best_score
             self.iteration = event.iteration + 1
             self.progress.update(self._bar, completed=event.iteration)
             if self.iteration > self.iterations:

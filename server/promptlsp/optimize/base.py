@@ -311,8 +311,9 @@ class Optimizer:
         """Upper bound of calls, tokens and cost for the whole run (cache hits make it cheaper)."""
         return estimate(self.plan())
 
-    def affordable(self, planned: list[PlannedCalls]) -> bool:
-        """Whether ``planned`` plus the final validation fits what is left of the budget."""
+    def affordable(self, planned: list[PlannedCalls], final: list[PlannedCalls] | None = None) -> bool:
+        """Whether ``planned`` plus the final validation (``final``, default :meth:`plan_final`)
+        fits what is left of the budget."""
         budget = self.session.accounting.budget
         if budget is None:
             return True
@@ -322,7 +323,7 @@ class Optimizer:
             max_tokens=None if budget.max_tokens is None else budget.max_tokens - totals.tokens,
             max_usd=None if budget.max_usd is None else budget.max_usd - totals.cost_usd,
         )
-        return estimate(planned + self.plan_final()).exceeds(left) is None
+        return estimate(planned + (self.plan_final() if final is None else final)).exceeds(left) is None
 
     # -- the run ---------------------------------------------------------------------------------------
     async def iterate(self) -> None:  # pragma: no cover - abstract

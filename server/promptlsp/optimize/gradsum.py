@@ -9,9 +9,10 @@ call (``moves.py``): the *answer-format move* when the minibatch shows answers i
 and the *demonstrations move* (DSPy's bootstrapped few-shot) once the task model has answered
 training examples perfectly — its own good answers shown to it. Then every beam
 prompt and candidate is scored on a second, independently drawn minibatch, and the best B form
-the next beam (a tie keeps the older prompt first). After the last iteration the beam is scored
-on the validation split and the best prompt that clearly beats the original is returned (see
-``base.finish``).
+the next beam (a tie keeps the older prompt first). The last iteration — the configured last, or
+the last the budget leaves room for — skips that minibatch: its candidates go straight to the
+final validation, where the beam and they are scored on the validation split and the best prompt
+that clearly beats the original is returned (see ``base.finish``).
 """
 
 from __future__ import annotations
@@ -31,37 +32,55 @@ class GradSum(Optimizer):
         super().__init__(*args, **kwargs)
         self.beam: list[PromptText] = [self.initial]
         self.diagnose = Diagnosis(self)
+        self.unselected: list[PromptText] = []  # the last iteration's children: scored in the final validation
 
     # -- planning -------------------------------------------------------------------------------
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
         beam = 1 if iteration == 1 else self.settings.beam_width
-        return self.plan_step(beam, beam, self.settings.candidates)
+        return self.plan_step(beam, beam, self.settings.candidates, last=iteration == self.settings.iterations)
 
-    def plan_step(self, beam: int, expanded: int, candidates: int) -> list[PlannedCalls]:
-        """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits each."""
+    def plan_step(self, beam: int, expanded: int, candidates: int, *, last: bool = False) -> list[PlannedCalls]:
+        """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits
+        each. A *last* iteration has no selection minibatch: its children are scored on the
+        selection split with the beam (:meth:`plan_final` plans the beam's part)."""
         m = self._minibatch()
         children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the moves
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
             *self.diagnose.plan(expanded, m),  # a gradient per minibatch example, a summary per prompt
             self.plan_optimizer(expanded * candidates * 2, "edit"),  # each may need its one repair
-            *self.plan_evaluation(beam + children, m),  # selection minibatch: the whole beam and the children
+            *(self.plan_evaluation(children, len(self.selection)) if last  # straight to the final validation
+              else self.plan_evaluation(beam + children, m)),  # selection minibatch: the whole beam and the children
         ]
 
-    def widest_affordable_step(self) -> tuple[int, int] | None:
-        """(prompts expanded, edits each) for the next iteration: the full beam and K edits when
-        the budget allows, else the most new candidates that still fit with the final validation
-        (the best prompts of the beam are expanded first); None when not even one edit fits."""
-        beam = len(self.beam)
-        shapes = sorted(((k, c) for k in range(beam, 0, -1) for c in range(self.settings.candidates, 0, -1)),
+    def next_step(self, iteration: int) -> tuple[int, int, bool] | None:
+        """(prompts expanded, edits each, last) for ``iteration``. The whole beam × K edits with a
+        selection minibatch while another iteration can still follow it; otherwise this is the
+        last iteration: the widest shape that fits (the best prompts of the beam expanded first),
+        its children scored on the selection split directly — a 3-example minibatch in front of a
+        validation that can take them all would only add cost and noise. None when not even one
+        edit fits."""
+        beam, k = len(self.beam), self.settings.candidates
+        if iteration < self.settings.iterations:
+            follow = self.plan_step(self.settings.beam_width, 1, 1, last=True)  # the smallest next iteration
+            if self.affordable(self.plan_step(beam, beam, k) + follow):
+                return beam, k, False
+        shapes = sorted(((e, c) for e in range(beam, 0, -1) for c in range(k, 0, -1)),
                         key=lambda shape: -shape[0] * shape[1])  # stable: more prompts expanded first on a tie
+        final = self.plan_final(after_selection=False)
         for expanded, candidates in shapes:
-            if self.affordable(self.plan_step(beam, expanded, candidates)):
-                return expanded, candidates
+            if self.affordable(self.plan_step(beam, expanded, candidates, last=True), final):
+                return expanded, candidates, True
         return None
 
-    def plan_final(self) -> list[PlannedCalls]:
-        return self.plan_evaluation(self.settings.beam_width + 1, len(self.selection))  # the beam and the original
+    def plan_final(self, *, after_selection: bool = True) -> list[PlannedCalls]:
+        """The beam and the original on the selection split: a full beam after a selection
+        minibatch, else the prompts of the beam now (not yet scored there)."""
+        if after_selection:
+            count = self.settings.beam_width + 1
+        else:
+            count = len({p.id for p in [self.initial, *self.beam]} - set(self._selection_reports))
+        return self.plan_evaluation(count, len(self.selection))
 
     # -- one prompt: diagnosis → edits ---------------------------------------------------------------
     async def expand(self, prompt: PromptText, batch, candidates: int) -> list[PromptText]:
@@ -88,21 +107,26 @@ class GradSum(Optimizer):
     async def iterate(self) -> None:
         seed, width = self.settings.seed, self.settings.beam_width
         for iteration in range(1, self.settings.iterations + 1):
-            shape = self.widest_affordable_step()
-            if shape is None:
+            step = self.next_step(iteration)
+            if step is None:
                 self.stopped_for_budget = True
                 return
-            expanded, candidates = shape
+            expanded, candidates, last = step
             if (expanded, candidates) != (len(self.beam), self.settings.candidates):
                 self.narrowed.append(f"iteration {iteration} narrowed to {expanded} prompt(s) × {candidates} edit(s)")
             self.iteration = iteration
             gradient_batch = sample(self.train, self._minibatch(), seed, f"gradient:{iteration}")
-            select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
             children = await gather(*(self.expand(p, gradient_batch, candidates) for p in self.beam[:expanded]))
             pool: dict[str, PromptText] = {p.id: p for p in self.beam}
             for group in children:
                 for child in group:
                     pool.setdefault(child.id, child)
+            if last:  # the children go to the final validation beside the beam
+                self.unselected = [p for p in pool.values() if p not in self.beam]
+                self.stopped_for_budget = iteration < self.settings.iterations
+                self.emit(IterationDone(iteration, self.beam[0].id, None, self.session.accounting.snapshot()))
+                return
+            select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
             contenders = list(pool.values())
             reports = await gather(*(self.evaluate(p, select_batch, label="minibatch") for p in contenders))
             # Stable sort: on a tie the older prompt (listed first) keeps its place.
@@ -114,5 +138,5 @@ class GradSum(Optimizer):
                                     self.session.accounting.snapshot()))
 
     def finalists(self) -> list[PromptText]:
-        return list(self.beam)
+        return [*self.beam, *self.unselected]
 

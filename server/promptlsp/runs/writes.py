@@ -132,7 +132,7 @@ def _best_text(conn: sqlite3.Connection, run_id: str, candidate_id: str) -> str 
 
 def _iteration(conn: sqlite3.Connection, at: Entry, e: ev.IterationDone) -> None:
     conn.execute(
-        "UPDATE runs SET iterations = max(iterations, ?), best_candidate_id = ?, best_score = ?, "
+        "UPDATE runs SET iterations = max(iterations, ?), best_candidate_id = ?, best_score = COALESCE(?, best_score), "
         "accounting = ?, best = COALESCE(?, best) WHERE id = ?",
         (
             e.iteration, text(e.best_candidate_id), e.best_score, to_json(e.accounting),
