@@ -472,6 +472,7 @@ def _load_dataset(result: Analysis, j: int, entry: Mapping[str, Any], offset: in
 
 
 def _check_examples(result: Analysis, examples: list[Collected]) -> None:
+    """What the examples are checked for: none at all, variables, duplicates, `expected`, a validation split."""
     data = result.data or {}
     diagnostics = result.diagnostics
     dataset_trouble = any(d.code.startswith("dataset-") for d in diagnostics)
@@ -482,8 +483,14 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
         return
 
     _check_variables(result, examples)
+    _check_duplicates(result, examples)
+    _check_expected(result, examples)
+    _check_validation_split(result, examples)
 
-    # Duplicates: the same variables and expected answer as an earlier example.
+
+def _check_duplicates(result: Analysis, examples: list[Collected]) -> None:
+    """An example with the same variables and expected answer as an earlier one."""
+    diagnostics = result.diagnostics
     first_seen: dict[str, Collected] = {}
     for item in examples:
         example = item[0]
@@ -501,7 +508,11 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
         else:
             first_seen[key] = item
 
-    # Criteria that compare with `expected`, on examples without one.
+
+def _check_expected(result: Analysis, examples: list[Collected]) -> None:
+    """Criteria or assertions that compare with `expected`, on examples without one."""
+    data = result.data or {}
+    diagnostics = result.diagnostics
     criteria = [c for c in data.get("criteria", []) if isinstance(c, Mapping)] if isinstance(data.get("criteria"), list) else []
     file_needs = [(i, c) for i, c in enumerate(criteria) if model.needs_expected(c)]
     for item in examples:
@@ -523,7 +534,10 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
                 )
             )
 
-    # A validation split (after the seeded assignment of free examples).
+
+def _check_validation_split(result: Analysis, examples: list[Collected]) -> None:
+    """No example in the validation split (after the seeded assignment of free examples)."""
+    data = result.data or {}
     optimize = data.get("optimize") if isinstance(data.get("optimize"), Mapping) else {}
     fraction = optimize.get("validation_fraction", 0.0)
     seed = optimize.get("seed", 0)
@@ -533,7 +547,7 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
         seed = 0
     assigned = model.assign_splits([(e, explicit) for e, explicit, _ in examples], float(fraction), seed)
     if not any(e.split == "validation" for e in assigned):
-        diagnostics.append(
+        result.diagnostics.append(
             Diagnostic.of(
                 "split-no-validation",
                 "no example is in the validation split: the optimizer will pick prompts by their training score; "
