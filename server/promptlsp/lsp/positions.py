@@ -24,5 +24,13 @@ def to_lsp_range(source: SourceText, span: Span, encoding: Encoding) -> types.Ra
     )
 
 
+def range_json(source: SourceText, span: Span, encoding: Encoding) -> dict:
+    """A range as its JSON, for answers too large to build as lsprotocol objects (thousands of
+    ranges: each object's validation and conversion cost more than the whole answer's JSON)."""
+    r = source.range(span, encoding)
+    return {"start": {"line": r.start.line, "character": r.start.character},
+            "end": {"line": r.end.line, "character": r.end.character}}
+
+
 def to_offset(source: SourceText, position: types.Position, encoding: Encoding) -> int:
     return source.offset(Position(position.line, position.character), encoding)
