@@ -143,9 +143,10 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 # Revision of each method's own code, stored with its rows: bump one when a change to it changes
 # its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
 # gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
-REVISIONS = {"gradsum": 5, "tgd": 3}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
+REVISIONS = {"gradsum": 5, "tgd": 4}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
 # 4/3: the demonstrations move, TGD takes a move only when better, placeholder-copy edits dropped
-# gradsum 5: the last iteration's candidates go straight to the final validation (no selection minibatch)
+# gradsum 5 / tgd 4: bounded free text in the answer schemas (maxLength, maxItems); gradsum: the last
+# iteration's candidates go straight to the final validation, edits written from the gradients when the summary fails
 
 
 @dataclass(frozen=True)
@@ -344,10 +345,13 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
     try:
         session = engine.session(budget=Budget(max_calls=args.budget_calls))
         iterations = [0]
+        steps_failed: list[str] = []  # kept in runs.jsonl: which optimizer steps failed, and why
 
         def count(event) -> None:
             if event.kind == "iteration-done":
                 iterations[0] += 1
+            elif event.kind == "step-failed":
+                steps_failed.append(f"{event.phase}: {event.message}"[:200])
 
         optimizer = make_optimizer(pf, session, method=method, emit=count, iterations=args.iterations, seed=seed,
                                    minibatch=args.minibatch)
@@ -366,7 +370,7 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
         flags.append("no budget left to validate: original kept")
     return RunResult(finished.best, wall, 0.0, int(total.get("calls", 0)),
                      "failed" if finished.status == "failed" else "ok", note, flags,
-                     {"iterations_done": iterations[0], "failures": total.get("failures", 0)})
+                     {"iterations_done": iterations[0], "failures": total.get("failures", 0), "steps_failed": steps_failed})
 
 
 def run_peer(method: str, task: Task, pf: PromptFile, seed: int, args, task_ep: Endpoint, opt_ep: Endpoint) -> RunResult:

@@ -62,6 +62,22 @@ async def test_one_summary_per_prompt_per_iteration(prompt_file):
     assert backend.calls_by_phase["edit"] == 2  # candidates = 2
 
 
+async def test_a_failed_summary_still_gets_edits_written_from_the_gradients(prompt_file):
+    """Bad input: the summary step answers garbage twice (the answer and its repair round). The
+    failure is recorded, and the iteration's edits are written from the gradients themselves
+    instead of the iteration ending with no edit at all."""
+    routes = gradsum_routes()
+    routes["summary"] = lambda r: "I think the prompt is fine"  # never JSON
+    finished, events, backend, _ = await run(prompt_file, routes, iterations=1)
+    failed = [e for e in events if e.kind == "step-failed"]
+    assert [e.phase for e in failed] == ["summary"]
+    assert not [e for e in events if isinstance(e, SummaryWritten)]
+    assert backend.calls_by_phase["edit"] == 2
+    for request in backend.requests_for("edit"):
+        assert "no output format" in request["messages"][-1]["content"]  # the gradient's problem
+    assert finished.status == "finished" and "one word" in finished.best.template
+
+
 def prompt_file_initial_id(prompt_file):
     from promptlsp.evaluate.runner import initial_prompt
 

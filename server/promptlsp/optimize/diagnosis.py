@@ -49,7 +49,8 @@ class Diagnosis:
 
     async def __call__(self, prompt: PromptText, report: EvalReport) -> str | None:
         """A gradient per imperfect example of ``report``, one summary with anchored critiques
-        (emitted). Returns the critique text the edits are written from, or None."""
+        (emitted). Returns the critique text the edits are written from — the gradients
+        themselves when the summary step fails —, or None when no gradient was written."""
         o = self.optimizer
         failing = [r for r in report.results if r.score is not None and not r.perfect]
         if not failing:
@@ -60,8 +61,8 @@ class Diagnosis:
             return None
         data = await o.ask(prompt, prompts.summary_messages(o.file.task, prompt, gradients),
                            prompts.SUMMARY_SCHEMA, "summary")
-        if data is None:
-            return None
+        if data is None:  # the failure is recorded (StepFailed); the edits are written from the gradients
+            return prompts.gradients_as_critique(gradients)
         summary = str(data["summary"])
         raw = data["critiques"]
         o.summary(prompt, summary, raw, [example_id for example_id, _ in gradients])

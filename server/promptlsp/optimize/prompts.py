@@ -85,6 +85,16 @@ def _constraints(constraints: Sequence[str]) -> str:
     return "\n## Constraints the new prompt must honour\n" + "\n".join(f"- {c}" for c in constraints) + "\n"
 
 
+def _text(limit: int) -> dict[str, Any]:
+    """A free-text field of an optimizer answer, at most ``limit`` characters. Grammar-constrained
+    decoders (llama.cpp's json_schema) enforce the bound while generating: without it a small
+    model can loop inside one string until ``max_tokens`` cuts the whole answer off (a failed
+    step). The limits leave the answers their prompts ask for room (a sentence, a quoted span),
+    and together fit the optimizer's 512-token default; a longer answer from a model that is not
+    constrained gets the repair round."""
+    return {"type": "string", "maxLength": limit}
+
+
 def _prompt_schema(targets: Sequence[str], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     props: dict[str, Any] = dict(extra or {})
     for target in targets:
@@ -117,8 +127,7 @@ Reply with JSON: {{"comparison": "...", "problem": "...", "quote": "...", "sugge
 # order, so it looks at the output before it diagnoses the prompt.
 GRADIENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"comparison": {"type": "string"}, "problem": {"type": "string"}, "quote": {"type": "string"},
-                   "suggestion": {"type": "string"}},
+    "properties": {"comparison": _text(400), "problem": _text(400), "quote": _text(300), "suggestion": _text(400)},
     "required": ["comparison", "problem", "quote", "suggestion"],
     "additionalProperties": False,
 }
@@ -164,12 +173,13 @@ Reply with JSON: {{"summary": "...", "critiques": [{{"quote": "...", "critique":
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "summary": {"type": "string"},
+        "summary": _text(400),
         "critiques": {
             "type": "array",
+            "maxItems": 3,  # "Write at most 3 critiques"
             "items": {
                 "type": "object",
-                "properties": {"quote": {"type": "string"}, "critique": {"type": "string"}},
+                "properties": {"quote": _text(200), "critique": _text(300)},
                 "required": ["quote", "critique"],
                 "additionalProperties": False,
             },
@@ -178,6 +188,13 @@ SUMMARY_SCHEMA: dict[str, Any] = {
     "required": ["summary", "critiques"],
     "additionalProperties": False,
 }
+
+
+def gradients_as_critique(gradients: Sequence[tuple[str, str]]) -> str:
+    """What the edits are written from when the summary step failed: the gradients themselves
+    (TextGrad's ``tg.sum`` — concatenated, not summarised), so one bad answer costs the summary,
+    not the iteration's edits."""
+    return "\n\n".join(f"Feedback from example {example_id}:\n{text.strip()}" for example_id, text in gradients)
 
 
 def summary_messages(task: str, prompt: PromptText, gradients: Sequence[tuple[str, str]]) -> list[dict]:
@@ -227,8 +244,8 @@ EDIT_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "action": {"type": "string", "enum": ["append", "replace", "insert_after"]},
-                    "find": {"type": "string"},
-                    "text": {"type": "string"},
+                    "find": _text(200),
+                    "text": _text(400),
                 },
                 "required": ["action", "find", "text"],
                 "additionalProperties": False,
@@ -314,7 +331,7 @@ Reply with JSON: {{"feedback": "..."}}"""
 
 FEEDBACK_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"feedback": {"type": "string"}},
+    "properties": {"feedback": _text(1000)},
     "required": ["feedback"],
     "additionalProperties": False,
 }
