@@ -7,8 +7,7 @@ import pytest
 
 from promptlsp.ci import baseline
 
-from conftest import evaluated
-from test_sarif import TWO
+from ci_support import TWO, evaluated
 
 
 def right(request):  # answers every example of TWO correctly except that 😀-bad misses "never"

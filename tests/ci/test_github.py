@@ -3,8 +3,7 @@
 from promptlsp.ci import github
 from promptlsp.ci.batch import load
 
-from conftest import evaluated
-from test_sarif import TWO, WARNED
+from ci_support import TWO, WARNED, evaluated
 
 
 def test_escaping_follows_the_runner():

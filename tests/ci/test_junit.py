@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ET
 from promptlsp.ci import junit
 from promptlsp.ci.batch import load
 
-from conftest import evaluated
-from test_sarif import BROKEN, TWO, WARNED
+from ci_support import BROKEN, TWO, WARNED, evaluated
 
 
 def parsed(tree) -> ET.Element:

@@ -6,30 +6,7 @@ import re
 from promptlsp.ci.sarif import check_log, eval_log
 from promptlsp.document import analyze
 
-from conftest import assert_valid_sarif, evaluated
-
-BROKEN = 'task = "😀 emoji first"\n[prompt]\ntemplate = "😀😀 {{ a }"\n[[examples]]\nvars = { a = 1 }\n'
-WARNED = 'task = "x"\n[prompt]\ntemplate = "😀😀 {{ a }}"\n[[examples]]\nvars = { a = "😀😀", unused = 2 }\nsplit = "validation"\n'
-TWO = '''task = "Say the label."
-[prompt]
-template = "Label: {{ x }}"
-[[criteria]]
-name = "exact"
-type = "equals"
-[[examples]]
-id = "good"
-vars = { x = "yes" }
-expected = "yes"
-[[examples]]
-id = "😀-bad"
-vars = { x = "no" }
-expected = "no"
-assert = [{ name = "says never", type = "contains", value = "never" }]
-[[examples]]
-id = "plain-bad"
-vars = { x = "maybe" }
-expected = "maybe"
-'''
+from ci_support import BROKEN, TWO, WARNED, assert_valid_sarif, evaluated
 
 
 def utf16_position(text: str, offset: int) -> tuple[int, int]:

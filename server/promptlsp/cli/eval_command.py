@@ -120,6 +120,8 @@ def _write(args, items: list[FileEval], comparisons, out, single: bool) -> None:
         out.write("\n")
     else:
         console = Console(file=out, soft_wrap=True)
+        if not console.is_terminal:  # a CI log: whole file names, not rich's 80 columns
+            console.width = max(100, 90 + max(len(item.name) for item in items))
         if single and items[0].report is not None:
             _file_table(console, items[0], args)
         else:
@@ -170,12 +172,12 @@ def _file_table(console: Console, item: FileEval, args) -> None:
 def _summary_table(console: Console, items: list[FileEval]) -> None:
     """Many files: one row each — score per split, passed/total, calls, cost."""
     table = Table(title=f"promptlsp eval: {plural(len(items), 'file')}")
-    for column in ("file", "score", *SPLITS, "passed", "calls", "cost"):
+    for column in ("file", "score", *SPLITS, "passed", "calls", "cached", "cost"):
         table.add_column(column, overflow="fold", justify="left" if column == "file" else "right")
     for item in items:
         if item.report is None:
             why = "unreadable" if item.analysis is None else ("has errors" if not item.runnable else "no examples")
-            table.add_row(item.name, why, *("" for _ in SPLITS), "", "", "")
+            table.add_row(item.name, why, *("" for _ in SPLITS), "", "", "", "")
             continue
         splits = item.report.split_scores()
         passed = sum(r.passed for r in item.results)
@@ -184,7 +186,7 @@ def _summary_table(console: Console, items: list[FileEval]) -> None:
         table.add_row(item.name, format_score(item.score),
                       *(format_score(splits[s]["score"]) if s in splits else "—" for s in SPLITS),
                       f"{passed}/{len(item.results)}",
-                      f"{totals.get('calls', 0)} (+{totals.get('cache_hits', 0)} cached)",
+                      str(totals.get("calls", 0)), str(totals.get("cache_hits", 0)),
                       f"${cost:.4f}" if cost else "—")
     console.print(table)
     failing = [(item, r) for item in items for r in item.results if not r.passed]
