@@ -22,15 +22,16 @@ class Place:
         """First and last line, 1-based."""
         if self.source is None or self.span is None:
             return self.line, self.line
-        return self.source.line_of(self.span.start) + 1, self.source.line_of(self.span.end) + 1
+        found = self.source.range(self.span, "utf-16")
+        return found.start.line + 1, found.end.line + 1
 
     def columns(self, encoding: str) -> tuple[int, int] | None:
         """1-based start column and end column one past the last character (SARIF's and
         GitHub's convention), in ``encoding``'s units; None for a whole line."""
         if self.source is None or self.span is None:
             return None
-        start, end = self.source.range(self.span, encoding)
-        return start.character + 1, end.character + 1
+        found = self.source.range(self.span, encoding)
+        return found.start.character + 1, found.end.character + 1
 
 
 def diagnostic_place(analysis: Analysis, diagnostic: Diagnostic) -> Place:
