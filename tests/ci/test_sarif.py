@@ -91,3 +91,17 @@ def test_the_schema_check_bites(write):
     log["runs"][0]["columnKind"] = "bytes"
     with pytest.raises(AssertionError):
         assert_valid_sarif(log)
+
+
+def test_an_example_from_a_dataset_is_located_at_its_line(write):
+    write("data/rows.jsonl", '{"id": "r1", "w": "a", "expected": "a"}\n{"id": "r2", "w": "b", "expected": "b"}\n')
+    path = write("rows.prompt.toml", 'task = "Echo."\n[prompt]\ntemplate = "{{ w }}"\n[[criteria]]\ntype = "equals"\n'
+                 '[[datasets]]\npath = "data/rows.jsonl"\n')
+    items = evaluated([path], lambda request: "a")
+    assert items[0].runnable, items[0].analysis.diagnostics
+    log = eval_log(items)
+    assert_valid_sarif(log)
+    (result,) = log["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert result["properties"]["example"] == "r2"
+    assert location == {"artifactLocation": {"uri": "data/rows.jsonl", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 2}}

@@ -16,6 +16,7 @@ from ..document import Analysis, analyze, find_root, read_text
 from ..document.model import Example
 from ..engine.accounting import scope
 from ..evaluate.results import EvalReport, ExampleResult
+from .targets import display_name
 
 
 @dataclass
@@ -51,15 +52,6 @@ class FileEval:
             return True
         score = self.score
         return score is not None and score >= min_score and not any(r.score is None for r in self.results)
-
-
-def display_name(path: Path, base: Path | None = None) -> str:
-    """``path`` relative to ``base`` (default: the working folder) when below it, in ``/`` form."""
-    base = (base or Path.cwd()).resolve()
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
 
 
 def load(path: Path, root: Path | None, split: str) -> FileEval:

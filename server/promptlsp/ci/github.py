@@ -9,11 +9,14 @@ the text output's ``path:line:col``.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from ..document import Analysis
-from .batch import FileEval, display_name
 from .places import Place, diagnostic_place, example_place, failure_reason
+from .targets import display_name
+
+if TYPE_CHECKING:  # the batch (asyncio) is eval's; check annotates without it
+    from .batch import FileEval
 
 COMMANDS = {"error": "error", "warning": "warning", "information": "notice", "hint": "notice"}
 
@@ -47,7 +50,7 @@ def diagnostic_lines(name: str, analysis: Analysis) -> Iterator[str]:
         yield annotation(d.severity, name, diagnostic_place(analysis, d), d.message, f"promptlsp {d.code}")
 
 
-def eval_lines(items: Iterable[FileEval]) -> Iterator[str]:
+def eval_lines(items: Iterable["FileEval"]) -> Iterator[str]:
     """An error per failing example (and per diagnostic of a file that could not run)."""
     for item in items:
         if item.analysis is None:

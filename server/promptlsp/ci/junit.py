@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..document import Analysis
 from ..evaluate.results import format_score
-from .batch import FileEval
 from .places import diagnostic_place, failure_reason
+
+if TYPE_CHECKING:  # the batch (asyncio) is eval's; check's reports do without it
+    from .batch import FileEval
 
 OUTPUT_LIMIT = 4000  # characters of a model output in <system-out>
 # Characters XML 1.0 cannot carry at all (ElementTree would write them and break the file).
@@ -99,7 +101,7 @@ def _example_case(name: str, result) -> ET.Element:
     return case
 
 
-def eval_xml(items: Iterable[FileEval]) -> ET.ElementTree:
+def eval_xml(items: Iterable["FileEval"]) -> ET.ElementTree:
     root = ET.Element("testsuites", {"name": "promptlsp eval"})
     suites = []
     for item in items:

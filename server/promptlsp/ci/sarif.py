@@ -11,14 +11,16 @@ are relative to ``%SRCROOT%`` — the folder the command ran in — when the fil
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
 from ..document import CODES, Analysis
-from .batch import FileEval
 from .places import Place, diagnostic_place, example_place, failing_check, failure_reason
 
-SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+if TYPE_CHECKING:  # the batch (asyncio) is eval's; check's reports do without it
+    from .batch import FileEval
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 VERSION = "2.1.0"
 OUTPUT_LIMIT = 1000  # characters of a model output kept in a result's properties
 LEVELS = {"error": "error", "warning": "warning", "information": "note", "hint": "note"}
@@ -113,7 +115,7 @@ def check_log(files: Iterable[tuple[Path, Analysis | None, str | None]], base: P
     return log.log("check")
 
 
-def eval_log(items: Iterable[FileEval], base: Path | None = None) -> dict[str, Any]:
+def eval_log(items: Iterable["FileEval"], base: Path | None = None) -> dict[str, Any]:
     """The SARIF log of ``eval``: failing examples, and the diagnostics of files with errors."""
     log = _Log(base or Path.cwd())
     for item in items:

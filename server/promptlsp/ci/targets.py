@@ -27,6 +27,15 @@ def _in_folder(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def display_name(path: Path, base: Path | None = None) -> str:
+    """``path`` relative to ``base`` (default: the working folder) when below it, in ``/`` form."""
+    base = (base or Path.cwd()).resolve()
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
 def expand(arguments: list[str]) -> Targets:
     """Files as given (any name: the user chose them), folders searched recursively, globs
     (``**`` included) expanded; duplicates dropped, first mention wins."""

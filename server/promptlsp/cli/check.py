@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ci import github
-from ..ci.batch import display_name
-from ..ci.targets import expand
+from ..ci.targets import display_name, expand
 from ..document import Analysis, analyze, read_text
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, print_diagnostics, records, unreadable
 from .report_output import annotate, report_stream
