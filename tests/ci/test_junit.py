@@ -34,6 +34,10 @@ def test_eval_suites_cases_and_failure_messages(write):
     assert cases["good"].find("failure").get("message").startswith("exact: ")
     assert cases["good"].find("failure").get("type") == "equals"
     assert cases["good"].find("system-out").text == "no"
+    # where each fails: the example's id, or the failing assert's line
+    lines = TWO.splitlines()
+    assert (cases["good"].get("file"), cases["good"].get("line")) == ("a/two.prompt.toml", str(lines.index('id = "good"') + 1))
+    assert cases["😀-bad"].get("line") == str(next(i for i, l in enumerate(lines) if "says never" in l) + 1)
     # the file with errors: one failed case listing its diagnostics
     (case,) = suites["b/broken.prompt.toml"].findall("testcase")
     assert "[template-syntax]" in case.find("failure").text

@@ -69,6 +69,8 @@ def test_eval_failing_examples_are_results_at_their_assert_or_id(write):
     assert (region["startLine"], region["startColumn"]) == utf16_position(text, id_offset)
     assert (region["endLine"], region["endColumn"]) == utf16_position(text, id_offset + len('"good"'))
     assert by_example["good"]["properties"]["output"] == "no"
+    fingerprints = [r["partialFingerprints"]["promptlsp/example/v1"] for r in by_example.values()]
+    assert len(set(fingerprints)) == 3 and "prompts/two.prompt.toml\ngood\ncheck/equals" in fingerprints
     assert by_example["😀-bad"]["ruleId"] == "check/contains" and "says never" in by_example["😀-bad"]["message"]["text"]
     region = by_example["😀-bad"]["locations"][0]["physicalLocation"]["region"]
     assert_at = text.index('{ name = "says never"')

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Iterable
 
 from ..document import Analysis
 from ..evaluate.results import format_score
-from .places import diagnostic_place, failure_reason
+from .places import diagnostic_place, example_place, failure_reason
+from .targets import display_name
 
 if TYPE_CHECKING:  # the batch (asyncio) is eval's; check's reports do without it
     from .batch import FileEval
@@ -57,9 +58,8 @@ def _count(parent: ET.Element, suites: list[ET.Element]) -> None:
         parent.set(key, str(sum(int(s.get(key, "0")) for s in suites)))
 
 
-def _suite(root: ET.Element, name: str, path: Path, cases: list[ET.Element],
-           properties: dict[str, str] | None = None) -> ET.Element:
-    suite = ET.SubElement(root, "testsuite", {"name": _text(name), "file": _text(path.as_posix())})
+def _suite(root: ET.Element, name: str, cases: list[ET.Element], properties: dict[str, str] | None = None) -> ET.Element:
+    suite = ET.SubElement(root, "testsuite", {"name": _text(name)})
     if properties:
         holder = ET.SubElement(suite, "properties")
         for key, value in properties.items():
@@ -87,8 +87,11 @@ def _file_case(name: str, label: str, analysis: Analysis | None, error: str | No
     return case
 
 
-def _example_case(name: str, result) -> ET.Element:
-    case = ET.Element("testcase", {"name": _text(result.example_id), "classname": _text(name)})
+def _example_case(item: "FileEval", result) -> ET.Element:
+    """A test case named by the example, its class the file, ``file``/``line`` where it fails."""
+    place = example_place(item.analysis, result)
+    case = ET.Element("testcase", {"name": _text(result.example_id), "classname": _text(item.name),
+                                   "file": _text(display_name(place.path)), "line": str(place.lines()[0])})
     if result.output is None and result.failure != "render":
         _element(case, "error", result.error or "", message=result.error or "no output", type=result.failure or "error")
     elif not result.passed or result.failure == "render":
@@ -108,12 +111,12 @@ def eval_xml(items: Iterable["FileEval"]) -> ET.ElementTree:
         if not item.runnable:
             cases = [_file_case(item.name, "(file)", item.analysis, item.error)]
         else:
-            cases = [_example_case(item.name, r) for r in item.results]
+            cases = [_example_case(item, r) for r in item.results]
         properties = None
         if item.report is not None:
             properties = {"score": format_score(item.score)} | {
                 f"score.{split}": format_score(row["score"]) for split, row in item.report.split_scores().items()}
-        suites.append(_suite(root, item.name, item.path, cases, properties))
+        suites.append(_suite(root, item.name, cases, properties))
     _count(root, suites)
     return ET.ElementTree(root)
 
@@ -122,7 +125,7 @@ def check_xml(files: Iterable[tuple[Path, str, Analysis | None, str | None]]) ->
     """(path, name shown, analysis or None, why unreadable) per file: one suite, a case per file."""
     root = ET.Element("testsuites", {"name": "promptlsp check"})
     cases = [_file_case(name, name, analysis, error) for _, name, analysis, error in files]
-    suite = _suite(root, "promptlsp check", Path("."), cases)
+    suite = _suite(root, "promptlsp check", cases)
     _count(root, [suite])
     return ET.ElementTree(root)
 

@@ -66,10 +66,13 @@ class _Log:
             region |= {"startColumn": columns[0], "endLine": last, "endColumn": columns[1]}
         return {"physicalLocation": {"artifactLocation": self.artifact(place.path), "region": region}}
 
-    def add(self, rule_id: str, level: str, message: str, place: Place, properties: dict | None = None) -> None:
+    def add(self, rule_id: str, level: str, message: str, place: Place, properties: dict | None = None,
+            fingerprint: str | None = None) -> None:
         index = list(self.rules).index(rule_id)
         result = {"ruleId": rule_id, "ruleIndex": index, "level": level, "message": {"text": message},
                   "locations": [self.location(place)]}
+        if fingerprint is not None:  # the same alert after the lines moved: dashboards track it
+            result["partialFingerprints"] = {"promptlsp/example/v1": fingerprint}
         if properties:
             result["properties"] = properties
         self.results.append(result)
@@ -140,5 +143,5 @@ def eval_log(items: Iterable["FileEval"], base: Path | None = None) -> dict[str,
             message = f"example '{result.example_id}' failed: {failure_reason(result)}"
             log.add(rule_id, "error", message, example_place(item.analysis, result),
                     {"example": result.example_id, "split": result.split, "score": score,
-                     "output": _bounded(result.output)})
+                     "output": _bounded(result.output)}, fingerprint=f"{item.name}\n{result.example_id}\n{rule_id}")
     return log.log("eval")
