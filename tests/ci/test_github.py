@@ -35,3 +35,9 @@ def test_eval_annotations_one_error_per_failing_example(write):
     lines = list(github.eval_lines(items))
     assert len(lines) == 3 and all(l.startswith("::error file=two.prompt.toml,line=") for l in lines)
     assert all("\n" not in l for l in lines)
+
+
+def test_notes_are_not_annotations(write):
+    item = load(write("noted.prompt.toml", 'task = "x"\n[prompt]\ntemplate = "hi"\n[[examples]]\nvars = {}\n'), None, "all")
+    assert [d.severity for d in item.analysis.diagnostics] == ["information"]
+    assert list(github.diagnostic_lines(item.name, item.analysis)) == []

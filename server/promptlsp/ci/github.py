@@ -1,5 +1,6 @@
 """GitHub Actions annotations: ``::error file=…,line=…,col=…::message`` lines that the runner
-turns into notes on the pull request's diff (only when ``GITHUB_ACTIONS=true``).
+turns into notes on the pull request's diff (only when ``GITHUB_ACTIONS=true``): errors and
+warnings of ``check``, an error per failing example of ``eval``.
 
 Escaping follows the runner's rules: in the message ``%``, CR and LF are percent-encoded; in
 property values ``:`` and ``,`` are too. Columns are 1-based characters (code points), as in
@@ -18,7 +19,7 @@ from .targets import display_name
 if TYPE_CHECKING:  # the batch (asyncio) is eval's; check annotates without it
     from .batch import FileEval
 
-COMMANDS = {"error": "error", "warning": "warning", "information": "notice", "hint": "notice"}
+COMMANDS = {"error": "error", "warning": "warning"}  # notes and hints stay in the log: they would crowd the diff
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -47,7 +48,8 @@ def annotation(level: str, name: str, place: Place, message: str, title: str | N
 
 def diagnostic_lines(name: str, analysis: Analysis) -> Iterator[str]:
     for d in sorted(analysis.diagnostics, key=lambda d: d.span.start):
-        yield annotation(d.severity, name, diagnostic_place(analysis, d), d.message, f"promptlsp {d.code}")
+        if d.severity in COMMANDS:
+            yield annotation(d.severity, name, diagnostic_place(analysis, d), d.message, f"promptlsp {d.code}")
 
 
 def eval_lines(items: Iterable["FileEval"]) -> Iterator[str]:
