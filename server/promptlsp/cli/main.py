@@ -20,16 +20,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     check = sub.add_parser("check", help="validate .prompt.toml files (exit 0 clean, 1 errors, 2 usage/unreadable)")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("files", nargs="+", metavar="PATH", help="prompt files, folders (searched for *.prompt.toml) or globs")
+    check.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
+    check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     check.add_argument("--root", help="workspace root for dataset paths (default: nearest folder with .git, "
                        ".promptlsp or pyproject.toml, else the file's folder)")
 
-    evaluate = sub.add_parser("eval", help="run the prompt on its examples and score them")
-    evaluate.add_argument("file", metavar="FILE")
+    evaluate = sub.add_parser("eval", help="run prompts on their examples and score them (exit 0 passed, 1 a gate "
+                              "failed or a file has errors, 2 usage/unreadable, 3 --baseline regression)")
+    evaluate.add_argument("paths", nargs="+", metavar="PATH", help="prompt files, folders (searched for *.prompt.toml) or globs")
     evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="all")
-    evaluate.add_argument("--min-score", type=float, help="exit 1 when the score is below this (a CI gate)")
-    evaluate.add_argument("--format", choices=("text", "json"), default="text")
+    evaluate.add_argument("--min-score", type=float, help="exit 1 when a file's score is below this (a CI gate)")
+    evaluate.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
+    evaluate.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    evaluate.add_argument("--budget-calls", type=_positive, help="cap on model calls over all the files (cache hits are free)")
+    evaluate.add_argument("--baseline", metavar="FILE", help="exit 3 when a file's score dropped below this baseline's")
+    evaluate.add_argument("--tolerance", type=float, default=0.0, help="how far a score may drop below the baseline (default 0)")
+    evaluate.add_argument("--save-baseline", nargs="?", const=".promptlsp/baseline.json", metavar="FILE",
+                          help="write the per-example scores to FILE (default .promptlsp/baseline.json), to commit")
     evaluate.add_argument("--no-cache", action="store_true",
                           help="ask the models afresh (fresh answers still replace cached ones)")
     evaluate.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
