@@ -164,3 +164,12 @@ def test_run_ids_match_by_unambiguous_prefix(store):
     for wildcard in ("%", "_"):  # SQL LIKE's wildcards match only themselves
         with pytest.raises(RunNotFound):
             find_run(store, wildcard)
+
+
+def test_a_run_that_only_started_still_has_a_report(store):
+    store.record("r-started", RunStarted("r-started", "tgd", None, INITIAL, {}, {}))
+    report = build_report(store, "r-started")
+    assert report.points == () and report.diff == "" and report.total is None and report.iterations == 0
+    page = parse(render_html(report))
+    assert "No candidate was scored." in "".join(page.text)
+    assert render_text(report).startswith("run r-started · tgd · running · (no file)")
