@@ -66,8 +66,8 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _png_colours(data: bytes) -> int:
-    """How many distinct RGB(A) pixels values the image has (8-bit RGB/RGBA, no interlace)."""
+def _png_colours(data: bytes) -> set[bytes]:
+    """The distinct RGB values of the image's pixels (8-bit RGB/RGBA, no interlace)."""
     width, height = _png_size(data)
     depth, colour_type = data[24], data[25]
     assert depth == 8 and colour_type in (2, 6)
@@ -98,7 +98,7 @@ def _png_colours(data: bytes) -> int:
                 line[x] = (line[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
         rows.append(bytes(line))
         prev = line
-    return len({row[i:i + 3] for row in rows for i in range(0, stride, bpp)})
+    return {row[i:i + 3] for row in rows for i in range(0, stride, bpp)}
 
 
 def _chromium() -> str | None:
@@ -128,5 +128,9 @@ def test_the_html_report_renders_in_headless_chromium(two_runs, capsys, tmp_path
     assert shot.exists(), proc.stderr[-2000:]
     data = shot.read_bytes()
     assert _png_size(data) == (1000, 1400)
-    assert len(data) > 20_000 and _png_colours(data) > 50  # text, a chart and a diff, not a blank page
+    colours = _png_colours(data)
+    assert len(data) > 20_000 and len(colours) > 50  # text, a chart and a diff, not a blank page
+    # the chart was drawn (its plot area's fill is nowhere else), with its validation dots' green and
+    # the best line's blue; the diff's added lines are green too
+    assert {bytes.fromhex("fbfbfd"), bytes.fromhex("1b9e5a"), bytes.fromhex("2f6fdf"), bytes.fromhex("dafbe1")} <= colours
     shutil.copyfile(page, ARTIFACTS / "run-report.html")

@@ -242,6 +242,7 @@ async def test_run_report_is_the_clis_page(client: LanguageClient, stub: StubSer
     report = await _request(client, "promptlsp/runReport", {"uri": uri, "runId": first["runId"][:8]})
     assert report["runId"] == first["runId"]
     assert report["html"].startswith("<!DOCTYPE html>") and "<svg" in report["html"] and "<script" not in report["html"]
+    assert (await _command(client, "promptlsp.runReport", {"uri": uri, "runId": first["runId"]}))["runId"] == first["runId"]
     for params, message in (({"uri": uri, "runId": "zz"}, "no run 'zz'"), ({"uri": uri}, "missing 'runId'")):
         with pytest.raises(JsonRpcException) as caught:
             await _request(client, "promptlsp/runReport", params)

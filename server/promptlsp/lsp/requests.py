@@ -15,7 +15,7 @@ Custom requests (for clients that can send them, e.g. VS Code)::
 notification with a Cancel button), else on a token the server creates.
 
 The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.estimate``,
-``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``, ``promptlsp.runReport``; one argument: an object like
 the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
 ``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
 
@@ -53,9 +53,9 @@ log = logging.getLogger("promptlsp.lsp.requests")
 
 ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
 RUNS, CANDIDATES, RUN_REPORT = "promptlsp/runs", "promptlsp/candidates", "promptlsp/runReport"
-CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_RUN_REPORT, CMD_CANCEL = (
     "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
-    "promptlsp.cancel",
+    "promptlsp.runReport", "promptlsp.cancel",
 )
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
 
@@ -388,7 +388,8 @@ class Requests:
             yield Handler(method, _guard(method, operation))
         for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
                                 (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
-                                (CMD_CANDIDATES, self.candidates), (CMD_CANCEL, self.cancel_command)):
+                                (CMD_CANDIDATES, self.candidates), (CMD_RUN_REPORT, self.run_report),
+                                (CMD_CANCEL, self.cancel_command)):
             yield Handler(name, _command(_guard(name, operation)), command=True)
 
 
