@@ -17,7 +17,8 @@ def workspace_store(root: str | None, file: str | None) -> RunStore:
     never created by looking."""
     from ..document import find_root
 
-    workspace = Path(root) if root else find_root(Path(file) if file else Path.cwd() / "x")
+    # find_root looks upwards from a file's folder; without a file, from the current folder
+    workspace = Path(root) if root else find_root(Path(file) if file else Path.cwd() / "any.prompt.toml")
     path = runs_path(workspace)
     if not path.exists():
         raise CommandError(f"no run store at {path} (runs are recorded by promptlsp optimize and the editor)")
