@@ -236,6 +236,19 @@ async def test_runs_candidates_and_evaluate_after_a_run(client: LanguageClient, 
     assert report["score"] == 0.0 and len(report["examples"]) == 4
 
 
+async def test_run_report_is_the_clis_page(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    first = await _request(client, "promptlsp/optimize", {"uri": uri, "iterations": 1})
+    report = await _request(client, "promptlsp/runReport", {"uri": uri, "runId": first["runId"][:8]})
+    assert report["runId"] == first["runId"]
+    assert report["html"].startswith("<!DOCTYPE html>") and "<svg" in report["html"] and "<script" not in report["html"]
+    assert (await _command(client, "promptlsp.runReport", {"uri": uri, "runId": first["runId"]}))["runId"] == first["runId"]
+    for params, message in (({"uri": uri, "runId": "zz"}, "no run 'zz'"), ({"uri": uri}, "missing 'runId'")):
+        with pytest.raises(JsonRpcException) as caught:
+            await _request(client, "promptlsp/runReport", params)
+        assert message in caught.value.message
+
+
 SETTINGS_FILE = """task = "Classify the sentiment of a product review."
 [prompt]
 template = "Review: {{ review }}\\nWhat is the sentiment?"

@@ -1,7 +1,8 @@
 /**
  * The "Optimize prompt", "Evaluate prompt" and "Show run history" commands: estimate and
  * confirm, run with a cancellable notification fed by the server's `$/progress` on a
- * client-created workDoneToken, then show the outcome (a diff, the results view, a message).
+ * client-created workDoneToken, then show the outcome (a diff, the results view, a message);
+ * a run picked from the history opens its report (the server's page, with the score chart).
  */
 import { randomUUID } from 'crypto';
 import * as vscode from 'vscode';
@@ -14,10 +15,12 @@ import { baseName, formatScore } from './core/format';
 import { formatRuns } from './core/history';
 import { ProgressTracker } from './core/progress';
 import { classifyRun, parseRunSummary } from './core/proposal';
+import { parseRunReport } from './core/report';
 import { confirmThresholds } from './core/settings';
 import { Reservations } from './core/slots';
 import { PROPOSED_SCHEME, Proposals } from './proposals';
 import { ServerManager, settingsReader } from './server';
+import { RunReportPanel } from './views/report';
 import { ResultsView } from './views/results';
 import { StatusBar } from './views/status';
 
@@ -50,6 +53,7 @@ export class Runs implements vscode.Disposable {
   /** The command in progress on each file (from its check to its end, estimate and confirm
    * included), with the source that cancels it. */
   private readonly active = new Reservations<vscode.CancellationTokenSource>();
+  private readonly report = new RunReportPanel();
 
   constructor(
     private readonly server: ServerManager,
@@ -344,9 +348,21 @@ export class Runs implements vscode.Disposable {
       matchOnDescription: true,
       matchOnDetail: true,
     });
-    if (choice !== undefined) {
-      this.log.info(`run ${choice.id}: ${choice.label.replace(/^\$\([^)]*\)\s*/, '')} · ${choice.description} · ${choice.detail}`);
-      this.log.show(true);
+    if (choice === undefined) {
+      return;
+    }
+    this.log.info(`run ${choice.id}: ${choice.label.replace(/^\$\([^)]*\)\s*/, '')} · ${choice.description} · ${choice.detail}`);
+    let raw;
+    try {
+      raw = await client.sendRequest('promptlsp/runReport', { uri: client.code2ProtocolConverter.asUri(document.uri), runId: choice.id });
+    } catch (error) {
+      const failure = describeRequestError(error, 'promptlsp/runReport');
+      this.error(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
+      return;
+    }
+    const report = this.parsed(raw, parseRunReport);
+    if (report !== undefined) {
+      this.report.show(report, name);
     }
   }
 
@@ -364,5 +380,6 @@ export class Runs implements vscode.Disposable {
 
   dispose(): void {
     this.active.clear().forEach((s) => s.cancel());
+    this.report.dispose();
   }
 }

@@ -13,6 +13,7 @@ from typing import Sequence
 
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
+    from ..runs.records import STATUSES
 
     parser = argparse.ArgumentParser(prog="promptlsp", description=__doc__.splitlines()[0].split("— ")[-1])
     parser.add_argument("--version", action="version", version=f"promptlsp {__version__}")
@@ -53,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
                           help="ask the models afresh (fresh answers still replace cached ones)")
     optimize.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
 
+    runs = sub.add_parser("runs", help="list the recorded optimization runs, newest first")
+    runs.add_argument("--file", help="only the runs of this prompt file")
+    runs.add_argument("--status", choices=STATUSES, help="only the runs with this status")
+    runs.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    runs.add_argument("--format", choices=("text", "json"), default="text")
+    runs.add_argument("--root", help="workspace root holding .promptlsp/runs.sqlite (default: the file's, else the current folder's)")
+
+    report = sub.add_parser("report", help="one recorded run: scores per iteration, critiques, diff, cost per phase")
+    report.add_argument("run_id", metavar="RUN_ID", help="a run id or an unambiguous prefix of one")
+    report.add_argument("--html", metavar="OUT", help="write a self-contained HTML page (with a score chart) to OUT")
+    report.add_argument("--root", help="workspace root holding .promptlsp/runs.sqlite (default: the current folder's)")
+
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     transport = serve.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="talk JSON-RPC over stdin/stdout (default)")
@@ -71,7 +84,7 @@ def _positive(text: str) -> int:
 
 def entry() -> int:
     """The ``promptlsp`` console script and ``python -m promptlsp``: :func:`main`, then — after
-    ``check``, ``eval`` and ``optimize`` — an immediate exit (see ``exit.py``); ``serve`` first
+    every command but ``serve`` — an immediate exit (see ``exit.py``); ``serve`` first
     restarts itself with the C allocator (see ``serve_command.use_system_allocator``)."""
     return main(exit_fast=True)
 
@@ -106,6 +119,10 @@ def _run(args: argparse.Namespace) -> int:
             from .eval_command import run
         elif args.command == "serve":
             from .serve_command import run
+        elif args.command == "runs":
+            from .runs_command import run
+        elif args.command == "report":
+            from .report_command import run
         else:
             from .optimize_command import run
         return run(args)

@@ -8,13 +8,14 @@ Custom requests (for clients that can send them, e.g. VS Code)::
     promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
     promptlsp/runs        {uri}                                               -> runs, newest first
     promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
+    promptlsp/runReport   {uri, runId}        -> {runId, html}: the page of ``promptlsp report --html``
 
 ``promptlsp/optimize`` and ``promptlsp/evaluate`` report ``$/progress`` on the request's own
 ``workDoneToken`` when the client sends one (so a client can show it where it likes, e.g. a
 notification with a Cancel button), else on a token the server creates.
 
 The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.estimate``,
-``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``, ``promptlsp.runReport``; one argument: an object like
 the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
 ``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
 
@@ -51,10 +52,10 @@ from .server import PromptLanguageServer
 log = logging.getLogger("promptlsp.lsp.requests")
 
 ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
-RUNS, CANDIDATES = "promptlsp/runs", "promptlsp/candidates"
-CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+RUNS, CANDIDATES, RUN_REPORT = "promptlsp/runs", "promptlsp/candidates", "promptlsp/runReport"
+CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_RUN_REPORT, CMD_CANCEL = (
     "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
-    "promptlsp.cancel",
+    "promptlsp.runReport", "promptlsp.cancel",
 )
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
 
@@ -356,6 +357,23 @@ class Requests:
             raise Refused(message=f"no run {run_id!r} in the run store")
         return {"runId": run_id, "candidates": [c.to_dict() for c in store.candidates(run_id)]}
 
+    async def run_report(self, raw: Any) -> dict[str, Any]:
+        """The run's report page (score chart, critiques, diff, cost per phase), as the CLI writes it."""
+        from ..runs.report import RunNotFound, build_report
+        from ..runs.report_render import render_html
+
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        run_id = params.get("runId")
+        if not isinstance(run_id, str):
+            raise JsonRpcInvalidParams(message="missing 'runId' (a run id from promptlsp/runs)")
+        store = self.service.store(self.root(path))
+        try:
+            report = build_report(store, run_id)
+        except RunNotFound as exc:
+            raise Refused(message=str(exc)) from None
+        return {"runId": report.run.id, "html": render_html(report)}
+
     async def cancel_command(self, raw: Any) -> dict[str, Any]:
         params = _params(raw)
         uri, run_id = params.get("uri"), params.get("runId")
@@ -366,11 +384,12 @@ class Requests:
 
     def handlers(self) -> Iterable[Handler]:
         for method, operation in ((ESTIMATE, self.estimate), (OPTIMIZE, self.optimize), (EVALUATE, self.evaluate),
-                                  (RUNS, self.runs), (CANDIDATES, self.candidates)):
+                                  (RUNS, self.runs), (CANDIDATES, self.candidates), (RUN_REPORT, self.run_report)):
             yield Handler(method, _guard(method, operation))
         for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
                                 (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
-                                (CMD_CANDIDATES, self.candidates), (CMD_CANCEL, self.cancel_command)):
+                                (CMD_CANDIDATES, self.candidates), (CMD_RUN_REPORT, self.run_report),
+                                (CMD_CANCEL, self.cancel_command)):
             yield Handler(name, _command(_guard(name, operation)), command=True)
 
 

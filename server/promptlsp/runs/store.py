@@ -52,6 +52,7 @@ Times are Unix seconds (float). ``runs.file`` is ``normalize_file()`` of the eve
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sqlite3
@@ -248,11 +249,35 @@ class RunStore:
         ]
 
     @_guarded
-    def runs(self, file: str | os.PathLike[str] | None = None, limit: int = 50) -> list[RunRecord]:
-        """Runs, newest first; only those of ``file`` when given."""
-        if file is None:
-            return self._select_runs("", (), limit)
-        return self._select_runs("WHERE file = ?", (normalize_file(file),), limit)
+    def runs(self, file: str | os.PathLike[str] | None = None, limit: int | None = 50, *,
+             status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first; only those of ``file`` and with ``status`` when given."""
+        conditions, params = [], []
+        if file is not None:
+            conditions.append("file = ?")
+            params.append(normalize_file(file))
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status)
+        return self._select_runs(f"WHERE {' AND '.join(conditions)}" if conditions else "", params, limit)
+
+    @_guarded
+    def run_ids(self, prefix: str) -> list[str]:
+        """The ids of the runs that start with ``prefix`` (at most a few: enough to say it is ambiguous)."""
+        rows = self._conn.execute("SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 10",
+                                  (len(prefix), prefix))
+        return [row["id"] for row in rows]
+
+    @_guarded
+    def events(self, run_id: str, kinds: Iterable[str] | None = None) -> list[tuple[int, float, dict[str, Any]]]:
+        """Run ``run_id``'s recorded events as ``(seq, ts, event.to_dict())``, in order; only those
+        of ``kinds`` (``"summary"``, ``"iteration-done"``…) when given."""
+        sql, params = "SELECT seq, ts, data FROM events WHERE run_id = ?", [run_id]
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params.extend(kinds)
+        return [(row["seq"], row["ts"], json.loads(row["data"])) for row in self._conn.execute(sql + " ORDER BY seq", params)]
 
     @_guarded
     def run(self, run_id: str) -> RunSummary | None:
