@@ -63,6 +63,17 @@ export async function goTo(page, line, column = 1) {
   await input.press('Enter');
   await input.waitFor({ state: 'hidden', timeout: 15000 });
   await waitForCursor(page, line, column);
+  await waitForEditorFocus(page);
+}
+
+/** Whether the keyboard focus is in the active text editor (keys reach it). */
+export async function editorHasFocus(page) {
+  return page.evaluate(() => Boolean(document.activeElement?.closest('.editor-instance .monaco-editor')));
+}
+
+/** Wait until the keyboard focus is back in the text editor (a closing quick input returns it later). */
+export async function waitForEditorFocus(page, timeout = 15000) {
+  await waitFor('the keyboard focus in the editor', () => editorHasFocus(page), { timeout, interval: 100 });
 }
 
 /** 1-based line number of the first line of `text` (split at \n) for which `test(line)` holds. */

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 import { log, waitFor, withSession } from '../lib/harness.mjs';
 import {
-  columnOf, EDITOR_SETTINGS, goTo, lineNumber, openWithServer, renderedLine, save, waitForLine,
+  columnOf, EDITOR_SETTINGS, editorHasFocus, goTo, lineNumber, openWithServer, renderedLine, save, waitForLine,
 } from '../lib/editor.mjs';
 import { readBytes } from '../lib/prompt-file.mjs';
 import { toasts } from '../lib/workbench.mjs';
@@ -19,9 +19,18 @@ const KEY = 'vars = { review = "';
 
 /** F2 at the cursor: wait for the rename box and return its input (its value checked). */
 async function openRename(page, current) {
-  await page.keyboard.press('F2');
   const input = page.locator('.monaco-editor .rename-box input');
-  await input.waitFor({ state: 'visible', timeout: 30000 });
+  // F2 again if no box came (a key pressed while the server was still busy may be lost)
+  let pressed = 0;
+  await waitFor('the rename box', async () => {
+    if (await input.isVisible()) return true;
+    if (Date.now() - pressed > 5000 && (await editorHasFocus(page))) {
+      if (pressed) log('no rename box 5 s after F2: pressing F2 again');
+      pressed = Date.now();
+      await page.keyboard.press('F2');
+    }
+    return false;
+  }, { timeout: 45000 });
   // the server's prepareRename gives the range and the placeholder
   await waitFor(`the rename box to hold "${current}"`, async () => (await input.inputValue()) === current, { timeout: 15000 });
   return input;
