@@ -1,6 +1,7 @@
 // j. "Run example" (the server's code lens on an example): the prompt runs on that one example
 // with the task model (the scripted stub) and its result shows inline, as an inlay hint after the
-// example (✗, the start of the model's output), whose hover has the whole output and the check.
+// example (✗, the start of the model's output), whose hover has the whole output and the check's
+// reason.
 // Skipped, saying why, while the packaged extension has no `promptlsp.runExample` command.
 
 import assert from 'node:assert/strict';
@@ -127,14 +128,16 @@ test('Run example (code lens): the result shows inline after the example, its ho
     const others = await renderedBlock(s.page, last + 1, last + 12);
     assert.ok(!others.some(([, line]) => /[✓✗]/.test(line)), `no result on the next example: ${JSON.stringify(others)}`);
 
-    // its hover: the whole output and the failing check
+    // its hover: the whole output and the failing check's reason (evaluate/assertions.py's words)
+    const expectedLabel = lines.slice(first - 1, last).join('\n').match(/^expected = "([^"]+)"/m)[1];
+    const reason = `does not equal "${expectedLabel}"`;
     const where = await spanCenter(s.page, /✗/);
     assert.ok(where, 'the inlay hint is on screen');
     const hover = await waitFor('the hover of the inline result', async () => {
       await s.page.mouse.move(where.x - 30, where.y + 30);
       await s.page.mouse.move(where.x, where.y, { steps: 5 });
       const found = await waitFor('a hover', () => visibleHoverText(s.page), { timeout: 5000 }).catch(() => '');
-      return /Hard to say\./.test(found) && /exact label/.test(found) ? found : null;
+      return found.includes('Hard to say.') && found.includes(reason) ? found : null;
     }, { timeout: 60000, interval: 500 });
     log(`hover: ${hover.replace(/\s+/g, ' ')}`);
     await s.screenshot('inline-result-hover');
