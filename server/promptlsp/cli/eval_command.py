@@ -1,4 +1,5 @@
-"""``promptlsp eval FILE``: run the prompt on its examples and score them (a CI gate with --min-score)."""
+"""``promptlsp eval FILE``: run the prompt on its examples and score them (a CI gate with --min-score);
+``--example ID`` runs one example. Each evaluation is recorded in the run store (runs/evaluation.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from .common import load, make_engine
+from .common import CommandError, load, make_engine
 from .common import EXIT_FINDINGS, EXIT_OK
 from .progress import eval_progress
 from .words import plural
@@ -28,32 +29,44 @@ def run(args) -> int:
     prompt_file = loaded.analysis.prompt
     examples = prompt_file.split(args.split)
     err = Console(stderr=True, soft_wrap=True)  # messages are not wrapped: logs and greps see whole lines
+    from ..runs.evaluation import EVALUATE, EXAMPLE, UnknownExample, find_example, recorded_evaluation
+    from ..runs.service import RunService
+
+    if args.example is not None:
+        try:
+            examples = (find_example(prompt_file, args.example),)
+        except UnknownExample as exc:
+            raise CommandError(str(exc)) from exc
     if not examples:
         err.print(f"no examples in the {args.split} split")
         return EXIT_FINDINGS if args.min_score is not None else EXIT_OK
 
-    from ..evaluate.runner import evaluate
-
     engine = make_engine(loaded.root)
     session = engine.session(use_cache=not args.no_cache)
     progress = eval_progress(err, session, disable=not err.is_terminal)
+    service = RunService()  # the run store: the results show in an editor's inlay hints too
 
     async def main():
         with progress:
             bar = progress.add_task("eval", total=len(examples))
-            report = await evaluate(session, prompt_file, examples=examples,
-                                    on_result=lambda _r: progress.advance(bar))
-        return report
+            run_id, report = await recorded_evaluation(
+                session, prompt_file, examples, store=service.open_store(loaded.root, err.print), warn=err.print,
+                method=EXAMPLE if args.example is not None else EVALUATE,
+                scored_on=examples[0].split if args.example is not None else args.split,
+                on_result=lambda _r: progress.advance(bar))
+        return run_id, report
 
     try:
-        report = asyncio.run(main())
+        run_id, report = asyncio.run(main())
     finally:
         engine.close()
+        service.close()
     score = report.score
     errors = [r for r in report.results if r.score is None]
     gate_failed = args.min_score is not None and (score is None or score < args.min_score or bool(errors))
     if args.format == "json":
-        out = report.to_dict() | {"split": args.split, "min_score": args.min_score, "gate_passed": not gate_failed}
+        out = report.to_dict() | {"split": args.split, "min_score": args.min_score, "gate_passed": not gate_failed,
+                                  "run_id": run_id}
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
     else:
