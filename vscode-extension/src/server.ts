@@ -13,6 +13,7 @@ import {
   State,
 } from 'vscode-languageclient/node';
 import { secretEnvValues, serverEnvironment } from './core/apikeys';
+import { clientLensCommand } from './core/lenses';
 import { Interpreter, PROBE_ARGS, ProbeRun, chooseInterpreter, fixFor, parseProbe, startFailure } from './core/interpreter';
 import { RestartGuard } from './core/restart';
 import { SettingsReader, toServerSettings } from './core/settings';
@@ -183,6 +184,17 @@ export class ServerManager implements vscode.Disposable {
         synchronize: { configurationSection: SECTION },
         connectionOptions: { maxRestartCount: 4 },
         middleware: {
+          // The server's lenses run its own commands; here they run the extension's (lenses.ts).
+          provideCodeLenses: async (document, token, next) => {
+            const lenses = await next(document, token);
+            for (const lens of lenses ?? []) {
+              if (lens.command !== undefined) {
+                const mapped = clientLensCommand(lens.command, document.uri);
+                lens.command = { ...lens.command, command: mapped.command, arguments: mapped.arguments };
+              }
+            }
+            return lenses;
+          },
           workspace: {
             // The server pulls section "promptlsp": answer with its settings JSON, not the raw
             // VS Code values (empty strings and nulls dropped, camelCase shape).
