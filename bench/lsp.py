@@ -31,7 +31,8 @@ Both servers run as real processes over stdio, driven by one small LSP client in
 * **inlay hints and code lenses** (promptlsp), idle, ``--requests`` each per size, with every
   example's result recorded in the run store beforehand (as ``promptlsp eval`` leaves it):
   ``textDocument/inlayHint`` on 60 lines in the middle of the file (what an editor shows; each
-  hint must be a current ✓) and ``textDocument/codeLens`` (a lens per example).
+  hint must be a current ✓) and ``textDocument/codeLens`` (a lens per example, its command resolved
+  when shown).
 * **hover during the first optimization** (promptlsp): a fresh server is asked to optimize the
   sentiment example against a loopback scripted model reached through litellm (200 ms per call,
   ``promptlsp.testing.openai_stub``; 50 iterations, cancelled after the hovers). Hovers start at
@@ -747,7 +748,8 @@ REQUESTS = (
             "inlayHintProvider", INLAY_HINT_GOAL, None,
             lambda r: bool(r) and all(h["label"].startswith("✓ 1.00 · ") for h in r), params=visible_range),
     Request("codeLens (Evaluate, Optimize, Run example on each)", "textDocument/codeLens", "codeLensProvider",
-            CODE_LENS_GOAL, None, lambda r: len(r or []) > 2 and r[-1]["command"]["title"] == "Run example"),
+            CODE_LENS_GOAL, None, lambda r: len(r or []) > 2 and r[0]["command"]["title"] == "Evaluate"
+            and len(r[-1]["data"]) == 2),  # an example's lens: resolved when shown
 )
 STATS = ("p50", "p95", "p99", "max")
 

@@ -161,7 +161,11 @@ local function run()
       range = { start = { line = 0, character = 0 }, ['end'] = { line = lines, character = 0 } },
     }) or {}
     step('inlayHint')
-    results.code_lenses = request(runbuf, client, 'textDocument/codeLens', { textDocument = { uri = uri } }) or {}
+    local lenses = request(runbuf, client, 'textDocument/codeLens', { textDocument = { uri = uri } }) or {}
+    for i, lens in ipairs(lenses) do  -- an example's lens comes without its command: resolved, as when shown
+      if lens.command == nil then lenses[i] = request(runbuf, client, 'codeLens/resolve', lens) end
+    end
+    results.code_lenses = lenses
     step('codeLens')
   end
 

@@ -25,7 +25,7 @@ import pytest
 from promptlsp.testing.openai_stub import StubServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from stub_model import answer  # noqa: E402
+from stub_model import answer, review_lines  # noqa: E402
 
 NVIM = shutil.which("nvim")
 SCRIPT = Path(__file__).with_name("neovim_client.lua")
@@ -67,30 +67,7 @@ LINES = [
 TEXT = "\r\n".join(LINES) + "\r\n"
 
 
-def run_lines(api_base: str) -> list[str]:
-    """The second file: the stub as its task model (it answers one word when asked for one)."""
-    return [
-        'task = "Label 😀 reviews, 日本語 too"',
-        '[prompt]',
-        'template = "Answer 日本 with one word. Review: {{ review }}"',
-        '[models.task]',
-        'model = "openai/stub"',
-        f'api_base = "{api_base}"',
-        'api_key_env = "STUB_KEY"',
-        '[[criteria]]',
-        'type = "equals"',
-        '[[examples]]',  # 9
-        'id = "悪い"',
-        'vars = { review = "awful" }',
-        'expected = "negative"',
-        '[[examples]]',  # 13
-        'id = "良い😀"',  # 14
-        'vars = { review = "日本 😀 I love it" }',  # 15: the cursor is after the emoji
-        'expected = "positive"',
-    ]
-
-
-RUN_AT = "日本 😀"
+RUN_AT = "I love it 😀"  # in the first example of stub_model.review_lines: the cursor after the emoji
 
 
 def _u16(s: str) -> int:
@@ -122,7 +99,7 @@ def _run_neovim(tmp_path: Path, stub: StubServer) -> dict:
     path = tmp_path / "review.prompt.toml"
     path.write_bytes(TEXT.encode("utf-8"))
     run_file = tmp_path / "run.prompt.toml"
-    run_file.write_bytes(("\r\n".join(run_lines(stub.url)) + "\r\n").encode("utf-8"))
+    run_file.write_bytes(("\r\n".join(review_lines(stub.url)) + "\r\n").encode("utf-8"))
     out = tmp_path / "results.json"
     home = tmp_path / "nvim-home"  # Neovim's state, cache and log files stay in the test's dir
     env = dict(os.environ,
@@ -220,8 +197,8 @@ def test_neovim_renames_a_template_variable_everywhere_and_writes_the_file(neovi
 
 
 def test_neovim_runs_the_example_at_its_cursor_and_gets_its_inlay_hint(neovim: dict):
-    lines = run_lines("x")
-    row = 15
+    lines = review_lines("x")
+    row = 12
     column = lines[row].index(RUN_AT) + len(RUN_AT)
     assert neovim["run_at"] == {"line": row, "character": _u16(lines[row][:column])}  # Neovim's UTF-16 column
     done = neovim["run_example"]
@@ -229,13 +206,14 @@ def test_neovim_runs_the_example_at_its_cursor_and_gets_its_inlay_hint(neovim: d
     assert (done["result"]["output"], done["result"]["passed"]) == ("positive", True)
     (hint,) = neovim["inlay_hints"]  # only the example that was run has a result
     assert hint["label"] == "✓ 1.00 · positive"
-    assert hint["position"] == {"line": 14, "character": _u16(lines[14])}  # after id = "良い😀"
+    assert hint["position"] == {"line": 11, "character": _u16(lines[11])}  # after id = "良い😀"
     assert hint["paddingLeft"] is True
 
 
 def test_neovim_gets_the_code_lenses_of_the_prompt_and_each_example(neovim: dict):
     seen = [(lens["range"]["start"]["line"], lens["command"]["title"], lens["command"]["command"])
             for lens in neovim["code_lenses"]]
+    run = "promptlsp.evaluateExample"
     assert seen == [(2, "Evaluate", "promptlsp.evaluate"), (2, "Optimize", "promptlsp.optimize"),
-                    (9, "Run example", "promptlsp.evaluateExample"), (13, "Run example", "promptlsp.evaluateExample")]
-    assert neovim["code_lenses"][3]["command"]["arguments"][0]["example"] == "良い😀"
+                    (10, "Run example", run), (14, "Run example", run), (18, "Run example", run)]
+    assert [lens["command"]["arguments"][0]["example"] for lens in neovim["code_lenses"][2:]] == ["良い😀", "悪い", "#3"]

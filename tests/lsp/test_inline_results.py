@@ -7,7 +7,6 @@ against the loopback stub model."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -16,56 +15,20 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from lsp_support import SERVER
+from lsp_support import STUB_CONFIG, plain
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from stub_model import answer  # noqa: E402
-
-ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-CONFIG = ClientServerConfig(server_command=SERVER, server_env=ENV)
-
-
-def lines(api_base: str) -> list[str]:
-    return [
-        'task = "Label 😀 reviews, 日本語 too"',  # 0
-        '[prompt]',
-        'template = "Answer 日本 with one word. Review: {{ review }}"',  # 2
-        '[models.task]',
-        'model = "openai/stub"',
-        f'api_base = "{api_base}"',
-        'api_key_env = "STUB_KEY"',
-        '[[criteria]]',
-        'type = "equals"',
-        'name = "label 😀"',
-        '[[examples]]',  # 10
-        'id = "良い😀"',
-        'vars = { review = "I love it 😀" }',
-        'expected = "positive"',
-        '[[examples]]',  # 14
-        'id = "悪い"',
-        'vars = { review = "awful 日本" }',
-        'expected = "positive"',
-        '[[examples]]  # 😀 no id: #3',  # 18
-        'vars = { review = "so so" }',
-        'expected = "neutral"',
-    ]
-
+from stub_model import review_lines  # noqa: E402
 
 def u16(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
 
-@pytest.fixture
-def stub():
-    with StubServer(latency=0.0, answer=answer) as server:
-        yield server
-
-
-@pytest_lsp.fixture(config=CONFIG)
+@pytest_lsp.fixture(config=STUB_CONFIG)
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     lsp_client.root = tmp_path  # type: ignore[attr-defined]
     lsp_client.refreshes = 0  # type: ignore[attr-defined]
@@ -86,16 +49,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     await lsp_client.shutdown_session()
 
 
-def _plain(value):
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _open(client: LanguageClient, text: str, name: str = "review.prompt.toml") -> str:
     path = client.root / name  # type: ignore[attr-defined]
     path.write_bytes(text.encode("utf-8"))
@@ -106,12 +59,12 @@ def _open(client: LanguageClient, text: str, name: str = "review.prompt.toml") -
 
 
 def _file(client: LanguageClient, stub: StubServer) -> tuple[str, list[str]]:
-    found = lines(stub.url)
+    found = review_lines(stub.url)
     return _open(client, "\r\n".join(found) + "\r\n"), found
 
 
 async def _run(client: LanguageClient, params: dict, msg_id: str | None = None) -> dict:
-    return _plain(await client.protocol.send_request_async("promptlsp/runExample", params, msg_id=msg_id))
+    return plain(await client.protocol.send_request_async("promptlsp/runExample", params, msg_id=msg_id))
 
 
 async def _hints(client: LanguageClient, uri: str, first: int = 0, last: int = 40) -> list[types.InlayHint]:
@@ -188,7 +141,7 @@ async def test_a_result_turns_stale_when_its_example_or_the_prompt_changes(clien
 
 async def test_evaluate_records_every_example_for_the_hints(client: LanguageClient, stub: StubServer):
     uri, _text = _file(client, stub)
-    report = _plain(await client.protocol.send_request_async("promptlsp/evaluate", {"uri": uri}))
+    report = plain(await client.protocol.send_request_async("promptlsp/evaluate", {"uri": uri}))
     assert report["runId"].startswith("evaluate-")
     assert [h.position.line for h in await _hints(client, uri)] == [11, 15, 18]
 
@@ -212,19 +165,22 @@ async def test_refusals_and_a_cancelled_run(client: LanguageClient, stub: StubSe
     assert run.status == "cancelled"
 
 
-async def test_code_lenses_and_their_command(client: LanguageClient, stub: StubServer):
+async def test_code_lenses_resolved_and_their_command(client: LanguageClient, stub: StubServer):
     uri, text = _file(client, stub)
     lenses = await client.text_document_code_lens_async(types.CodeLensParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
+    # the example lenses come without their command (5,000 of them are cheap), resolved when shown
+    assert [lens.command is None for lens in lenses] == [False, False, True, True, True]
+    lenses = [await client.code_lens_resolve_async(lens) if lens.command is None else lens for lens in lenses]
     seen = [(lens.range.start.line, lens.command.title, lens.command.command) for lens in lenses]
     assert seen == [(2, "Evaluate", "promptlsp.evaluate"), (2, "Optimize", "promptlsp.optimize"),
                     (10, "Run example", "promptlsp.evaluateExample"), (14, "Run example", "promptlsp.evaluateExample"),
                     (18, "Run example", "promptlsp.evaluateExample")]
-    header = lenses[4].range
-    assert (header.start.character, header.end.character) == (0, u16(text[18]))
-    arguments = _plain(lenses[3].command.arguments)
+    assert [(lens.range.start.character, lens.range.end.character) for lens in lenses[2:]] == [(0, 0)] * 3
+    assert plain(lenses[0].command.arguments) == [{"uri": uri}]
+    arguments = plain(lenses[3].command.arguments)
     assert arguments == [{"uri": uri, "example": "悪い"}]
-    done = _plain(await client.workspace_execute_command_async(types.ExecuteCommandParams(
+    done = plain(await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="promptlsp.evaluateExample", arguments=arguments)))
     assert done["exampleId"] == "悪い" and done["result"]["output"] == "negative"
 
@@ -236,9 +192,10 @@ async def test_a_half_typed_file_gets_sane_lenses_and_no_hints(client: LanguageC
     assert await _hints(client, uri) == []
     lenses = await client.text_document_code_lens_async(types.CodeLensParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
-    # the blocks that still read keep their lenses: the prompt's and the other examples'
-    assert [(lens.range.start.line, lens.command.title) for lens in lenses] == [
-        (2, "Evaluate"), (2, "Optimize"), (10, "Run example"), (18, "Run example")]
+    # the blocks that still read keep their lenses: the prompt's and the example with an id (the
+    # one without is left out: which #n it is cannot be told while a table before it does not read)
+    assert [(lens.range.start.line, lens.command.title if lens.command else lens.data[1]) for lens in lenses] == [
+        (2, "Evaluate"), (2, "Optimize"), (10, "良い😀")]
     with pytest.raises(JsonRpcException, match="fix them first"):
         await _run(client, {"uri": uri, "example": "良い😀"})
     broken = _open(client, "[[examples]\r\nid = 😀", name="broken.prompt.toml")

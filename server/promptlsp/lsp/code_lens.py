@@ -4,26 +4,28 @@ commands (``promptlsp.evaluate``, ``promptlsp.optimize``, ``promptlsp.evaluateEx
 argument, ``{uri}`` or ``{uri, example}``), so any client can execute them; the VS Code
 extension maps them to its own commands (with its results view and confirmations).
 
-The lenses come from the document's span map, so a half-typed file keeps the lenses of what
-can be read (running them is refused until the errors are fixed).
+A file of 5,000 examples has 5,000 "Run example" lenses: they are sent without their command
+(a range and ``data: [uri, example id]``) and resolved (``codeLens/resolve``) when the client
+shows them — the full lenses would cost ten times as much to build and send. The lenses come
+from the document's span map, so a half-typed file keeps the lenses of what can be read
+(running them is refused until the errors are fixed).
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from lsprotocol import types
 
 from ..document import Analysis
-from ..document.example_places import example_places
+from ..document.example_places import ExamplePlace
 from ..document.outline import span_map
-from ..document.source import Encoding, Span
+from ..document.source import Encoding
 from .features import Handler
 from .positions import to_lsp_range
 from .requests import CMD_EVALUATE, CMD_OPTIMIZE
 from .run_example import CMD_RUN_EXAMPLE
 from .server import PromptLanguageServer
-
 
 _PROMPT_LENSES = (
     ("Evaluate", CMD_EVALUATE, "Run this prompt on its examples and score them"),
@@ -31,7 +33,13 @@ _PROMPT_LENSES = (
 )
 
 
-def code_lenses(uri: str, analysis: Analysis, encoding: Encoding) -> list[types.CodeLens]:
+def run_example_command(uri: str, example_id: str) -> types.Command:
+    return types.Command(title="Run example", command=CMD_RUN_EXAMPLE,
+                         tooltip=f"Run the prompt on {example_id} and check its answer",
+                         arguments=[{"uri": uri, "example": example_id}])
+
+
+def code_lenses(uri: str, analysis: Analysis, places: list[ExamplePlace], encoding: Encoding) -> list[types.CodeLens]:
     nodes = span_map(analysis)
     if nodes is None:
         return []
@@ -43,13 +51,10 @@ def code_lenses(uri: str, analysis: Analysis, encoding: Encoding) -> list[types.
         for title, command, tooltip in _PROMPT_LENSES:
             lenses.append(types.CodeLens(range=where, command=types.Command(
                 title=title, command=command, tooltip=tooltip, arguments=[{"uri": uri}])))
-    for place in example_places(analysis):
-        first = source.line_span(source.line_of(place.span.start))
-        where = to_lsp_range(source, Span(place.span.start, max(place.span.start, min(first.end, place.span.end))),
-                             encoding)
-        lenses.append(types.CodeLens(range=where, command=types.Command(
-            title="Run example", command=CMD_RUN_EXAMPLE, tooltip=f"Run the prompt on {place.id} and check its answer",
-            arguments=[{"uri": uri, "example": place.id}])))
+    for place in (p for p in places if p.certain):  # an unsure "#n" of a half-typed file could run another
+        line = source.line_of(place.span.start)
+        start = types.Position(line=line, character=source.position(place.span.start, encoding).character)
+        lenses.append(types.CodeLens(range=types.Range(start=start, end=start), data=[uri, place.id]))
     return lenses
 
 
@@ -58,11 +63,23 @@ class CodeLenses:
         self.server = server
 
     def handlers(self) -> Iterable[Handler]:
-        return (Handler(types.TEXT_DOCUMENT_CODE_LENS, self.lenses, types.CodeLensOptions(resolve_provider=False)),)
+        return (Handler(types.TEXT_DOCUMENT_CODE_LENS, self.lenses, types.CodeLensOptions(resolve_provider=True)),
+                Handler(types.CODE_LENS_RESOLVE, self.resolve))
 
     async def lenses(self, params: types.CodeLensParams) -> list[types.CodeLens]:
         uri = params.text_document.uri
         outcome = await self.server.analyses.analyse(uri)
         if outcome is None:
             return []
-        return await self.server.off_loop(code_lenses, uri, outcome[0], self.server.encoding)
+        analysis = outcome[0]
+
+        def build() -> list[types.CodeLens]:
+            return code_lenses(uri, analysis, self.server.places.of(uri, analysis), self.server.encoding)
+
+        return await self.server.off_loop(build)
+
+    async def resolve(self, lens: types.CodeLens) -> types.CodeLens:
+        data: Any = lens.data
+        if isinstance(data, (list, tuple)) and len(data) == 2 and all(isinstance(v, str) for v in data):
+            lens.command = run_example_command(data[0], data[1])
+        return lens

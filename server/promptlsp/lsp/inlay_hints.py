@@ -5,7 +5,7 @@ task model changed since (:mod:`promptlsp.runs.example_results`). Resolving a hi
 tooltip: the whole output (bounded) and each check's reason.
 
 Only the requested range is computed (a client asks for what is visible): the examples there
-are found by bisection over the document's example places, cached per analysis. A file with
+are found by bisection over the document's example places (``server.places``). A file with
 errors has no typed examples, hence no hints; a store with no runs, none either.
 After a run that recorded results (:mod:`.requests`, :mod:`.run_example`), :meth:`InlayHints.refresh`
 asks the client to ask again (``workspace/inlayHint/refresh``, when it supports it).
@@ -19,7 +19,7 @@ from lsprotocol import types
 
 from ..document import Analysis
 from ..document.model import PromptFile
-from ..document.example_places import ExamplePlace, between, example_places
+from ..document.example_places import ExamplePlace, between, typed
 from ..document.source import Encoding
 from ..evaluate.results import format_score
 from ..runs.example_results import ExampleResults, JudgedResult, judge_result
@@ -90,7 +90,6 @@ class InlayHints:
     def __init__(self, server: PromptLanguageServer) -> None:
         self.server = server
         self.results = ExampleResults()
-        self._places: dict[str, tuple[Analysis, list[ExamplePlace]]] = {}  # uri -> the places of its analysis
 
     def handlers(self) -> Iterable[Handler]:
         return (
@@ -98,24 +97,13 @@ class InlayHints:
             Handler(types.INLAY_HINT_RESOLVE, self.resolve),
         )
 
-    def places(self, uri: str, analysis: Analysis) -> list[ExamplePlace]:
-        """The example places of ``analysis`` (kept for the document's latest analysis)."""
-        known = self._places.get(uri)
-        if known is not None and known[0] is analysis:
-            return known[1]
-        places = example_places(analysis)
-        if self.server.open_document(uri) is not None:
-            self._places[uri] = (analysis, places)
-        else:
-            self._places.pop(uri, None)
-        return places
-
     @staticmethod
     def judged(prompt_file: PromptFile | None, place: ExamplePlace, records: dict | None) -> JudgedResult | None:
         record = (records or {}).get(place.id)
-        if prompt_file is None or place.example is None or record is None:
+        example = typed(prompt_file, place)
+        if prompt_file is None or example is None or record is None:
             return None
-        return judge_result(record, prompt_file, place.example)
+        return judge_result(record, prompt_file, example)
 
     async def hints(self, params: types.InlayHintParams) -> list[types.InlayHint]:
         uri = params.text_document.uri
@@ -135,7 +123,7 @@ class InlayHints:
         start, end = to_offset(source, where.start, encoding), to_offset(source, where.end, encoding)
         prompt_file = effective(analysis, self.server.settings)
         found = []
-        for place in between(self.places(uri, analysis), start, end):
+        for place in between(self.server.places.of(uri, analysis), start, end):
             judged = self.judged(prompt_file, place, records)
             if judged is None:
                 continue
@@ -163,7 +151,7 @@ class InlayHints:
         return hint
 
     def tooltip_of(self, uri: str, analysis: Analysis, example_id: str) -> str | None:
-        place = next((p for p in self.places(uri, analysis) if p.id == example_id), None)
+        place = next((p for p in self.server.places.of(uri, analysis) if p.id == example_id), None)
         judged = None if place is None else self.judged(effective(analysis, self.server.settings), place,
                                                         self.results.lookup(analysis))
         return None if judged is None else tooltip(example_id, judged)

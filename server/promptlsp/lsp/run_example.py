@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ..document.example_places import at, example_places
+from ..document.example_places import at
 from ..evaluate.results import format_score
 from .features import Handler
 from .positions import to_offset
@@ -60,7 +60,7 @@ class RunExample:
         if outcome is None:
             raise Refused(message="open the document to run the example at a position")
         analysis = outcome[0]
-        places = await self.server.off_loop(example_places, analysis)
+        places = await self.server.off_loop(self.server.places.of, uri, analysis)
         place = at(places, to_offset(analysis.source, position, self.server.encoding))
         if place is None:
             raise Refused(message=f"no example at line {position.line + 1}")

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import os
 import sqlite3
@@ -329,8 +330,12 @@ class RunStore:
             (normalize_file(file), *EVALUATIONS),
         )
         found = {}
-        for row in rows:
-            event = from_row(ev.ExampleScored, row, json_columns=("details",))  # the run's columns are ignored
+        names = [f.name for f in dataclasses.fields(ev.ExampleScored)]
+        for row in rows:  # built directly: a file may have thousands (cattrs' structuring is 5x slower)
+            data = {name: row[name] for name in names}
+            data["passed"] = bool(data["passed"])
+            data["details"] = tuple(json.loads(data["details"])) if data["details"] else ()
+            event = ev.ExampleScored(**data)
             found[event.example_id] = ExampleRecord(row["run_id"], row["method"], row["started_at"], event)
         return found
 
