@@ -43,6 +43,14 @@ function runProbe(command: string, env: Record<string, string>, cwd: string | un
   });
 }
 
+/** A server lens's command, as the extension's command on `target` (lenses.ts). */
+function mapLens(lens: vscode.CodeLens, target: vscode.Uri): void {
+  if (lens.command !== undefined) {
+    const mapped = clientLensCommand(lens.command, target);
+    lens.command = { ...lens.command, command: mapped.command, arguments: mapped.arguments };
+  }
+}
+
 export class ServerManager implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly guard: RestartGuard;
@@ -169,6 +177,7 @@ export class ServerManager implements vscode.Disposable {
         args: ['-m', 'promptlsp', 'serve', '--stdio'],
         options: { env, cwd },
       };
+      const lensDocuments = new WeakMap<vscode.CodeLens, vscode.Uri>();
       const clientOptions: LanguageClientOptions = {
         documentSelector: [
           { scheme: 'file', language: 'prompt-toml' },
@@ -185,15 +194,22 @@ export class ServerManager implements vscode.Disposable {
         connectionOptions: { maxRestartCount: 4 },
         middleware: {
           // The server's lenses run its own commands; here they run the extension's (lenses.ts).
+          // An example's lens comes without its command and is resolved when shown.
           provideCodeLenses: async (document, token, next) => {
             const lenses = await next(document, token);
             for (const lens of lenses ?? []) {
-              if (lens.command !== undefined) {
-                const mapped = clientLensCommand(lens.command, document.uri);
-                lens.command = { ...lens.command, command: mapped.command, arguments: mapped.arguments };
-              }
+              mapLens(lens, document.uri);
+              lensDocuments.set(lens, document.uri);
             }
             return lenses;
+          },
+          resolveCodeLens: async (lens, token, next) => {
+            const resolved = await next(lens, token);
+            const target = lensDocuments.get(lens);
+            if (resolved && target !== undefined) {
+              mapLens(resolved, target);
+            }
+            return resolved;
           },
           workspace: {
             // The server pulls section "promptlsp": answer with its settings JSON, not the raw
