@@ -52,8 +52,8 @@ def code_lenses(uri: str, analysis: Analysis, places: list[ExamplePlace], encodi
             lenses.append(types.CodeLens(range=where, command=types.Command(
                 title=title, command=command, tooltip=tooltip, arguments=[{"uri": uri}])))
     for place in (p for p in places if p.certain):  # an unsure "#n" of a half-typed file could run another
-        line = source.line_of(place.span.start)
-        start = types.Position(line=line, character=source.position(place.span.start, encoding).character)
+        at = source.position(place.span.start, encoding)  # the table's first character
+        start = types.Position(line=at.line, character=at.character)
         lenses.append(types.CodeLens(range=types.Range(start=start, end=start), data=[uri, place.id]))
     return lenses
 
