@@ -4,7 +4,6 @@ equivalents, against the real server process and the loopback stub model (real l
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -15,26 +14,20 @@ import pytest_lsp
 import tomlkit
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
+from lsp_support import STUB_CONFIG
+from lsp_support import plain as _plain
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from stub_model import GOOD_TEMPLATE, answer  # noqa: E402
+from stub_model import GOOD_TEMPLATE  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
-ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "promptlsp", "serve"], server_env=ENV)
 
 
-@pytest.fixture
-def stub():
-    with StubServer(latency=0.0, answer=answer) as server:
-        yield server
-
-
-@pytest_lsp.fixture(config=CONFIG)
+@pytest_lsp.fixture(config=STUB_CONFIG)
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     lsp_client.root = tmp_path  # type: ignore[attr-defined]
     await lsp_client.initialize_session(types.InitializeParams(
@@ -44,16 +37,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     ))
     yield
     await lsp_client.shutdown_session()
-
-
-def _plain(value):
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml",
@@ -268,7 +251,7 @@ expected = "negative"
 """
 
 
-@pytest_lsp.fixture(config=CONFIG)
+@pytest_lsp.fixture(config=STUB_CONFIG)
 async def configured(lsp_client: LanguageClient, tmp_path: Path, stub: StubServer):
     """A client whose initializationOptions name the model (the file has no [models]) and a budget."""
     lsp_client.root = tmp_path  # type: ignore[attr-defined]

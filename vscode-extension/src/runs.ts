@@ -10,7 +10,7 @@ import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { describeRequestError } from './core/errors';
 import { decide, parseEstimate } from './core/estimate';
-import { evaluationOutcome, parseEvaluation } from './core/evaluation';
+import { evaluationOutcome, exampleRunMessage, parseEvaluation, parseExampleRun } from './core/evaluation';
 import { baseName, formatScore } from './core/format';
 import { formatRuns } from './core/history';
 import { ProgressTracker } from './core/progress';
@@ -318,6 +318,57 @@ export class Runs implements vscode.Disposable {
         this.status.score(view.score);
         await this.results.show(view, name);
         this.info(outcome.message);
+    }
+  }
+
+  /** Run one example: `exampleId` (from a "Run example" lens) or the one at the cursor. Its
+   * result shows as an inlay hint after the example (the server asks for the refresh). */
+  async runExample(arg?: unknown, exampleId?: unknown): Promise<void> {
+    const document = await targetDocument(arg, this.proposals);
+    if (document !== undefined) {
+      await this.exclusive(document, (source) => this.runOneExample(document, typeof exampleId === 'string' ? exampleId : undefined, source));
+    }
+  }
+
+  private async runOneExample(document: vscode.TextDocument, exampleId: string | undefined, source: vscode.CancellationTokenSource): Promise<void> {
+    const name = baseName(document.uri.path);
+    const cancelledMessage = `Cancelled the example run on ${name}.`;
+    const client = await this.clientFor(source, cancelledMessage);
+    if (client === undefined) {
+      return;
+    }
+    const editor = vscode.window.activeTextEditor;
+    const at = editor !== undefined && editor.document.uri.toString() === document.uri.toString() ? editor.selection.active : undefined;
+    if (exampleId === undefined && at === undefined) {
+      this.error('promptlsp: put the cursor in an example (or use its "Run example" lens).');
+      return;
+    }
+    const params = {
+      uri: client.code2ProtocolConverter.asUri(document.uri),
+      version: document.version,
+      ...(exampleId !== undefined ? { example: exampleId } : { position: client.code2ProtocolConverter.asPosition(at!) }),
+    };
+    const raw = await this.withRun(
+      client,
+      document,
+      source,
+      {
+        activity: 'running an example',
+        noun: 'Example run',
+        title: `Running ${exampleId ?? 'the example'} of ${name}`,
+        method: 'promptlsp/runExample',
+        first: 'asking the task model',
+        cancelled: cancelledMessage,
+      },
+      (token, workDoneToken) => client.sendRequest('promptlsp/runExample', { ...params, workDoneToken }, token),
+    );
+    if (raw === undefined) {
+      return;
+    }
+    const view = this.parsed(raw, parseExampleRun);
+    if (view !== undefined) {
+      this.log.info(`example run ${view.runId} of ${name}: ${exampleRunMessage(view)}`);
+      this.info(exampleRunMessage(view));
     }
   }
 

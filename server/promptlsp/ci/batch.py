@@ -29,6 +29,8 @@ class FileEval:
     error: str | None = None  # it could not be read
     examples: tuple[Example, ...] = ()
     report: EvalReport | None = None
+    run_id: str | None = None  # its evaluation's run in the run store (when recorded)
+    split: str = "all"  # the split asked for
     accounting: dict[str, Any] = field(default_factory=dict)  # this file's calls, tokens, cost
 
     @property
@@ -56,7 +58,7 @@ class FileEval:
 
 def load(path: Path, root: Path | None, split: str) -> FileEval:
     """Read and analyse one file; its examples of ``split`` when it has no errors."""
-    item = FileEval(path, display_name(path))
+    item = FileEval(path, display_name(path), split=split)
     try:
         text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,14 +71,20 @@ def load(path: Path, root: Path | None, split: str) -> FileEval:
 
 
 async def evaluate_files(session, items: Sequence[FileEval], *,
-                         on_result: Callable[[FileEval, ExampleResult], None] | None = None) -> None:
-    """Fill in every runnable item's report, all files concurrently in ``session``."""
-    from ..evaluate.runner import evaluate
+                         on_result: Callable[[FileEval, ExampleResult], None] | None = None,
+                         store_for: Callable[[FileEval], Any] | None = None, method: str = "evaluate",
+                         warn: Callable[[str], None] = lambda _message: None) -> None:
+    """Fill in every runnable item's report, all files concurrently in ``session``; each
+    evaluation is recorded as a ``method`` run in ``store_for(item)`` (a RunStore, or None:
+    unrecorded)."""
+    from ..runs.evaluation import recorded_evaluation
 
     async def one(item: FileEval) -> None:
+        store = store_for(item) if store_for is not None else None
         with scope(item.name):
-            item.report = await evaluate(
-                session, item.analysis.prompt, examples=item.examples,
+            item.run_id, item.report = await recorded_evaluation(
+                session, item.analysis.prompt, item.examples, store=store, warn=warn, method=method,
+                scored_on=item.examples[0].split if len(item.examples) == 1 else item.split,
                 on_result=None if on_result is None else (lambda r: on_result(item, r)))
         snapshot = session.accounting.snapshot()
         item.accounting = snapshot.get("by_scope", {}).get(item.name, {})

@@ -1,6 +1,8 @@
 """``promptlsp eval PATH...``: run prompt files on their examples and score them — files,
 folders and globs, all at once under one budget (``ci/batch.py``) — and print the result as
-text, JSON, JUnit or SARIF; gates: ``--min-score`` per file, ``--baseline`` (``ci/baseline.py``)."""
+text, JSON, JUnit or SARIF; gates: ``--min-score`` per file, ``--baseline`` (``ci/baseline.py``).
+``--example ID`` runs one example of one file. Each file's evaluation is recorded in its
+workspace's run store (``runs/evaluation.py``), so an editor shows the results as inlay hints."""
 
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def run(args) -> int:
         return EXIT_USAGE
     root = Path(args.root) if args.root else None
     items = [load(path, root, args.split) for path in targets.files]
+    if args.example is not None and not _pick_example(args.example, items, err):
+        return EXIT_USAGE
     for item in items:
         if item.analysis is None:
             err.print(f"promptlsp: cannot read {item.name}: {item.error}", markup=False, highlight=False)
@@ -79,20 +83,48 @@ def _evaluate(args, items: list[FileEval], root: Path | None, err: Console) -> N
         return
     from ..engine import Budget
 
+    from ..runs.evaluation import EVALUATE, EXAMPLE
+    from ..runs.service import RunService
+
     engine = make_engine(root or find_root(runnable[0].path))
     budget = Budget(max_calls=args.budget_calls) if args.budget_calls else None
     session = engine.session(budget=budget, use_cache=not args.no_cache)
     progress = eval_progress(err, session, disable=not err.is_terminal)
+    service = RunService()  # the run stores: the results show in an editor's inlay hints too
+
+    def store(item: FileEval):
+        return service.open_store(root or find_root(item.path), lambda message: err.print(message, markup=False))
 
     async def main():
         with progress:
             bar = progress.add_task("eval", total=sum(len(item.examples) for item in runnable))
-            await evaluate_files(session, runnable, on_result=lambda _i, _r: progress.advance(bar))
+            await evaluate_files(session, runnable, on_result=lambda _i, _r: progress.advance(bar), store_for=store,
+                                 method=EXAMPLE if args.example is not None else EVALUATE,
+                                 warn=lambda message: err.print(message, markup=False))
 
     try:
         asyncio.run(main())
     finally:
         engine.close()
+        service.close()
+
+
+def _pick_example(example_id: str, items: list[FileEval], err: Console) -> bool:
+    """``--example ID``: one file, that example only (any split); False (said why) otherwise."""
+    from ..runs.evaluation import UnknownExample, find_example
+
+    if len(items) != 1:
+        err.print(f"promptlsp: --example needs exactly one prompt file, got {len(items)}", markup=False, highlight=False)
+        return False
+    (item,) = items
+    if not item.runnable:
+        return True  # its errors are reported as for any file
+    try:
+        item.examples = (find_example(item.analysis.prompt, example_id),)
+    except UnknownExample as exc:
+        err.print(f"promptlsp: {exc}", markup=False, highlight=False)
+        return False
+    return True
 
 
 def _compare(args, items: list[FileEval]) -> list[baselines.FileComparison] | None:
@@ -137,7 +169,7 @@ def _json(args, items: list[FileEval], comparisons, single: bool) -> dict:
         if item.report is not None and not single:
             base["accounting"] = item.accounting  # this file's calls; the run's are below
         return base | {"file": item.name, "split": args.split, "min_score": args.min_score,
-                       "gate_passed": item.gate(args.min_score), "error": item.error,
+                       "gate_passed": item.gate(args.min_score), "error": item.error, "run_id": item.run_id,
                        "diagnostics": records(item.analysis) if item.analysis is not None and not item.runnable else []}
 
     extra = {"baseline": [c.to_dict(args.tolerance) for c in comparisons]} if args.baseline else {}

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-cache", action="store_true",
                           help="ask the models afresh (fresh answers still replace cached ones)")
     evaluate.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
+    evaluate.add_argument("--example", metavar="ID", help="run only the example with this id (any split)")
 
     optimize = sub.add_parser("optimize", help="optimize the prompt with GRAD-SUM or TGD")
     optimize.add_argument("file", metavar="FILE")

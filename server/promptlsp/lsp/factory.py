@@ -7,14 +7,17 @@ import inspect
 from typing import Any, Callable
 
 from .code_actions import CodeActions
+from .code_lens import CodeLenses
 from .completion import Completion
 from .diagnostics import Diagnostics
 from .features import Feature
 from .hover import Hover
+from .inlay_hints import InlayHints
 from .lifecycle import Lifecycle
 from .outline import Outline
 from .progress import Progress
 from .requests import Requests
+from .run_example import RunExample
 from .semantic_tokens import SemanticTokens
 from .server import PromptLanguageServer
 from .variables import Variables
@@ -26,6 +29,8 @@ def create_server() -> PromptLanguageServer:
     server = PromptLanguageServer()
     diagnostics = Diagnostics(server)
     requests = Requests(server, diagnostics, Progress(server))
+    hints = InlayHints(server)
+    requests.after_run.append(hints.refresh)
     features: list[Feature] = [
         Lifecycle(server, WorkspaceWatcher(server, diagnostics), requests),
         diagnostics,
@@ -36,6 +41,7 @@ def create_server() -> PromptLanguageServer:
         SemanticTokens(server),
         Variables(server),
         requests,
+        RunExample(requests), hints, CodeLenses(server),
     ]
     for feature in features:
         for handler in feature.handlers():

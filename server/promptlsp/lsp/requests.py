@@ -4,7 +4,7 @@ Custom requests (for clients that can send them, e.g. VS Code)::
 
     promptlsp/estimate    {uri, version?, method?, iterations?, budgetCalls?}  -> estimate, overBudget
     promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
-    promptlsp/evaluate    {uri, split?}                                       -> EvalReport dict
+    promptlsp/evaluate    {uri, split?}                         -> EvalReport dict + runId (recorded)
     promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
     promptlsp/runs        {uri}                                               -> runs, newest first
     promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
@@ -41,6 +41,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from ..evaluate.results import format_score
+from ..runs.records import EVALUATION_ONLY
 from ..runs.service import Recorder, RunPlan, mean_score, outcome
 from .analyses import uri_to_path
 from .config import effective
@@ -120,6 +121,7 @@ class Requests:
         self.progress = progress
         # uri -> run id (or "eval-…") -> task
         self.tasks: dict[str, dict[str, asyncio.Task]] = {}
+        self.after_run: list[Callable[[], None]] = []  # called when a run ends (e.g. inlay hints' refresh)
 
     def root(self, path: Path) -> Path:
         return self.server.root_for(path) or path.parent
@@ -178,6 +180,8 @@ class Requests:
                     self.tasks.pop(uri, None)
             if self.server.open_document(uri) is not None:
                 self.diagnostics.schedule(uri)  # the run's critiques now show on the open document
+            for listener in self.after_run:
+                listener()
         return task
 
     def cancel_all(self) -> list[str]:
@@ -314,9 +318,10 @@ class Requests:
         examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
         if not examples:
             raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
-        from ..evaluate.runner import evaluate
+        from ..runs.evaluation import recorded_evaluation
 
         session = self.service.engine(self.root(path)).session()
+        store = self.service.open_store(self.root(path), lambda message: self.log(message, types.MessageType.Warning))
         done = [0]
         key = f"eval-{uuid.uuid4()}"
         token_box: dict[str, str | int | None] = {"token": None}
@@ -328,14 +333,15 @@ class Requests:
 
         token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
                                                       self._canceller(uri, key), params.get("workDoneToken"))
-        task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
-                                    token_box["token"])
+        run = recorded_evaluation(session, prompt_file, examples, store=store, scored_on=split or "all",
+                                  warn=lambda message: self.log(message, types.MessageType.Warning), on_result=on_result)
+        task = await self.supervise(uri, key, run, token_box["token"])
         if task.cancelled():
             self.progress.end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
-        report = task.result()
+        run_id, report = task.result()
         self.progress.end(token_box["token"], f"score {format_score(report.score)}")
-        return report.to_dict()
+        return {**report.to_dict(), "runId": run_id}
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:
         params = _params(raw)
@@ -348,8 +354,8 @@ class Requests:
         _uri_, path = _uri(params)
         store = self.service.store(self.root(path))
         run_id = params.get("runId")
-        if run_id is None:
-            latest = store.runs(path, limit=1)
+        if run_id is None:  # the latest run that proposed candidates (not an evaluation)
+            latest = [r for r in store.runs(path) if r.method not in EVALUATION_ONLY]
             if not latest:
                 raise Refused(message=f"{path.name} has no recorded runs")
             run_id = latest[0].id

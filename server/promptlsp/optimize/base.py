@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
+from ..evaluate.inputs import inputs_sha
 from ..evaluate.results import EvalReport, ExampleResult, format_score
 from ..evaluate.runner import evaluate, initial_prompt, render_messages
 from ..document.template import TemplateRenderError
@@ -135,12 +136,11 @@ class Optimizer:
         """Score ``prompt`` on ``examples``, emitting ExampleScored per example and CandidateScored."""
         cid = prompt.id
 
+        by_id = {e.id: e for e in examples}
+
         def scored(result: ExampleResult) -> None:
-            self.emit(ExampleScored(
-                candidate_id=cid, example_id=result.example_id, split=result.split, score=result.score,
-                passed=result.passed, output=result.output, details=tuple(c.to_dict() for c in result.checks),
-                error=result.error,
-            ))
+            example = by_id.get(result.example_id)
+            self.emit(ExampleScored.of(cid, result, inputs_sha(self.file, example) if example is not None else None))
 
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
         for result in report.results:  # demonstrations come from training examples only
