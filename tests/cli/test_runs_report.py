@@ -20,7 +20,7 @@ ARTIFACTS = Path(os.environ.get("PROMPTLSP_ARTIFACTS", REPO / ".ci-artifacts"))
 @pytest.fixture
 def two_runs(workspace, capsys):
     """An optimization that finishes and one stopped by its budget, in the workspace's store."""
-    assert main(["optimize", str(workspace), "--iterations", "1", "--format", "json"]) == 0
+    assert main(["optimize", str(workspace), "--iterations", "2", "--format", "json"]) == 0
     finished = json.loads(capsys.readouterr().out)["run_id"]
     assert main(["optimize", str(workspace), "--budget-calls", "3", "--no-cache", "--format", "json"]) == 0
     stopped = json.loads(capsys.readouterr().out)["run_id"]
