@@ -22,7 +22,8 @@ from ..document.example_places import ExamplePlace
 from ..document.outline import span_map
 from ..document.source import Encoding
 from .features import Handler
-from .positions import to_lsp_range
+from .positions import range_json
+from .protocol import PlainJSON
 from .requests import CMD_EVALUATE, CMD_OPTIMIZE
 from .run_example import CMD_RUN_EXAMPLE
 from .server import PromptLanguageServer
@@ -39,22 +40,23 @@ def run_example_command(uri: str, example_id: str) -> types.Command:
                          arguments=[{"uri": uri, "example": example_id}])
 
 
-def code_lenses(uri: str, analysis: Analysis, places: list[ExamplePlace], encoding: Encoding) -> list[types.CodeLens]:
+def code_lenses(uri: str, analysis: Analysis, places: list[ExamplePlace], encoding: Encoding) -> PlainJSON:
+    """``CodeLens[]`` in its JSON form (5,000 examples are 5,000 lenses: see ``PlainJSON``)."""
     nodes = span_map(analysis)
     if nodes is None:
-        return []
-    lenses = []
+        return PlainJSON()
+    lenses = PlainJSON()
     source = analysis.source
     prompt = nodes.get(("prompt", "template")) or nodes.get(("prompt",))
     if prompt is not None:
-        where = to_lsp_range(source, prompt.key or prompt.value, encoding)
+        where = range_json(source, prompt.key or prompt.value, encoding)
         for title, command, tooltip in _PROMPT_LENSES:
-            lenses.append(types.CodeLens(range=where, command=types.Command(
-                title=title, command=command, tooltip=tooltip, arguments=[{"uri": uri}])))
+            lenses.append({"range": where, "command": {"title": title, "command": command, "tooltip": tooltip,
+                                                       "arguments": [{"uri": uri}]}})
     for place in (p for p in places if p.certain):  # an unsure "#n" of a half-typed file could run another
         at = source.position(place.span.start, encoding)  # the table's first character
-        start = types.Position(line=at.line, character=at.character)
-        lenses.append(types.CodeLens(range=types.Range(start=start, end=start), data=[uri, place.id]))
+        start = {"line": at.line, "character": at.character}
+        lenses.append({"range": {"start": start, "end": start}, "data": [uri, place.id]})
     return lenses
 
 
@@ -66,14 +68,14 @@ class CodeLenses:
         return (Handler(types.TEXT_DOCUMENT_CODE_LENS, self.lenses, types.CodeLensOptions(resolve_provider=True)),
                 Handler(types.CODE_LENS_RESOLVE, self.resolve))
 
-    async def lenses(self, params: types.CodeLensParams) -> list[types.CodeLens]:
+    async def lenses(self, params: types.CodeLensParams) -> PlainJSON:
         uri = params.text_document.uri
         outcome = await self.server.analyses.analyse(uri)
         if outcome is None:
-            return []
+            return PlainJSON()
         analysis = outcome[0]
 
-        def build() -> list[types.CodeLens]:
+        def build() -> PlainJSON:
             return code_lenses(uri, analysis, self.server.places.of(uri, analysis), self.server.encoding)
 
         return await self.server.off_loop(build)
