@@ -115,16 +115,34 @@ async def test_beam_keeps_the_top_b(prompt_file):
     assert len(beam.beam) == 2 and list(beam.scores) == contenders[:2]
 
 
-async def test_a_last_iteration_without_any_candidate_leaves_the_budget_for_another_try(prompt_file, monkeypatch):
+async def test_last_iterations_repeat_while_the_budget_allows(prompt_file, monkeypatch):
     """Every edit of a last iteration rejected (here: an identical rewrite) and no move: the run
-    does not stop there with its budget unspent — the next iteration tries again."""
+    does not stop there with its budget unspent — the next iteration tries again; its candidate
+    is scored on validation at once, and one more try follows while the budget buys it."""
     monkeypatch.setattr(GradSum, "next_step", lambda self, iteration: (1, 1, True))  # every iteration "last"
     answers = iter([{"template": prompt_file.template}])  # the first edit copies the prompt
     routes = gradsum_routes(edit=lambda r: next(answers, {"template": GOOD}))
     finished, events, backend, _ = await run(prompt_file, routes, iterations=3, candidates=1)
-    assert [e.iteration for e in events if e.kind == "iteration-done"] == [1, 2]
-    assert backend.calls_by_phase["edit"] == 2
+    done = [e for e in events if e.kind == "iteration-done"]
+    assert [e.iteration for e in done] == [1, 2, 3]
+    assert done[0].best_score == 0.0 and done[1].best_score == 1.0  # the original; then GOOD, on validation
+    assert backend.calls_by_phase["edit"] == 3
+    validations = [e for e in events if e.kind == "candidate-scored" and e.split == "validation"]
+    assert len(validations) == len({e.candidate_id for e in validations}) == 2  # each prompt scored once
     assert finished.best.template == GOOD
+
+
+async def test_a_tight_budget_is_spent_on_more_validated_candidates(prompt_file):
+    """With a budget that fits no iteration with a selection minibatch, GRAD-SUM keeps proposing
+    and validating candidates until the next one would not fit: it ends close to the budget, never over."""
+    counter = itertools.count()
+    routes = gradsum_routes(edit=lambda r: {"template": "Review: {{ review }}\nSentiment? v" + str(next(counter))})
+    for max_calls in (30, 45, 60):
+        finished, events, backend, session = await run(prompt_file, routes, budget=Budget(max_calls=max_calls),
+                                                       iterations=20)
+        assert backend.calls <= max_calls
+        assert "narrowed" in finished.message or finished.status == "budget-exhausted"
+        assert max_calls - backend.calls < 16, (max_calls, backend.calls)  # less than one more try was left
 
 
 async def test_the_last_iteration_sends_its_candidates_straight_to_validation(prompt_file):

@@ -10,9 +10,10 @@ and the *demonstrations move* (DSPy's bootstrapped few-shot) once the task model
 training examples perfectly — its own good answers shown to it. Then every beam
 prompt and candidate is scored on a second, independently drawn minibatch, and the best B form
 the next beam (a tie keeps the older prompt first). The last iteration — the configured last, or
-the last the budget leaves room for — skips that minibatch: its candidates go straight to the
-final validation, where the beam and they are scored on the validation split and the best prompt
-that clearly beats the original is returned (see ``base.finish``).
+the last the budget leaves room for — skips that minibatch: its candidates are scored on the
+validation split at once, beside the beam and the original, and such last iterations repeat while
+the budget allows (more candidates from the same beam, none left unspent). The best prompt that
+clearly beats the original on validation is returned (see ``base.finish``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class GradSum(Optimizer):
         super().__init__(*args, **kwargs)
         self.beam: list[PromptText] = [self.initial]
         self.diagnose = Diagnosis(self)
-        self.unselected: list[PromptText] = []  # the last iteration's children: scored in the final validation
+        self.unselected: list[PromptText] = []  # the last iterations' children, scored on the selection split
 
     # -- planning -------------------------------------------------------------------------------
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
@@ -55,11 +56,12 @@ class GradSum(Optimizer):
 
     def next_step(self, iteration: int) -> tuple[int, int, bool] | None:
         """(prompts expanded, edits each, last) for ``iteration``. The whole beam × K edits with a
-        selection minibatch while another iteration can still follow it; otherwise this is the
-        last iteration: the widest shape that fits (the best prompts of the beam expanded first),
-        its children scored on the selection split directly — a 3-example minibatch in front of a
-        validation that can take them all would only add cost and noise. None when not even one
-        edit fits."""
+        selection minibatch while another iteration can still follow it; otherwise a *last*
+        iteration: the widest shape that fits (the best prompts of the beam expanded first), its
+        children scored on the selection split directly — a 3-example minibatch in front of a
+        validation that can take them all would only add cost and noise. Last iterations repeat
+        (new gradients from a new minibatch, new candidates from the same beam) while the budget
+        allows one more; None when not even one edit fits."""
         beam, k = len(self.beam), self.settings.candidates
         if iteration < self.settings.iterations:
             follow = self.plan_step(self.settings.beam_width, 1, 1, last=True)  # the smallest next iteration
@@ -121,13 +123,15 @@ class GradSum(Optimizer):
             for group in children:
                 for child in group:
                     pool.setdefault(child.id, child)
-            if last:  # the children go to the final validation beside the beam
-                self.unselected = [p for p in pool.values() if p not in self.beam]
-                self.emit(IterationDone(iteration, self.beam[0].id, None, self.session.accounting.snapshot()))
-                if self.unselected or iteration == self.settings.iterations:
-                    self.stopped_for_budget = iteration < self.settings.iterations
-                    return
-                continue  # no candidate came of it (every edit rejected): the budget it left may buy another try
+            if last:  # the children are scored on the validation split now, beside the beam and the original
+                known = {p.id for p in self.unselected}
+                self.unselected += [p for p in pool.values() if p not in self.beam and p.id not in known]
+                scored = list({p.id: p for p in [self.initial, *self.beam, *self.unselected]}.values())
+                reports = await gather(*(self.score_selection(p) for p in scored))
+                best = max(zip(scored, reports), key=lambda pr: -1.0 if pr[1].score is None else pr[1].score)
+                self.emit(IterationDone(iteration, best[0].id, best[1].score, self.session.accounting.snapshot()))
+                self.stopped_for_budget |= iteration < self.settings.iterations  # the budget shaped the run
+                continue  # while the budget left buys another try from the beam (next_step says when not)
             select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
             contenders = list(pool.values())
             reports = await gather(*(self.evaluate(p, select_batch, label="minibatch") for p in contenders))
