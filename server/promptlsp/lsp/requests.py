@@ -24,7 +24,9 @@ work-done progress, or by ``promptlsp.cancel``. The optimizer then records a ``c
 
 A run itself — its plan, estimate, refusal, recording and outcome — is the application layer's
 (:mod:`promptlsp.runs.service`, shared with the CLI); the engines and run stores per workspace
-root are the server's :class:`~promptlsp.runs.service.RunService`. Nothing here imports
+root are the server's :class:`~promptlsp.runs.service.RunService`. Under ``promptlsp serve`` runs
+and evaluations execute in the run worker process (:mod:`promptlsp.runs.worker`), so litellm is
+never loaded in the server; without one (in-process tests) they run here. Nothing here imports
 litellm: the engine loads it on the first call.
 """
 
@@ -253,7 +255,7 @@ class Requests:
         title = "Critiquing" if plan.method == "critique" else "Optimizing"
         token[0] = await self.progress.begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
                                              params.get("workDoneToken"))
-        task = await self.supervise(uri, plan.run_id, plan.optimizer.run(), token[0])
+        task = await self.supervise(uri, plan.run_id, self._run(plan, path, recorder), token[0])
         finished = None
         if not task.cancelled():
             if task.exception() is not None:
@@ -275,6 +277,32 @@ class Requests:
             out["examples"] = result.examples
             out["score"] = mean_score(result.examples)
         return out
+
+    async def _run(self, plan: RunPlan, path: Path, recorder: Recorder):
+        """Run ``plan``: in the run worker when the server has one (``promptlsp serve``), else here."""
+        worker = self.server.worker
+        if worker is None:
+            return await plan.optimizer.run()
+        return await worker.optimize(plan.prompt_file, self.root(path), run_id=plan.run_id, emit=recorder,
+                                     method=plan.method, iterations=plan.iterations,
+                                     budget_calls=plan.budget.max_calls if plan.budget else None)
+
+    async def _evaluate(self, prompt_file, path: Path, examples: list[Any], on_done: Callable[[int], None]) -> dict[str, Any]:
+        """The evaluation report of ``examples`` as a dict: in the run worker when there is one."""
+        worker = self.server.worker
+        if worker is not None:
+            return await worker.evaluate(prompt_file, self.root(path), [e.id for e in examples], on_done)
+        from ..evaluate.runner import evaluate
+
+        session = self.service.engine(self.root(path)).session()
+        done = [0]
+
+        def on_result(_result) -> None:
+            done[0] += 1
+            on_done(done[0])
+
+        report = await evaluate(session, prompt_file, examples=examples, on_result=on_result)
+        return report.to_dict()
 
     def _on_run_event(self, event: Any, plan: RunPlan, token: str | int | None, scored: list[Any]) -> None:
         """A run's event (after the store recorded it): progress, and a critic's example results."""
@@ -313,28 +341,24 @@ class Requests:
         examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
         if not examples:
             raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
-        from ..evaluate.runner import evaluate
-
-        session = self.service.engine(self.root(path)).session()
-        done = [0]
         key = f"eval-{uuid.uuid4()}"
         token_box: dict[str, str | int | None] = {"token": None}
 
-        def on_result(_result) -> None:
-            done[0] += 1
-            self.progress.report(token_box["token"], f"{done[0]}/{len(examples)} examples",
-                                 int(100 * done[0] / len(examples)))
+        def on_done(done: int) -> None:
+            self.progress.report(token_box["token"], f"{done}/{len(examples)} examples", int(100 * done / len(examples)))
 
         token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
                                                       self._canceller(uri, key), params.get("workDoneToken"))
-        task = await self.supervise(uri, key, evaluate(session, prompt_file, examples=examples, on_result=on_result),
-                                    token_box["token"])
+        task = await self.supervise(uri, key, self._evaluate(prompt_file, path, examples, on_done), token_box["token"])
         if task.cancelled():
             self.progress.end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
+        if task.exception() is not None:
+            self.progress.end(token_box["token"], "failed")
+            raise task.exception()
         report = task.result()
-        self.progress.end(token_box["token"], f"score {format_score(report.score)}")
-        return report.to_dict()
+        self.progress.end(token_box["token"], f"score {format_score(report.get('score'))}")
+        return report
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:
         params = _params(raw)

@@ -39,6 +39,7 @@ from pygls.workspace import TextDocument
 
 from .. import __version__
 from ..document.source import Encoding
+from ..runs.remote import RunWorker
 from ..runs.service import RunService
 from ..runs.view import CritiqueIndex
 from . import analyses
@@ -65,6 +66,7 @@ class PromptLanguageServer(LanguageServer):
         self.analyses = Analyses(self.open_document, self.root_for, self.executor)
         self.critiques = CritiqueIndex()
         self.runs = RunService()
+        self.worker: RunWorker | None = None  # runs and evaluations run there when set (create_server)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """A message that is not JSON gets JSON-RPC's parse error (-32700, ``"id": null``)."""
