@@ -28,6 +28,11 @@ Both servers run as real processes over stdio, driven by one small LSP client in
   examples). A request is asked of a server only when it advertises the capability. Then the
   outline again, after ``note = "`` is typed on that empty line (an unterminated string: the
   TOML reader refuses the file, the outline shows what can still be read).
+* **inlay hints and code lenses** (promptlsp), idle, ``--requests`` each per size, with every
+  example's result recorded in the run store beforehand (as ``promptlsp eval`` leaves it):
+  ``textDocument/inlayHint`` on 60 lines in the middle of the file (what an editor shows; each
+  hint must be a current ✓) and ``textDocument/codeLens`` (a lens per example, its command resolved
+  when shown).
 * **hover during the first optimization** (promptlsp): a fresh server is asked to optimize the
   sentiment example against a loopback scripted model reached through litellm (200 ms per call,
   ``promptlsp.testing.openai_stub``; 50 iterations, cancelled after the hovers). Hovers start at
@@ -49,8 +54,8 @@ Prints a table: p50, p95, p99 and max (nearest rank, ``bench/validate.py``'s ``p
 in ms per server and measurement, beside the row's goal (issue 14: initialize p95 ≤ 600 ms;
 didChange→diagnostics p95 ≤ 50/100/300 ms at 10/200/5,000 examples; idle hover p95 ≤ 10 ms;
 hover during an optimization p99 ≤ 50 ms; and this project's goals for issue 16's editing
-features: completion p95 ≤ 100 ms, semantic tokens p95 ≤ 100 ms, outline p95 ≤ 300 ms, at every
-size, the 5,000-example file being the one that binds) and whether the measurement met it; then
+features: completion p95 ≤ 100 ms, semantic tokens p95 ≤ 100 ms, outline p95 ≤ 300 ms, inlay hints
+p95 ≤ 50 ms, code lenses p95 ≤ 300 ms, at every size, the 5,000-example file being the one that binds) and whether the measurement met it; then
 ``taplo: not measured (<why>)`` when taplo could not be run (no Node, or @taplo/lsp neither
 installed nor installable) or ``--no-taplo`` was given. ``--smoke``: size 10, 4 edits, 5 hovers,
 5 requests of each kind, 1 start, and 3 hovers after the optimization's first model call, at 50 ms per call (what the
@@ -466,6 +471,7 @@ class Request:
     position: Callable[[str], dict[str, int]] | None = None
     check: Callable[[Any], bool] | None = None
     promptlsp_only: bool = False
+    params: Callable[[str], dict[str, Any]] | None = None  # more params, from the text
 
 
 async def time_requests(client: Client, uri: str, text: str, request: Request, count: int,
@@ -473,6 +479,8 @@ async def time_requests(client: Client, uri: str, text: str, request: Request, c
     params: dict[str, Any] = {"textDocument": {"uri": uri}}
     if request.position is not None:
         params["position"] = request.position(text)
+    if request.params is not None:
+        params.update(request.params(text))
     times: list[float] = []
     for _ in range(count):
         start = time.perf_counter()
@@ -482,6 +490,38 @@ async def time_requests(client: Client, uri: str, text: str, request: Request, c
             assert request.check(result), f"unexpected {request.method} answer: {json.dumps(result)[:300]}"
         await asyncio.sleep(spacing)  # spaced out, as a user's requests are
     return times
+
+
+HINT_LINES = 60  # the inlay-hint range: about a screen
+
+
+def visible_range(text: str) -> dict[str, Any]:
+    """``HINT_LINES`` lines from the middle of the file, as an editor asks for what it shows."""
+    first = text.count("\n") // 2
+    return {"range": {"start": {"line": first, "character": 0}, "end": {"line": first + HINT_LINES, "character": 0}}}
+
+
+def record_results(root: Path, path: Path) -> None:
+    """An evaluation of every example of ``path`` in ``root``'s run store, as ``promptlsp eval``
+    records it (each result current for the file as it is): what the inlay hints show."""
+    from promptlsp.document import analyze
+    from promptlsp.document.model import PromptText
+    from promptlsp.evaluate.inputs import inputs_sha
+    from promptlsp.optimize.events import ExampleScored, RunFinished, RunStarted
+    from promptlsp.runs import RunStore
+    from promptlsp.state import runs_path
+
+    prompt_file = analyze(path.read_text(encoding="utf-8"), path, root).prompt
+    assert prompt_file is not None, f"{path} has errors"
+    prompt = PromptText(prompt_file.template, prompt_file.system)
+    run_id = f"evaluate-bench-{path.stem}"
+    with RunStore(runs_path(root)) as store:
+        store.record(run_id, RunStarted(run_id, "evaluate", str(path), prompt, {}, {}))
+        for example in prompt_file.examples:
+            store.record(run_id, ExampleScored(prompt.id, example.id, example.split, 1.0, True, example.expected[0],
+                                               ({"name": "equals", "reason": "equal"},), None,
+                                               inputs_sha(prompt_file, example)))
+        store.record(run_id, RunFinished("finished", prompt.id, prompt, 1.0, 1.0, "all"))
 
 
 HALF_TYPED = 'note = "'  # typed on the empty line of ``example_key_position``: an unterminated string
@@ -628,6 +668,8 @@ async def bench(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
     with tempfile.TemporaryDirectory(prefix="promptlsp-bench-lsp-") as tmp:
         folder = Path(tmp)
         cases = write_cases(folder, args.sizes)
+        for _size, path in cases:
+            record_results(folder, path)
         for server in servers:
             await measured(rows, "initialize", server.name, INITIALIZE_GOAL,
                            lambda: time_initialize(server, folder, args.starts))
@@ -691,6 +733,8 @@ RUN_HOVER_GOAL = Goal("p99", 50)
 COMPLETION_GOAL = Goal("p95", 100)
 SEMANTIC_TOKENS_GOAL = Goal("p95", 100)
 OUTLINE_GOAL = Goal("p95", 300)
+INLAY_HINT_GOAL = Goal("p95", 50)  # a screen's worth, whatever the file's size
+CODE_LENS_GOAL = Goal("p95", 300)  # one lens per example: like the outline
 REQUESTS = (
     Request("completion of a key in an example table", "textDocument/completion", "completionProvider",
             COMPLETION_GOAL, example_key_position, lambda r: "assert" in _labels(r)),
@@ -700,6 +744,12 @@ REQUESTS = (
             SEMANTIC_TOKENS_GOAL, None, lambda r: bool(r and r["data"]) and len(r["data"]) % 5 == 0),
     Request("documentSymbol (outline)", "textDocument/documentSymbol", "documentSymbolProvider",
             OUTLINE_GOAL, None, lambda r: any(s["name"] == "examples" for s in r or [])),
+    Request(f"inlayHint ({HINT_LINES} lines, every example evaluated)", "textDocument/inlayHint",
+            "inlayHintProvider", INLAY_HINT_GOAL, None,
+            lambda r: bool(r) and all(h["label"].startswith("✓ 1.00 · ") for h in r), params=visible_range),
+    Request("codeLens (Evaluate, Optimize, Run example on each)", "textDocument/codeLens", "codeLensProvider",
+            CODE_LENS_GOAL, None, lambda r: len(r or []) > 2 and r[0]["command"]["title"] == "Evaluate"
+            and len(r[-1]["data"]) == 2),  # an example's lens: resolved when shown
 )
 STATS = ("p50", "p95", "p99", "max")
 

@@ -42,6 +42,9 @@ def test_smoke_run_prints_the_table() -> None:
     expected |= {(m + ("" if "half-typed" in m else ", idle") + ", 10 examples (3 KB)", s, 5)
                  for m in editing for s in servers}
     expected.add(("completion in {{ }} of the template, idle, 10 examples (3 KB)", "promptlsp", 5))
+    # inline results: only promptlsp serves them (taplo advertises neither)
+    expected |= {(m + ", idle, 10 examples (3 KB)", "promptlsp", 5) for m in (
+        "inlayHint (60 lines, every example evaluated)", "codeLens (Evaluate, Optimize, Run example on each)")}
     found = set()
     for row in rows:
         measure, rest = re.split(r"\s{2,}", row, maxsplit=1)

@@ -49,3 +49,32 @@ def answer(body: dict) -> str:
     if "one word" in everything:
         return _label(review)
     return "Hard to say."  # wrong, with no label inside: the answer-format move stays out of these tests
+
+
+def review_lines(api_base: str) -> list[str]:
+    """A prompt file's lines (join them with any line end) whose task model is the stub at
+    ``api_base``, with emoji and CJK text around its examples: "良い😀" passes (positive),
+    "悪い" fails (the answer is negative), the third has no id (#3) and passes (neutral)."""
+    return [
+        'task = "Label 😀 reviews, 日本語 too"',  # 0
+        '[prompt]',
+        'template = "Answer 日本 with one word. Review: {{ review }}"',  # 2
+        '[models.task]',
+        'model = "openai/stub"',
+        f'api_base = "{api_base}"',
+        'api_key_env = "STUB_KEY"',
+        '[[criteria]]',
+        'type = "equals"',
+        'name = "label 😀"',
+        '[[examples]]',  # 10
+        'id = "良い😀"',
+        'vars = { review = "I love it 😀" }',
+        'expected = "positive"',
+        '[[examples]]',  # 14
+        'id = "悪い"',
+        'vars = { review = "awful 日本" }',
+        'expected = "positive"',
+        '[[examples]]  # 😀 no id: #3',  # 18
+        'vars = { review = "so so" }',
+        'expected = "neutral"',
+    ]

@@ -73,7 +73,7 @@ def test_json_format_has_both_editor_and_human_positions(tmp_path, capsys):
 def test_unreadable_files_exit_2(tmp_path, capsys, make):
     if make == "missing":
         target = tmp_path / "nope.prompt.toml"
-    elif make == "directory":
+    elif make == "directory":  # a folder is searched for prompt files: this one has none
         target = tmp_path / "dir.prompt.toml"
         target.mkdir()
     else:
@@ -81,7 +81,8 @@ def test_unreadable_files_exit_2(tmp_path, capsys, make):
     good = write(tmp_path, GOOD, "good.prompt.toml")
     assert main(["check", str(target), str(good)]) == 2
     err = capsys.readouterr().err
-    assert f"cannot read {target}" in err and "Traceback" not in err
+    said = f"{target}: no .prompt.toml files in this folder" if make == "directory" else f"cannot read {target}"
+    assert said in err and "Traceback" not in err
 
 
 def test_usage_errors_exit_2(capsys):

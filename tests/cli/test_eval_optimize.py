@@ -80,3 +80,15 @@ def test_the_command_runs_as_a_process(workspace, stub):
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["score"] == 0.0
+
+
+def test_eval_one_example_is_recorded_for_the_editor(workspace, capsys):
+    assert main(["eval", str(workspace), "--example", "tablet-kids", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [e["example_id"] for e in report["examples"]] == ["tablet-kids"]
+    with RunStore(workspace.parent / ".promptlsp" / "runs.sqlite") as store:
+        (run,) = store.runs()
+        assert (run.id, run.method, run.status) == (report["run_id"], "example", "finished")
+        assert list(store.example_results(workspace)) == ["tablet-kids"]
+    assert main(["eval", str(workspace), "--example", "nope"]) == 2
+    assert "no example with id 'nope'" in capsys.readouterr().err

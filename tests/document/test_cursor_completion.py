@@ -21,3 +21,15 @@ def test_keys_of_the_item_under_the_cursor_only():
 
 def test_inline_assert_item_values():
     assert "icontains" in _labels('[[examples]]\nassert = [{ type = "ic| }]\n')
+
+
+def test_braces_typed_at_a_line_end_name_no_variable_from_the_next_line():
+    """A template that does not parse yet (``{{ `` just typed at a line end): the names written
+    in braces are guessed on their own line only — the next line's first word is no variable."""
+    from types import SimpleNamespace
+
+    from promptlsp.document.completion import facts_of
+
+    template = 'Review: {{ review }}\nx {{ \nAnswer with one word.'
+    analysis = SimpleNamespace(data={"prompt": {"template": template}, "examples": []}, prompt=None, text="")
+    assert facts_of(analysis).used == frozenset({"review"})

@@ -4,6 +4,9 @@
 --   PROMPTLSP_NVIM_FILE  the .prompt.toml to open (rewritten by the rename)
 --   PROMPTLSP_NVIM_OUT   where the results go, as JSON (written once, at the end)
 --   PROMPTLSP_NVIM_TIMEOUT_MS  the bound on every wait (default 30000)
+--   PROMPTLSP_NVIM_RUN_FILE  a second .prompt.toml (its task model a stub): one example of it is
+--                        run with promptlsp/runExample, then its inlay hints and code lenses asked for
+--   PROMPTLSP_NVIM_RUN_AT  the text, in that file, in which the cursor is for the run (just after it)
 -- Positions are computed by Neovim (vim.lsp.util.character_offset, in the client's offset
 -- encoding) from byte columns of its buffer, never by the test. Any failure is recorded as
 -- `error` in the results; Neovim always quits at the end.
@@ -46,11 +49,11 @@ local function position_params(bufnr, client, needle, nth, into)
   return at(bufnr, client, locate(bufnr, needle, nth, into))
 end
 
--- One request to the one client, waited for at most `timeout`; the error or the result.
-local function request(bufnr, client, method, params)
-  local responses, reason = vim.lsp.buf_request_sync(bufnr, method, params, timeout)
+-- One request to the one client, waited for at most `wait` (default `timeout`); the error or the result.
+local function request(bufnr, client, method, params, wait)
+  local responses, reason = vim.lsp.buf_request_sync(bufnr, method, params, wait or timeout)
   if not responses then
-    error(method .. ': no answer within ' .. timeout .. ' ms (' .. tostring(reason) .. ')')
+    error(method .. ': no answer within ' .. (wait or timeout) .. ' ms (' .. tostring(reason) .. ')')
   end
   local response = responses[client.id]
   if not response then error(method .. ': no response from the client') end
@@ -137,6 +140,34 @@ local function run()
   vim.lsp.util.apply_workspace_edit(edit, client.offset_encoding)
   vim.cmd('write')
   step('rename')
+
+  -- run one example and ask for the inlay hints it leaves: Neovim 0.7 has no inlay-hint client,
+  -- so the raw requests, as a client would send them
+  local run_file = vim.env.PROMPTLSP_NVIM_RUN_FILE
+  if run_file then
+    vim.cmd('edit ' .. vim.fn.fnameescape(run_file))
+    local runbuf = vim.api.nvim_get_current_buf()
+    if not vim.lsp.buf_attach_client(runbuf, client_id) then error('buf_attach_client failed for ' .. run_file) end
+    local uri = vim.uri_from_bufnr(runbuf)
+    local here = position_params(runbuf, client, (assert(vim.env.PROMPTLSP_NVIM_RUN_AT, 'PROMPTLSP_NVIM_RUN_AT is not set')))
+    results.run_at = here.position
+    -- the first model call imports litellm in the server: a longer wait
+    results.run_example = request(runbuf, client, 'promptlsp/runExample', { uri = uri, position = here.position },
+      3 * timeout)
+    step('runExample')
+    local lines = vim.api.nvim_buf_line_count(runbuf)
+    results.inlay_hints = request(runbuf, client, 'textDocument/inlayHint', {
+      textDocument = { uri = uri },
+      range = { start = { line = 0, character = 0 }, ['end'] = { line = lines, character = 0 } },
+    }) or {}
+    step('inlayHint')
+    local lenses = request(runbuf, client, 'textDocument/codeLens', { textDocument = { uri = uri } }) or {}
+    for i, lens in ipairs(lenses) do  -- an example's lens comes without its command: resolved, as when shown
+      if lens.command == nil then lenses[i] = request(runbuf, client, 'codeLens/resolve', lens) end
+    end
+    results.code_lenses = lenses
+    step('codeLens')
+  end
 
   client.stop()
   if not vim.wait(timeout, function() return exited ~= nil end, 20) then

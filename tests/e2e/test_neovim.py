@@ -5,7 +5,9 @@ table, the outline, and a rename of a template variable applied by Neovim and wr
 Neovim computes every position from its own buffer (UTF-16, the client's offset encoding) and
 syncs the typed key with its incremental didChange; the test computes the expected positions
 independently. The script is ``neovim_client.lua``; it writes its results as JSON.
-Inlay hints are not served yet, so there is nothing to ask Neovim for there.
+Then, in a second file whose task model is the loopback stub, one example is run with
+``promptlsp/runExample`` at Neovim's cursor, and the inlay hints and code lenses it then gets are
+checked (Neovim 0.7 has no inlay-hint client: the raw request, as a client sends it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from promptlsp.testing.openai_stub import StubServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from stub_model import answer, review_lines  # noqa: E402
 
 NVIM = shutil.which("nvim")
 SCRIPT = Path(__file__).with_name("neovim_client.lua")
@@ -60,6 +67,9 @@ LINES = [
 TEXT = "\r\n".join(LINES) + "\r\n"
 
 
+RUN_AT = "I love it 😀"  # in the first example of stub_model.review_lines: the cursor after the emoji
+
+
 def _u16(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
@@ -85,14 +95,18 @@ def _find(symbols: list[dict], *names: str) -> dict:
     return symbol
 
 
-def _run_neovim(tmp_path: Path) -> dict:
+def _run_neovim(tmp_path: Path, stub: StubServer) -> dict:
     path = tmp_path / "review.prompt.toml"
     path.write_bytes(TEXT.encode("utf-8"))
+    run_file = tmp_path / "run.prompt.toml"
+    run_file.write_bytes(("\r\n".join(review_lines(stub.url)) + "\r\n").encode("utf-8"))
     out = tmp_path / "results.json"
     home = tmp_path / "nvim-home"  # Neovim's state, cache and log files stay in the test's dir
     env = dict(os.environ,
                PROMPTLSP_NVIM_CMD=json.dumps([sys.executable, "-m", "promptlsp", "serve"]),
                PROMPTLSP_NVIM_FILE=str(path), PROMPTLSP_NVIM_OUT=str(out),
+               PROMPTLSP_NVIM_RUN_FILE=str(run_file), PROMPTLSP_NVIM_RUN_AT=RUN_AT,
+               STUB_KEY="sk-test-not-a-secret", LITELLM_LOCAL_MODEL_COST_MAP="True",
                PROMPTLSP_NVIM_TIMEOUT_MS=str(WAIT_MS),
                XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
                XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"))
@@ -121,12 +135,13 @@ def _run_neovim(tmp_path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def neovim(tmp_path_factory) -> dict:
-    return _run_neovim(tmp_path_factory.mktemp("nvim"))
+    with StubServer(latency=0.0, answer=answer) as stub:
+        return _run_neovim(tmp_path_factory.mktemp("nvim"), stub)
 
 
 def test_neovim_attaches_and_stops_the_server(neovim: dict):
     assert neovim["steps"] == ["initialized", "completion in {{ }}", "completion in a table",
-                               "documentSymbol", "rename", "stopped"]
+                               "documentSymbol", "rename", "runExample", "inlayHint", "codeLens", "stopped"]
     assert neovim["providers"] == {"completion": True, "documentSymbol": True, "rename": True}
     assert neovim["offset_encoding"] == "utf-16"
     assert neovim["fileformat"] == "dos"  # Neovim read the CRLF file as such
@@ -179,3 +194,26 @@ def test_neovim_renames_a_template_variable_everywhere_and_writes_the_file(neovi
                 .replace("vars.review =", "vars.opinion ="))
     assert expected.count("opinion") == 4
     assert neovim["file_after"] == expected  # byte for byte: CRLF, emoji, CJK and values untouched
+
+
+def test_neovim_runs_the_example_at_its_cursor_and_gets_its_inlay_hint(neovim: dict):
+    lines = review_lines("x")
+    row = 12
+    column = lines[row].index(RUN_AT) + len(RUN_AT)
+    assert neovim["run_at"] == {"line": row, "character": _u16(lines[row][:column])}  # Neovim's UTF-16 column
+    done = neovim["run_example"]
+    assert done["exampleId"] == "良い😀"
+    assert (done["result"]["output"], done["result"]["passed"]) == ("positive", True)
+    (hint,) = neovim["inlay_hints"]  # only the example that was run has a result
+    assert hint["label"] == "✓ 1.00 · positive"
+    assert hint["position"] == {"line": 11, "character": _u16(lines[11])}  # after id = "良い😀"
+    assert hint["paddingLeft"] is True
+
+
+def test_neovim_gets_the_code_lenses_of_the_prompt_and_each_example(neovim: dict):
+    seen = [(lens["range"]["start"]["line"], lens["command"]["title"], lens["command"]["command"])
+            for lens in neovim["code_lenses"]]
+    run = "promptlsp.evaluateExample"
+    assert seen == [(2, "Evaluate", "promptlsp.evaluate"), (2, "Optimize", "promptlsp.optimize"),
+                    (10, "Run example", run), (14, "Run example", run), (18, "Run example", run)]
+    assert [lens["command"]["arguments"][0]["example"] for lens in neovim["code_lenses"][2:]] == ["良い😀", "悪い", "#3"]

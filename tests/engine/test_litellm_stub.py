@@ -159,6 +159,14 @@ async def test_auth_failure_is_typed_and_not_retried(real_engine, stub, stub_spe
     assert result.failure.kind == "auth" and stub.stats.requests == 1
 
 
+async def test_a_spent_quota_is_typed_said_plainly_and_not_retried(real_engine, stub, stub_spec) -> None:
+    stub.add_rule(fault="quota")
+    result = await real_engine.session().complete(stub_spec, "q")
+    assert result.failure.kind == "quota" and stub.stats.requests == 1
+    assert result.failure.message == ("budget or quota spent at the provider or gateway (HTTP 429), not retried: "
+                                      "You exceeded your current quota, please check your plan and billing details.")
+
+
 async def test_rerun_through_litellm_after_restart_makes_zero_calls(tmp_path, fast_retry, stub, stub_spec) -> None:
     from promptlsp.engine import Engine
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from promptlsp.lsp.factory import create_server
+from promptlsp.testing.openai_stub import StubServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from stub_model import answer  # noqa: E402
+
+
+@pytest.fixture
+def stub():
+    """The loopback OpenAI-compatible stub answering as ``tests/cli/stub_model.py`` does."""
+    with StubServer(latency=0.0, answer=answer) as server:
+        yield server
 
 
 class _Writer:

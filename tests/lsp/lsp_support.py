@@ -4,6 +4,7 @@ and a raw JSON-RPC client."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -14,7 +15,21 @@ from pytest_lsp import ClientServerConfig
 
 SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 CONFIG = ClientServerConfig(server_command=SERVER)
+# a server whose files name the loopback stub model (the ``stub`` fixture) with api_key_env STUB_KEY
+STUB_ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+STUB_CONFIG = ClientServerConfig(server_command=SERVER, server_env=STUB_ENV)
 TIMEOUT = 30.0
+
+
+def plain(value: Any) -> Any:
+    """A result as plain JSON data: pygls hands unknown-method results over as namedtuples."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 class RawServer:

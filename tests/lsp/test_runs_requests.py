@@ -4,7 +4,6 @@ equivalents, against the real server process and the loopback stub model (real l
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -15,26 +14,20 @@ import pytest_lsp
 import tomlkit
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
+from lsp_support import STUB_CONFIG
+from lsp_support import plain as _plain
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from stub_model import GOOD_TEMPLATE, answer  # noqa: E402
+from stub_model import GOOD_TEMPLATE  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
-ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "promptlsp", "serve"], server_env=ENV)
 
 
-@pytest.fixture
-def stub():
-    with StubServer(latency=0.0, answer=answer) as server:
-        yield server
-
-
-@pytest_lsp.fixture(config=CONFIG)
+@pytest_lsp.fixture(config=STUB_CONFIG)
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     lsp_client.root = tmp_path  # type: ignore[attr-defined]
     await lsp_client.initialize_session(types.InitializeParams(
@@ -44,16 +37,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     ))
     yield
     await lsp_client.shutdown_session()
-
-
-def _plain(value):
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml",
@@ -236,6 +219,19 @@ async def test_runs_candidates_and_evaluate_after_a_run(client: LanguageClient, 
     assert report["score"] == 0.0 and len(report["examples"]) == 4
 
 
+async def test_run_report_is_the_clis_page(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    first = await _request(client, "promptlsp/optimize", {"uri": uri, "iterations": 1})
+    report = await _request(client, "promptlsp/runReport", {"uri": uri, "runId": first["runId"][:8]})
+    assert report["runId"] == first["runId"]
+    assert report["html"].startswith("<!DOCTYPE html>") and "<svg" in report["html"] and "<script" not in report["html"]
+    assert (await _command(client, "promptlsp.runReport", {"uri": uri, "runId": first["runId"]}))["runId"] == first["runId"]
+    for params, message in (({"uri": uri, "runId": "zz"}, "no run 'zz'"), ({"uri": uri}, "missing 'runId'")):
+        with pytest.raises(JsonRpcException) as caught:
+            await _request(client, "promptlsp/runReport", params)
+        assert message in caught.value.message
+
+
 SETTINGS_FILE = """task = "Classify the sentiment of a product review."
 [prompt]
 template = "Review: {{ review }}\\nWhat is the sentiment?"
@@ -255,7 +251,7 @@ expected = "negative"
 """
 
 
-@pytest_lsp.fixture(config=CONFIG)
+@pytest_lsp.fixture(config=STUB_CONFIG)
 async def configured(lsp_client: LanguageClient, tmp_path: Path, stub: StubServer):
     """A client whose initializationOptions name the model (the file has no [models]) and a budget."""
     lsp_client.root = tmp_path  # type: ignore[attr-defined]

@@ -115,6 +115,18 @@ async def test_beam_keeps_the_top_b(prompt_file):
     assert len(beam.beam) == 2 and list(beam.scores) == contenders[:2]
 
 
+async def test_a_last_iteration_without_any_candidate_leaves_the_budget_for_another_try(prompt_file, monkeypatch):
+    """Every edit of a last iteration rejected (here: an identical rewrite) and no move: the run
+    does not stop there with its budget unspent — the next iteration tries again."""
+    monkeypatch.setattr(GradSum, "next_step", lambda self, iteration: (1, 1, True))  # every iteration "last"
+    answers = iter([{"template": prompt_file.template}])  # the first edit copies the prompt
+    routes = gradsum_routes(edit=lambda r: next(answers, {"template": GOOD}))
+    finished, events, backend, _ = await run(prompt_file, routes, iterations=3, candidates=1)
+    assert [e.iteration for e in events if e.kind == "iteration-done"] == [1, 2]
+    assert backend.calls_by_phase["edit"] == 2
+    assert finished.best.template == GOOD
+
+
 async def test_the_last_iteration_sends_its_candidates_straight_to_validation(prompt_file):
     """No selection minibatch in the last iteration: every child of the beam (edits and moves) is
     scored on the validation split beside the beam and the original, and can win there."""

@@ -173,3 +173,18 @@ async def test_estimate_holds_without_a_cache_and_validation_is_never_scored_twi
     assert backend.calls <= predicted.calls
     validations = [e.candidate_id for e in events if e.kind == "candidate-scored" and e.split == "validation"]
     assert len(validations) == len(set(validations))
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_run_whose_final_check_got_no_answer_fails_saying_why(prompt_file, method):
+    from promptlsp.engine.errors import PermanentError
+
+    routes = routes_for({"template": GOOD, "critiques": []})
+    routes["task"] = PermanentError("quota", "budget or quota spent at the provider or gateway (HTTP 429), not retried: "
+                                             "crossed budget")
+    finished, events, backend = await run(prompt_file, routes, method, iterations=1)
+    assert finished.status == "failed" and finished.best.template == prompt_file.template
+    assert finished.message.startswith("no answer from the task model on any of the ")
+    assert finished.message.endswith("task model call failed: budget or quota spent at the provider or gateway "
+                                     "(HTTP 429), not retried: crossed budget")
+    assert events[0].kind == "run-started" and events[-1] is finished

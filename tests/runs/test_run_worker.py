@@ -99,14 +99,21 @@ async def test_an_optimization_in_the_worker_is_recorded_as_in_one_process(tmp_p
 
 async def test_an_evaluation_in_the_worker_reports_progress_and_the_report(tmp_path, stub):
     pf = prompt_file(tmp_path, stub)
-    worker, done = RunWorker(), []
+    worker, done, service = RunWorker(), [], RunService()
     ids = [e.id for e in pf.examples][:3]
     try:
-        report = await worker.evaluate(pf, tmp_path, ids, done.append)
+        run_id, report = await worker.evaluate(pf, tmp_path, ids, store=service.store(tmp_path), warn=pytest.fail,
+                                               on_done=done.append)
+        again_id, again = await worker.evaluate(pf, tmp_path, ids, store=service.store(tmp_path), warn=pytest.fail)
     finally:
         await worker.close()
     assert [row["example_id"] for row in report["examples"]] == ids
     assert done == [1, 2, 3]
+    assert [row["cached"] for row in report["examples"]] == [False] * 3 and [row["cached"] for row in again["examples"]] == [True] * 3
+    record = service.store(tmp_path).run(run_id)  # recorded by this side, from the worker's events
+    assert record is not None and record.run.method == "evaluate" and record.run.status == "finished"
+    assert again_id != run_id
+    service.close()
 
 
 async def test_cancelling_stops_the_run_in_the_worker_which_records_it(tmp_path):
@@ -152,7 +159,8 @@ async def test_a_worker_that_dies_mid_run_gives_a_recorded_failure_and_the_next_
             assert finished.status == "failed" and "run worker exited" in finished.message
             assert seen[-1] == finished
             assert service.store(tmp_path).run(plan.run_id).run.status == "failed"
-            report = await asyncio.wait_for(worker.evaluate(fast, tmp_path / "fast", [fast.examples[0].id]), 60)
+            _, report = await asyncio.wait_for(worker.evaluate(fast, tmp_path / "fast", [fast.examples[0].id], store=None,
+                                                               warn=pytest.fail), 60)
             assert [row["example_id"] for row in report["examples"]] == [fast.examples[0].id]
             assert worker._process is not first  # a new worker
         finally:
@@ -164,10 +172,10 @@ async def test_a_worker_that_cannot_start_is_a_clear_failure(tmp_path, stub):
     pf = prompt_file(tmp_path, stub)
     worker = RunWorker(command=[str(tmp_path / "no-such-python"), "-m", "promptlsp.runs.worker"])
     with pytest.raises(WorkerFailed, match="cannot start the run worker"):
-        await worker.evaluate(pf, tmp_path, [pf.examples[0].id])
+        await worker.evaluate(pf, tmp_path, [pf.examples[0].id], store=None, warn=pytest.fail)
     broken = RunWorker(command=[sys.executable, "-c", "import sys; sys.stdin.readline(); print('not json'); sys.exit(3)"])
     with pytest.raises(WorkerFailed, match=r"exited \(code 3\)"):
-        await broken.evaluate(pf, tmp_path, [pf.examples[0].id])
+        await broken.evaluate(pf, tmp_path, [pf.examples[0].id], store=None, warn=pytest.fail)
 
 
 def test_the_client_side_never_loads_litellm(tmp_path, stub):

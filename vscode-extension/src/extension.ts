@@ -3,10 +3,9 @@ import * as vscode from 'vscode';
 import { defaultEnvName, validateEnvName, validateKey } from './core/apikeys';
 import { redactingChannel } from './core/logchannel';
 import { activeModelLabel, needsRestart } from './core/settings';
-import { TemplateCodeLens } from './codelens';
 import { onDidChangeInterpreter } from './python';
 import { Proposals } from './proposals';
-import { LANGUAGE, Runs } from './runs';
+import { Runs } from './runs';
 import { KeyStore } from './secrets';
 import { ServerManager, settingsReader } from './server';
 import { ResultsView } from './views/results';
@@ -91,6 +90,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(vscode.commands.registerCommand(id, handler));
   command('promptlsp.optimizePrompt', (arg) => runs.optimize(arg));
   command('promptlsp.evaluatePrompt', (arg) => runs.evaluate(arg));
+  command('promptlsp.runExample', (arg, example) => runs.runExample(arg, example));
   command('promptlsp.showRuns', (arg) => runs.showRuns(arg));
   command('promptlsp.cancelRun', () => runs.cancel());
   command('promptlsp.acceptProposal', (arg) => proposals.accept(arg));
@@ -109,8 +109,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   command('promptlsp.showMenu', () => statusMenu(runs, manager, log));
 
   context.subscriptions.push(
-    vscode.languages.registerCodeLensProvider(
-      [{ language: LANGUAGE, scheme: 'file' }, { scheme: 'file', pattern: '**/*.prompt.toml' }], new TemplateCodeLens()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('promptlsp')) {
         return;

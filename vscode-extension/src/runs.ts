@@ -1,7 +1,8 @@
 /**
  * The "Optimize prompt", "Evaluate prompt" and "Show run history" commands: estimate and
  * confirm, run with a cancellable notification fed by the server's `$/progress` on a
- * client-created workDoneToken, then show the outcome (a diff, the results view, a message).
+ * client-created workDoneToken, then show the outcome (a diff, the results view, a message);
+ * a run picked from the history opens its report (the server's page, with the score chart).
  */
 import { randomUUID } from 'crypto';
 import * as vscode from 'vscode';
@@ -9,15 +10,17 @@ import { WorkDoneProgress } from 'vscode-languageclient/node';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { describeRequestError } from './core/errors';
 import { decide, parseEstimate } from './core/estimate';
-import { evaluationOutcome, parseEvaluation } from './core/evaluation';
+import { evaluationOutcome, exampleRunMessage, parseEvaluation, parseExampleRun } from './core/evaluation';
 import { baseName, formatScore } from './core/format';
 import { formatRuns } from './core/history';
 import { ProgressTracker } from './core/progress';
 import { classifyRun, parseRunSummary } from './core/proposal';
+import { parseRunReport } from './core/report';
 import { confirmThresholds } from './core/settings';
 import { Reservations } from './core/slots';
 import { PROPOSED_SCHEME, Proposals } from './proposals';
 import { ServerManager, settingsReader } from './server';
+import { RunReportPanel } from './views/report';
 import { ResultsView } from './views/results';
 import { StatusBar } from './views/status';
 
@@ -50,6 +53,7 @@ export class Runs implements vscode.Disposable {
   /** The command in progress on each file (from its check to its end, estimate and confirm
    * included), with the source that cancels it. */
   private readonly active = new Reservations<vscode.CancellationTokenSource>();
+  private readonly report = new RunReportPanel();
 
   constructor(
     private readonly server: ServerManager,
@@ -317,6 +321,57 @@ export class Runs implements vscode.Disposable {
     }
   }
 
+  /** Run one example: `exampleId` (from a "Run example" lens) or the one at the cursor. Its
+   * result shows as an inlay hint after the example (the server asks for the refresh). */
+  async runExample(arg?: unknown, exampleId?: unknown): Promise<void> {
+    const document = await targetDocument(arg, this.proposals);
+    if (document !== undefined) {
+      await this.exclusive(document, (source) => this.runOneExample(document, typeof exampleId === 'string' ? exampleId : undefined, source));
+    }
+  }
+
+  private async runOneExample(document: vscode.TextDocument, exampleId: string | undefined, source: vscode.CancellationTokenSource): Promise<void> {
+    const name = baseName(document.uri.path);
+    const cancelledMessage = `Cancelled the example run on ${name}.`;
+    const client = await this.clientFor(source, cancelledMessage);
+    if (client === undefined) {
+      return;
+    }
+    const editor = vscode.window.activeTextEditor;
+    const at = editor !== undefined && editor.document.uri.toString() === document.uri.toString() ? editor.selection.active : undefined;
+    if (exampleId === undefined && at === undefined) {
+      this.error('promptlsp: put the cursor in an example (or use its "Run example" lens).');
+      return;
+    }
+    const params = {
+      uri: client.code2ProtocolConverter.asUri(document.uri),
+      version: document.version,
+      ...(exampleId !== undefined ? { example: exampleId } : { position: client.code2ProtocolConverter.asPosition(at!) }),
+    };
+    const raw = await this.withRun(
+      client,
+      document,
+      source,
+      {
+        activity: 'running an example',
+        noun: 'Example run',
+        title: `Running ${exampleId ?? 'the example'} of ${name}`,
+        method: 'promptlsp/runExample',
+        first: 'asking the task model',
+        cancelled: cancelledMessage,
+      },
+      (token, workDoneToken) => client.sendRequest('promptlsp/runExample', { ...params, workDoneToken }, token),
+    );
+    if (raw === undefined) {
+      return;
+    }
+    const view = this.parsed(raw, parseExampleRun);
+    if (view !== undefined) {
+      this.log.info(`example run ${view.runId} of ${name}: ${exampleRunMessage(view)}`);
+      this.info(exampleRunMessage(view));
+    }
+  }
+
   async showRuns(arg?: unknown): Promise<void> {
     const document = await targetDocument(arg, this.proposals);
     if (document === undefined) {
@@ -344,9 +399,21 @@ export class Runs implements vscode.Disposable {
       matchOnDescription: true,
       matchOnDetail: true,
     });
-    if (choice !== undefined) {
-      this.log.info(`run ${choice.id}: ${choice.label.replace(/^\$\([^)]*\)\s*/, '')} · ${choice.description} · ${choice.detail}`);
-      this.log.show(true);
+    if (choice === undefined) {
+      return;
+    }
+    this.log.info(`run ${choice.id}: ${choice.label.replace(/^\$\([^)]*\)\s*/, '')} · ${choice.description} · ${choice.detail}`);
+    let raw;
+    try {
+      raw = await client.sendRequest('promptlsp/runReport', { uri: client.code2ProtocolConverter.asUri(document.uri), runId: choice.id });
+    } catch (error) {
+      const failure = describeRequestError(error, 'promptlsp/runReport');
+      this.error(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
+      return;
+    }
+    const report = this.parsed(raw, parseRunReport);
+    if (report !== undefined) {
+      this.report.show(report, name);
     }
   }
 
@@ -364,5 +431,6 @@ export class Runs implements vscode.Disposable {
 
   dispose(): void {
     this.active.clear().forEach((s) => s.cancel());
+    this.report.dispose();
   }
 }

@@ -13,6 +13,7 @@ import {
   State,
 } from 'vscode-languageclient/node';
 import { secretEnvValues, serverEnvironment } from './core/apikeys';
+import { clientLensCommand } from './core/lenses';
 import { Interpreter, PROBE_ARGS, ProbeRun, chooseInterpreter, fixFor, parseProbe, startFailure } from './core/interpreter';
 import { RestartGuard } from './core/restart';
 import { SettingsReader, toServerSettings } from './core/settings';
@@ -40,6 +41,14 @@ function runProbe(command: string, env: Record<string, string>, cwd: string | un
       });
     });
   });
+}
+
+/** A server lens's command, as the extension's command on `target` (lenses.ts). */
+function mapLens(lens: vscode.CodeLens, target: vscode.Uri): void {
+  if (lens.command !== undefined) {
+    const mapped = clientLensCommand(lens.command, target);
+    lens.command = { ...lens.command, command: mapped.command, arguments: mapped.arguments };
+  }
 }
 
 export class ServerManager implements vscode.Disposable {
@@ -168,6 +177,7 @@ export class ServerManager implements vscode.Disposable {
         args: ['-m', 'promptlsp', 'serve', '--stdio'],
         options: { env, cwd },
       };
+      const lensDocuments = new WeakMap<vscode.CodeLens, vscode.Uri>();
       const clientOptions: LanguageClientOptions = {
         documentSelector: [
           { scheme: 'file', language: 'prompt-toml' },
@@ -183,6 +193,24 @@ export class ServerManager implements vscode.Disposable {
         synchronize: { configurationSection: SECTION },
         connectionOptions: { maxRestartCount: 4 },
         middleware: {
+          // The server's lenses run its own commands; here they run the extension's (lenses.ts).
+          // An example's lens comes without its command and is resolved when shown.
+          provideCodeLenses: async (document, token, next) => {
+            const lenses = await next(document, token);
+            for (const lens of lenses ?? []) {
+              mapLens(lens, document.uri);
+              lensDocuments.set(lens, document.uri);
+            }
+            return lenses;
+          },
+          resolveCodeLens: async (lens, token, next) => {
+            const resolved = await next(lens, token);
+            const target = lensDocuments.get(lens);
+            if (resolved && target !== undefined) {
+              mapLens(resolved, target);
+            }
+            return resolved;
+          },
           workspace: {
             // The server pulls section "promptlsp": answer with its settings JSON, not the raw
             // VS Code values (empty strings and nulls dropped, camelCase shape).

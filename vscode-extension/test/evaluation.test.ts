@@ -6,8 +6,10 @@ import {
   evaluationOutcome,
   exampleDescription,
   exampleDetails,
+  exampleRunMessage,
   exampleTooltip,
   parseEvaluation,
+  parseExampleRun,
 } from '../src/core/evaluation';
 
 const answer = {
@@ -112,5 +114,25 @@ describe('parseEvaluation', () => {
     assert.throws(() => parseEvaluation({ score: 0.5, examples: [] }), /"status" must be a string/);
     assert.throws(() => parseEvaluation({ status: 'finished', examples: {} }), /"examples" must be a list/);
     assert.throws(() => parseEvaluation({ status: 'finished', examples: ['x'] }), /examples\[0\]/);
+  });
+});
+
+describe('parseExampleRun', () => {
+  const answer = {
+    runId: 'example-1', exampleId: '良い😀',
+    result: { example_id: '良い😀', split: 'train', score: 1, passed: true, output: 'positive\n', error: null, checks: [{ name: 'label', score: 1, passed: true, reason: 'equal' }], cached: true },
+  };
+  test('the runExample answer and its message', () => {
+    const view = parseExampleRun(answer);
+    assert.equal(view.runId, 'example-1');
+    assert.equal(view.example.id, '良い😀');
+    assert.equal(view.example.checks[0].reason, 'equal');
+    assert.equal(exampleRunMessage(view), '良い😀 passed: score 1.000 · "positive" (from the cache).');
+  });
+  test('a failed call and a malformed answer', () => {
+    const failed = parseExampleRun({ ...answer, result: { ...answer.result, output: null, passed: false, score: null, error: 'task model call failed: 500', cached: false } });
+    assert.equal(exampleRunMessage(failed), '良い😀 could not be scored: task model call failed: 500.');
+    assert.throws(() => parseExampleRun({ runId: 'x' }), MalformedAnswer);
+    assert.throws(() => parseExampleRun('nope'), MalformedAnswer);
   });
 });

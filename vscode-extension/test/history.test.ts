@@ -30,6 +30,7 @@ describe('formatRun', () => {
     assert.equal(formatRun({ id: 'a', status: 'cancelled', method: 'tgd' })?.label, '$(circle-slash) tgd · n/a → n/a');
     assert.equal(formatRun({ id: 'b', status: 'interrupted' })?.label, '$(warning) run · n/a → n/a');
     assert.equal(formatRun({ id: 'c', status: 'running', method: 'critique' })?.label, '$(sync~spin) critique · n/a → n/a');
+    assert.equal(formatRun({ id: 'd', status: 'finished', method: 'example', best_score: 1 })?.label, '$(check) example · score 1.000');
   });
   test('a run stopped by the budget ends normally: a check, and it says why', () => {
     const item = formatRun({ ...run, status: 'budget-exhausted', message: 'stopped before the iteration that would exceed the budget' }, true);

@@ -11,6 +11,7 @@ const contributes = pkg.contributes;
 const EXPECTED_COMMANDS: Record<string, string> = {
   'promptlsp.optimizePrompt': 'promptlsp: Optimize prompt',
   'promptlsp.evaluatePrompt': 'promptlsp: Evaluate prompt',
+  'promptlsp.runExample': 'promptlsp: Run example',
   'promptlsp.restartServer': 'promptlsp: Restart server',
   'promptlsp.setApiKey': 'promptlsp: Set API key',
   'promptlsp.clearApiKey': 'promptlsp: Clear API key',
@@ -21,7 +22,7 @@ const EXPECTED_COMMANDS: Record<string, string> = {
   'promptlsp.openSettings': 'promptlsp: Open settings',
 };
 // vscode-languageclient registers the server's executeCommand ids as VS Code commands
-const SERVER_COMMANDS = ['promptlsp.optimize', 'promptlsp.evaluate', 'promptlsp.runs', 'promptlsp.candidates', 'promptlsp.cancel', 'promptlsp.estimate'];
+const SERVER_COMMANDS = ['promptlsp.optimize', 'promptlsp.evaluate', 'promptlsp.runs', 'promptlsp.candidates', 'promptlsp.cancel', 'promptlsp.estimate', 'promptlsp.evaluateExample'];
 
 function parseVersion(v: string): number[] {
   return v.replace(/^[\^~>=<\s]+/, '').split('.').map((x) => Number.parseInt(x, 10));

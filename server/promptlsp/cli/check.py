@@ -1,5 +1,6 @@
-"""``promptlsp check FILE...``: diagnostics as ``path:line:col: severity: message [code]``, then
-one summary line (``2 files checked: 1 error, 3 warnings``); or one JSON report."""
+"""``promptlsp check PATH...``: diagnostics as ``path:line:col: severity: message [code]``, then
+one summary line (``2 files checked: 1 error, 3 warnings``); or one JSON, JUnit or SARIF report.
+Folders are searched for ``*.prompt.toml``; globs are expanded (``ci/targets.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..document import analyze, read_text
+from ..ci import github
+from ..ci.targets import display_name, expand
+from ..document import Analysis, analyze, read_text
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, print_diagnostics, records, unreadable
+from .report_output import annotate, report_stream
 from .words import plural
 
 
@@ -23,34 +27,58 @@ def summary(files: int, rows: list[dict[str, Any]]) -> str:
 
 def run(args) -> int:
     status = EXIT_OK
-    reports = []
-    seen: list[dict[str, Any]] = []
     root = Path(args.root) if args.root else None
     if root is not None and not root.is_dir():
         print(f"promptlsp: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_USAGE
-    for name in args.files:
-        path = Path(name)
+    targets = expand(args.files)
+    for problem in targets.problems:
+        print(f"promptlsp: {problem}", file=sys.stderr)
+        status = EXIT_USAGE
+    # (path, name as given or found, analysis or None, why unreadable)
+    checked: list[tuple[Path, str, Analysis | None, str | None]] = []
+    for path in targets.files:
+        name = str(path)
         try:
             text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             reason = unreadable(exc)
             print(f"promptlsp: cannot read {name}: {reason}", file=sys.stderr)
-            reports.append({"file": name, "error": f"cannot read: {reason}", "diagnostics": []})
+            checked.append((path, name, None, reason))
             status = EXIT_USAGE
             continue
         analysis = analyze(text, path, root)
-        rows = records(analysis)
-        reports.append({"file": name, "diagnostics": rows})
-        seen += rows
+        checked.append((path, name, analysis, None))
         if not analysis.ok and status == EXIT_OK:
             status = EXIT_FINDINGS
-        if args.format == "text":
-            print_diagnostics(name, rows, sys.stdout)
-    if args.format == "json":
-        json.dump({"files": reports}, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        checked = sum("error" not in r for r in reports)  # unreadable files were reported on stderr
-        print(summary(checked, seen))
+    with report_stream(args) as out:
+        _write(args, checked, out)
+    if github.enabled():
+        annotate(args, (line for _, _, analysis, _ in checked if analysis is not None
+                        for line in github.diagnostic_lines(display_name(analysis.path), analysis)))
     return status
+
+
+def _write(args, checked, out) -> None:
+    if args.format == "junit":
+        from ..ci.junit import check_xml, write
+
+        write(check_xml(checked), out)
+    elif args.format == "sarif":
+        from ..ci.sarif import check_log
+
+        json.dump(check_log((path, analysis, error) for path, _, analysis, error in checked), out, indent=2,
+                  ensure_ascii=False)
+        out.write("\n")
+    elif args.format == "json":
+        reports = [{"file": name, "error": f"cannot read: {error}", "diagnostics": []} if analysis is None
+                   else {"file": name, "diagnostics": records(analysis)} for _, name, analysis, error in checked]
+        json.dump({"files": reports}, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        rows = []
+        for _, name, analysis, _ in checked:
+            if analysis is not None:
+                rows += (found := records(analysis))
+                print_diagnostics(name, found, out)
+        print(summary(sum(a is not None for _, _, a, _ in checked), rows), file=out)

@@ -14,6 +14,7 @@ from ..state import cache_path
 EXIT_OK = 0  # clean / the gate passed / the run finished
 EXIT_FINDINGS = 1  # errors found, the --min-score gate failed, or the run failed
 EXIT_USAGE = 2  # a usage error, an unreadable file, or an internal error
+EXIT_REGRESSED = 3  # eval --baseline: a file's score dropped by more than --tolerance
 EXIT_FLUSH_FAILED = 120  # what Python itself exits with when flushing stdout at exit fails
 EXIT_INTERRUPTED = 130  # Ctrl-C
 

@@ -13,6 +13,7 @@ from typing import Sequence
 
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
+    from ..runs.records import STATUSES
 
     parser = argparse.ArgumentParser(prog="promptlsp", description=__doc__.splitlines()[0].split("— ")[-1])
     parser.add_argument("--version", action="version", version=f"promptlsp {__version__}")
@@ -20,19 +21,28 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     check = sub.add_parser("check", help="validate .prompt.toml files (exit 0 clean, 1 errors, 2 usage/unreadable)")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("files", nargs="+", metavar="PATH", help="prompt files, folders (searched for *.prompt.toml) or globs")
+    check.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
+    check.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     check.add_argument("--root", help="workspace root for dataset paths (default: nearest folder with .git, "
                        ".promptlsp or pyproject.toml, else the file's folder)")
 
-    evaluate = sub.add_parser("eval", help="run the prompt on its examples and score them")
-    evaluate.add_argument("file", metavar="FILE")
+    evaluate = sub.add_parser("eval", help="run prompts on their examples and score them (exit 0 passed, 1 a gate "
+                              "failed or a file has errors, 2 usage/unreadable, 3 --baseline regression)")
+    evaluate.add_argument("paths", nargs="+", metavar="PATH", help="prompt files, folders (searched for *.prompt.toml) or globs")
     evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="all")
-    evaluate.add_argument("--min-score", type=float, help="exit 1 when the score is below this (a CI gate)")
-    evaluate.add_argument("--format", choices=("text", "json"), default="text")
+    evaluate.add_argument("--min-score", type=float, help="exit 1 when a file's score is below this (a CI gate)")
+    evaluate.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
+    evaluate.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    evaluate.add_argument("--budget-calls", type=_positive, help="cap on model calls over all the files (cache hits are free)")
+    evaluate.add_argument("--baseline", metavar="FILE", help="exit 3 when a file's score dropped below this baseline's")
+    evaluate.add_argument("--tolerance", type=float, default=0.0, help="how far a score may drop below the baseline (default 0)")
+    evaluate.add_argument("--save-baseline", nargs="?", const=".promptlsp/baseline.json", metavar="FILE",
+                          help="write the per-example scores to FILE (default .promptlsp/baseline.json), to commit")
     evaluate.add_argument("--no-cache", action="store_true",
                           help="ask the models afresh (fresh answers still replace cached ones)")
     evaluate.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
+    evaluate.add_argument("--example", metavar="ID", help="run only the example with this id (any split)")
 
     optimize = sub.add_parser("optimize", help="optimize the prompt with GRAD-SUM or TGD")
     optimize.add_argument("file", metavar="FILE")
@@ -44,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--no-cache", action="store_true",
                           help="ask the models afresh (fresh answers still replace cached ones)")
     optimize.add_argument("--root", help="workspace root (dataset paths, .promptlsp/ state)")
+
+    runs = sub.add_parser("runs", help="list the recorded optimization runs, newest first")
+    runs.add_argument("--file", help="only the runs of this prompt file")
+    runs.add_argument("--status", choices=STATUSES, help="only the runs with this status")
+    runs.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    runs.add_argument("--format", choices=("text", "json"), default="text")
+    runs.add_argument("--root", help="workspace root holding .promptlsp/runs.sqlite (default: the file's, else the current folder's)")
+
+    report = sub.add_parser("report", help="one recorded run: scores per iteration, critiques, diff, cost per phase")
+    report.add_argument("run_id", metavar="RUN_ID", help="a run id or an unambiguous prefix of one")
+    report.add_argument("--html", metavar="OUT", help="write a self-contained HTML page (with a score chart) to OUT")
+    report.add_argument("--root", help="workspace root holding .promptlsp/runs.sqlite (default: the current folder's)")
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     transport = serve.add_mutually_exclusive_group()
@@ -63,7 +85,7 @@ def _positive(text: str) -> int:
 
 def entry() -> int:
     """The ``promptlsp`` console script and ``python -m promptlsp``: :func:`main`, then — after
-    ``check``, ``eval`` and ``optimize`` — an immediate exit (see ``exit.py``); ``serve`` first
+    every command but ``serve`` — an immediate exit (see ``exit.py``); ``serve`` first
     restarts itself with the C allocator (see ``serve_command.use_system_allocator``)."""
     return main(exit_fast=True)
 
@@ -98,6 +120,10 @@ def _run(args: argparse.Namespace) -> int:
             from .eval_command import run
         elif args.command == "serve":
             from .serve_command import run
+        elif args.command == "runs":
+            from .runs_command import run
+        elif args.command == "report":
+            from .report_command import run
         else:
             from .optimize_command import run
         return run(args)

@@ -28,7 +28,7 @@ from .cursor import Cursor, cursor_at
 MODEL_ROLES = ("task", "judge", "optimizer")
 SNIPPET_TABLES = ("examples", "criteria")
 _ASSERTION_TYPES_CHOICE_LIMIT = 30
-_TEMPLATE_NAME = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)")
+_TEMPLATE_NAME = re.compile(r"\{\{-?[ \t]*([A-Za-z_][A-Za-z0-9_]*)")  # on the same line: `{{ ` typed at a line end names nothing yet
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,35 @@ the only limit refuses calls to a model without a known price (it could not stop
 another limit beside it, such calls are let through and counted in ``cost_unknown_calls``.
 
 Everything here runs on the event loop thread without awaiting, so no lock is needed.
+
+A caller that runs several jobs in one session (``promptlsp eval`` over many files: one budget)
+names the job of the calls under :func:`scope`; each scope's totals are kept beside the phases'.
+The name travels with the asyncio context, so the tasks a job spawns are counted in it too.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
 from .errors import BudgetExhausted, BudgetLimit
 from .spec import Budget
+
+
+_SCOPE: ContextVar[str | None] = ContextVar("promptlsp_accounting_scope", default=None)
+
+
+@contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Count the calls made in this block (and in the tasks it starts) under ``name`` too."""
+    token = _SCOPE.set(name)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class Reservation:
     tokens: int
     usd: float
     settled: bool = False
+    scope: str | None = None
 
 
 @dataclass
@@ -94,18 +113,23 @@ class Accounting:
         self.budget = budget
         self.total = Totals()
         self.by_phase: dict[str, Totals] = {}
+        self.by_scope: dict[str, Totals] = {}  # see scope()
         self.exhausted: BudgetLimit | None = None
         self.exhausted_reason: str | None = None  # when the limit was not simply reached
         self.started = time.monotonic()
         self._reserved_tokens = 0
         self._reserved_usd = 0.0
-        self._clocks: dict[str | None, _Clock] = {}
+        self._clocks: dict[str | tuple[str, str] | None, _Clock] = {}  # None: the run; ("scope", name)
 
     def phase(self, name: str) -> Totals:
         return self.by_phase.setdefault(name, Totals())
 
-    def _both(self, phase: str) -> tuple[Totals, Totals]:
-        return self.total, self.phase(phase)
+    def _both(self, phase: str, scope_name: str | None = None) -> tuple[Totals, ...]:
+        """The totals an event of ``phase`` counts in: the run's, the phase's and the scope's."""
+        scope_name = scope_name or _SCOPE.get()
+        if scope_name is None:
+            return self.total, self.phase(phase)
+        return self.total, self.phase(phase), self.by_scope.setdefault(scope_name, Totals())
 
     # -- budget --------------------------------------------------------------------------------
     def _refuse(self, limit: BudgetLimit, used: float, maximum: float) -> BudgetExhausted:
@@ -148,7 +172,7 @@ class Accounting:
             totals.retries += int(retry)
         self._reserved_tokens += tokens
         self._reserved_usd += usd
-        return Reservation(phase, tokens, usd)
+        return Reservation(phase, tokens, usd, scope=_SCOPE.get())
 
     def settle(self, reservation: Reservation, usage: Usage | None, cost: float | None, latency_s: float) -> None:
         """Replace a reservation by what the call really used (``usage`` None: it failed)."""
@@ -157,7 +181,7 @@ class Accounting:
         reservation.settled = True
         self._reserved_tokens -= reservation.tokens
         self._reserved_usd -= reservation.usd
-        for totals in self._both(reservation.phase):
+        for totals in self._both(reservation.phase, reservation.scope):
             totals.busy_s += latency_s
             if usage is None:
                 continue
@@ -180,7 +204,11 @@ class Accounting:
     @contextmanager
     def in_flight(self, phase: str) -> Iterator[None]:
         """Measure wall time: the union of intervals with a call of this phase in flight."""
-        clocks = (self._clocks.setdefault(None, _Clock()), self._clocks.setdefault(phase, _Clock()))
+        scope_name = _SCOPE.get()
+        clocks = [self._clocks.setdefault(None, _Clock()), self._clocks.setdefault(phase, _Clock())]
+        if scope_name is not None:
+            clocks.append(self._clocks.setdefault(("scope", scope_name), _Clock()))
+        totals = self._both(phase, scope_name)
         now = time.monotonic()
         for clock in clocks:
             clock.enter(now)
@@ -188,18 +216,18 @@ class Accounting:
             yield
         finally:
             now = time.monotonic()
-            for clock, totals in zip(clocks, self._both(phase)):
-                clock.leave(now, totals)
+            for clock, counted in zip(clocks, totals):
+                clock.leave(now, counted)
 
     def active_phases(self) -> list[str]:
         """Phases with a call in flight right now (a progress display may ask from its thread)."""
-        return [name for name, clock in list(self._clocks.items()) if name is not None and clock.active > 0]
+        return [name for name, clock in list(self._clocks.items()) if isinstance(name, str) and clock.active > 0]
 
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-serialisable state (wall time includes calls still in flight)."""
         now = time.monotonic()
 
-        def row(key: str | None, totals: Totals) -> dict[str, Any]:
+        def row(key: str | tuple | None, totals: Totals) -> dict[str, Any]:
             out = asdict(totals)
             clock = self._clocks.get(key)
             out["wall_s"] += clock.ongoing(now) if clock else 0.0
@@ -213,4 +241,5 @@ class Accounting:
             "elapsed_s": now - self.started,
             "total": row(None, self.total),
             "by_phase": {name: row(name, totals) for name, totals in self.by_phase.items()},
-        }
+        } | ({"by_scope": {name: row(("scope", name), totals) for name, totals in self.by_scope.items()}}
+             if self.by_scope else {})

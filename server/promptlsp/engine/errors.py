@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-FailureKind = Literal["parse", "timeout", "rate_limit", "server", "connection", "auth", "bad_request", "other"]
+# "quota": a budget or quota the provider or a gateway (a LiteLLM proxy) enforces is spent — a
+# 429 or 400 that waiting a few seconds does not fix, so it is not retried.
+FailureKind = Literal["parse", "timeout", "rate_limit", "quota", "server", "connection", "auth", "bad_request", "other"]
 TRANSIENT_KINDS: frozenset[str] = frozenset({"timeout", "rate_limit", "server", "connection"})
 BudgetLimit = Literal["max_calls", "max_tokens", "max_usd"]
 

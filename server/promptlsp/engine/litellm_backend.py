@@ -36,6 +36,7 @@ import concurrent.futures
 import importlib
 import logging
 import os
+import re
 import threading
 from typing import Any
 
@@ -62,6 +63,12 @@ _FIRST_CALL_MODULES = (
 )
 # The openai SDK's complaint when no key is found, which litellm wraps as a server error.
 _NO_KEY_MARKERS = ("Missing credentials", "api_key client option must be set")
+# A spent budget or quota, in the words of OpenAI ("insufficient_quota") and of a LiteLLM proxy
+# (a deployment's budget: "crossed budget"; a virtual key's, user's or team's: "Budget has been exceeded").
+_QUOTA_MARKERS = re.compile(r"insufficient_quota|exceeded your current quota|crossed budget|exceeded budget"
+                            r"|budget has been exceeded|budget_exceeded|ExceededBudget", re.I)
+# What litellm and the openai client put before the server's own words
+_WRAPPERS = re.compile(r"^(?:\w+Error: )?(?:litellm\.\w+: )?(?:\w+Error: )?(?:\w+Exception - )?")
 
 
 class _ForwardToOurLogger(logging.Handler):
@@ -160,6 +167,10 @@ def classify(exc: BaseException, secret_env_names: list[str]) -> BackendError:
         )
     if kind is None and type(exc).__module__.startswith("httpx"):
         kind = "connection"
+    if kind in (None, "rate_limit", "bad_request", "server", "other") and _QUOTA_MARKERS.search(message):
+        said = _WRAPPERS.sub("", message, count=1).strip()
+        return backend_error("quota", f"budget or quota spent at the provider or gateway"
+                             f"{f' (HTTP {status})' if status else ''}, not retried: {said}", status=status)
     return backend_error(kind or "other", message, retry_after=retry_after, status=status)
 
 

@@ -7,15 +7,18 @@ import inspect
 from typing import Any, Callable
 
 from .code_actions import CodeActions
+from .code_lens import CodeLenses
 from .completion import Completion
 from .diagnostics import Diagnostics
 from .features import Feature
 from .hover import Hover
+from .inlay_hints import InlayHints
 from .lifecycle import Lifecycle
 from .outline import Outline
 from ..runs.remote import RunWorker
 from .progress import Progress
 from .requests import Requests
+from .run_example import RunExample
 from .semantic_tokens import SemanticTokens
 from .server import PromptLanguageServer
 from .variables import Variables
@@ -30,6 +33,8 @@ def create_server(*, run_worker: bool = False) -> PromptLanguageServer:
         server.worker = RunWorker()
     diagnostics = Diagnostics(server)
     requests = Requests(server, diagnostics, Progress(server))
+    hints = InlayHints(server)
+    requests.after_run.append(hints.refresh)
     features: list[Feature] = [
         Lifecycle(server, WorkspaceWatcher(server, diagnostics), requests),
         diagnostics,
@@ -40,6 +45,7 @@ def create_server(*, run_worker: bool = False) -> PromptLanguageServer:
         SemanticTokens(server),
         Variables(server),
         requests,
+        RunExample(requests), hints, CodeLenses(server),
     ]
     for feature in features:
         for handler in feature.handlers():

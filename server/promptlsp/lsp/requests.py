@@ -4,17 +4,18 @@ Custom requests (for clients that can send them, e.g. VS Code)::
 
     promptlsp/estimate    {uri, version?, method?, iterations?, budgetCalls?}  -> estimate, overBudget
     promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
-    promptlsp/evaluate    {uri, split?}                                       -> EvalReport dict
+    promptlsp/evaluate    {uri, split?}                         -> EvalReport dict + runId (recorded)
     promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
     promptlsp/runs        {uri}                                               -> runs, newest first
     promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
+    promptlsp/runReport   {uri, runId}        -> {runId, html}: the page of ``promptlsp report --html``
 
 ``promptlsp/optimize`` and ``promptlsp/evaluate`` report ``$/progress`` on the request's own
 ``workDoneToken`` when the client sends one (so a client can show it where it likes, e.g. a
 notification with a Cancel button), else on a token the server creates.
 
 The same as ``workspace/executeCommand`` commands for generic clients (``promptlsp.estimate``,
-``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``; one argument: an object like
+``promptlsp.optimize``, ``promptlsp.evaluate``, ``promptlsp.runs``, ``promptlsp.candidates``, ``promptlsp.runReport``; one argument: an object like
 the request params), plus ``promptlsp.cancel`` ``{uri}`` or ``{runId}``, because pygls answers a
 ``$/cancelRequest`` on an executeCommand request but does not stop its coroutine.
 
@@ -42,6 +43,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from ..evaluate.results import format_score
+from ..runs.records import EVALUATION_ONLY
 from ..runs.service import Recorder, RunPlan, mean_score, outcome
 from .analyses import uri_to_path
 from .config import effective
@@ -53,10 +55,10 @@ from .server import PromptLanguageServer
 log = logging.getLogger("promptlsp.lsp.requests")
 
 ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
-RUNS, CANDIDATES = "promptlsp/runs", "promptlsp/candidates"
-CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_CANCEL = (
+RUNS, CANDIDATES, RUN_REPORT = "promptlsp/runs", "promptlsp/candidates", "promptlsp/runReport"
+CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_RUN_REPORT, CMD_CANCEL = (
     "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
-    "promptlsp.cancel",
+    "promptlsp.runReport", "promptlsp.cancel",
 )
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
 
@@ -121,6 +123,7 @@ class Requests:
         self.progress = progress
         # uri -> run id (or "eval-…") -> task
         self.tasks: dict[str, dict[str, asyncio.Task]] = {}
+        self.after_run: list[Callable[[], None]] = []  # called when a run ends (e.g. inlay hints' refresh)
 
     def root(self, path: Path) -> Path:
         return self.server.root_for(path) or path.parent
@@ -179,6 +182,8 @@ class Requests:
                     self.tasks.pop(uri, None)
             if self.server.open_document(uri) is not None:
                 self.diagnostics.schedule(uri)  # the run's critiques now show on the open document
+            for listener in self.after_run:
+                listener()
         return task
 
     def cancel_all(self) -> list[str]:
@@ -287,22 +292,30 @@ class Requests:
                                      method=plan.method, iterations=plan.iterations,
                                      budget_calls=plan.budget.max_calls if plan.budget else None)
 
-    async def _evaluate(self, prompt_file, path: Path, examples: list[Any], on_done: Callable[[int], None]) -> dict[str, Any]:
-        """The evaluation report of ``examples`` as a dict: in the run worker when there is one."""
+    async def recorded_evaluation(self, prompt_file, path: Path, examples: list[Any], *, method: str, scored_on: str,
+                                  on_done: Callable[[int], None]) -> tuple[str, dict[str, Any]]:
+        """Evaluate ``examples``, recorded in the run store as a ``method`` run: (run id, the
+        report as ``runs.evaluation.report_payload`` gives it) — in the run worker when the
+        server has one, else here."""
+        root = self.root(path)
+        warn = lambda message: self.log(message, types.MessageType.Warning)  # noqa: E731
+        store = self.service.open_store(root, warn)
         worker = self.server.worker
         if worker is not None:
-            return await worker.evaluate(prompt_file, self.root(path), [e.id for e in examples], on_done)
-        from ..evaluate.runner import evaluate
+            return await worker.evaluate(prompt_file, root, [e.id for e in examples], store=store, warn=warn,
+                                         method=method, scored_on=scored_on, on_done=on_done)
+        from ..runs.evaluation import recorded_evaluation, report_payload
 
-        session = self.service.engine(self.root(path)).session()
+        session = self.service.engine(root).session()
         done = [0]
 
         def on_result(_result) -> None:
             done[0] += 1
             on_done(done[0])
 
-        report = await evaluate(session, prompt_file, examples=examples, on_result=on_result)
-        return report.to_dict()
+        run_id, report = await recorded_evaluation(session, prompt_file, examples, store=store, warn=warn, method=method,
+                                                   scored_on=scored_on, on_result=on_result)
+        return run_id, report_payload(report)
 
     def _on_run_event(self, event: Any, plan: RunPlan, token: str | int | None, scored: list[Any]) -> None:
         """A run's event (after the store recorded it): progress, and a critic's example results."""
@@ -349,16 +362,18 @@ class Requests:
 
         token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
                                                       self._canceller(uri, key), params.get("workDoneToken"))
-        task = await self.supervise(uri, key, self._evaluate(prompt_file, path, examples, on_done), token_box["token"])
+        run = self.recorded_evaluation(prompt_file, path, examples, method="evaluate", scored_on=split or "all",
+                                       on_done=on_done)
+        task = await self.supervise(uri, key, run, token_box["token"])
         if task.cancelled():
             self.progress.end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
         if task.exception() is not None:
             self.progress.end(token_box["token"], "failed")
             raise task.exception()
-        report = task.result()
+        run_id, report = task.result()
         self.progress.end(token_box["token"], f"score {format_score(report.get('score'))}")
-        return report
+        return {**report, "runId": run_id}
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:
         params = _params(raw)
@@ -371,14 +386,31 @@ class Requests:
         _uri_, path = _uri(params)
         store = self.service.store(self.root(path))
         run_id = params.get("runId")
-        if run_id is None:
-            latest = store.runs(path, limit=1)
+        if run_id is None:  # the latest run that proposed candidates (not an evaluation)
+            latest = [r for r in store.runs(path) if r.method not in EVALUATION_ONLY]
             if not latest:
                 raise Refused(message=f"{path.name} has no recorded runs")
             run_id = latest[0].id
         elif not isinstance(run_id, str) or store.run(run_id) is None:
             raise Refused(message=f"no run {run_id!r} in the run store")
         return {"runId": run_id, "candidates": [c.to_dict() for c in store.candidates(run_id)]}
+
+    async def run_report(self, raw: Any) -> dict[str, Any]:
+        """The run's report page (score chart, critiques, diff, cost per phase), as the CLI writes it."""
+        from ..runs.report import RunNotFound, build_report
+        from ..runs.report_render import render_html
+
+        params = _params(raw)
+        _uri_, path = _uri(params)
+        run_id = params.get("runId")
+        if not isinstance(run_id, str):
+            raise JsonRpcInvalidParams(message="missing 'runId' (a run id from promptlsp/runs)")
+        store = self.service.store(self.root(path))
+        try:
+            report = build_report(store, run_id)
+        except RunNotFound as exc:
+            raise Refused(message=str(exc)) from None
+        return {"runId": report.run.id, "html": render_html(report)}
 
     async def cancel_command(self, raw: Any) -> dict[str, Any]:
         params = _params(raw)
@@ -390,11 +422,12 @@ class Requests:
 
     def handlers(self) -> Iterable[Handler]:
         for method, operation in ((ESTIMATE, self.estimate), (OPTIMIZE, self.optimize), (EVALUATE, self.evaluate),
-                                  (RUNS, self.runs), (CANDIDATES, self.candidates)):
+                                  (RUNS, self.runs), (CANDIDATES, self.candidates), (RUN_REPORT, self.run_report)):
             yield Handler(method, _guard(method, operation))
         for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
                                 (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
-                                (CMD_CANDIDATES, self.candidates), (CMD_CANCEL, self.cancel_command)):
+                                (CMD_CANDIDATES, self.candidates), (CMD_RUN_REPORT, self.run_report),
+                                (CMD_CANCEL, self.cancel_command)):
             yield Handler(name, _command(_guard(name, operation)), command=True)
 
 

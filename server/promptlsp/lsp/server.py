@@ -10,6 +10,7 @@ and registers their handlers; this class only holds what they share:
 * ``critiques`` — what the last run of each file left, read from the run store
   (:class:`~promptlsp.runs.view.CritiqueIndex`);
 * ``runs`` — the engines and run stores per workspace root (:class:`~promptlsp.runs.service.RunService`);
+* ``places`` — where each open document's examples are written (:class:`~.places.ExamplePlaces`);
 * ``executor`` — the server's own small thread pool.
 
 Positions: pygls negotiates ``general.positionEncodings`` (UTF-16 unless the client offers
@@ -45,6 +46,7 @@ from ..runs.view import CritiqueIndex
 from . import analyses
 from .analyses import Analyses, uri_to_path
 from .config import Settings
+from .places import ExamplePlaces
 from .positions import encoding_of
 from .protocol import PromptProtocol
 
@@ -67,6 +69,7 @@ class PromptLanguageServer(LanguageServer):
         self.critiques = CritiqueIndex()
         self.runs = RunService()
         self.worker: RunWorker | None = None  # runs and evaluations run there when set (create_server)
+        self.places = ExamplePlaces()  # each open document's examples, where they are written
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """A message that is not JSON gets JSON-RPC's parse error (-32700, ``"id": null``)."""

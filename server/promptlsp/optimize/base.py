@@ -9,7 +9,10 @@ A run never raises for a bad answer or a spent budget. It ends with exactly one
   validation, which is always kept affordable) would not fit the budget, or a call was refused
   (GRAD-SUM narrows an iteration to what fits before it gives up: see ``narrowed``);
 * ``cancelled`` — its task was cancelled (the event is emitted, then CancelledError re-raised);
-* ``failed`` — an internal error (a bug), reported with its message instead of a traceback.
+* ``failed`` — an internal error (a bug), reported with its message instead of a traceback; or
+  the task model answered none of the final check's examples (a provider or gateway refusing
+  every call — a spent quota, a proxy's budget —, an unreachable server), its first reason given.
+  What the run found before is recorded all the same.
 
 The returned prompt never scores worse on validation (on training data when there is no
 validation split) than the original: a run that cannot show an improvement returns the original.
@@ -26,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
+from ..evaluate.inputs import inputs_sha
 from ..evaluate.results import EvalReport, ExampleResult, format_score
 from ..evaluate.runner import evaluate, initial_prompt, render_messages
 from ..document.template import TemplateRenderError
@@ -132,12 +136,11 @@ class Optimizer:
         """Score ``prompt`` on ``examples``, emitting ExampleScored per example and CandidateScored."""
         cid = prompt.id
 
+        by_id = {e.id: e for e in examples}
+
         def scored(result: ExampleResult) -> None:
-            self.emit(ExampleScored(
-                candidate_id=cid, example_id=result.example_id, split=result.split, score=result.score,
-                passed=result.passed, output=result.output, details=tuple(c.to_dict() for c in result.checks),
-                error=result.error,
-            ))
+            example = by_id.get(result.example_id)
+            self.emit(ExampleScored.of(cid, result, inputs_sha(self.file, example) if example is not None else None))
 
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
         for result in report.results:  # demonstrations come from training examples only
@@ -360,6 +363,9 @@ class Optimizer:
             except BudgetExhausted as exc:
                 status, message = "budget-exhausted", str(exc)
             finished = await self.finish(status, message)
+            unanswered = self._unanswered()
+            if unanswered is not None:
+                finished = self._finished("failed", self.initial, None, None, unanswered)
         except asyncio.CancelledError:
             if self.validated is not None and self._clear_win(self.validated[0]):
                 best, initial_score, best_score = self.validated
@@ -374,6 +380,16 @@ class Optimizer:
             finished = self._finished("failed", self.initial, None, None, f"internal error: {type(exc).__name__}: {exc}")
         self.emit(finished)
         return finished
+
+    def _unanswered(self) -> str | None:
+        """Why the original prompt has no score at the end, when no example of its final check
+        got an answer from the task model (every call failed); else None."""
+        report = self._selection_reports.get(self.initial.id)
+        if report is None or not report.results or any(r.failure != "call" for r in report.results):
+            return None
+        n = len(report.results)
+        return f"no answer from the task model on any of the {n} {self.scored_on} example{'' if n == 1 else 's'}: " \
+               f"{report.results[0].error}"
 
     def _clear_win(self, prompt: PromptText) -> bool:
         """Whether ``prompt``'s selection report beats the original's by the margin ``finish`` asks."""

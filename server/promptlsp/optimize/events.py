@@ -91,6 +91,14 @@ class ExampleScored(Event):
     output: str | None
     details: tuple[dict[str, Any], ...] = ()  # per check: name, type, score, passed, weight, reason
     error: str | None = None
+    inputs_sha: str | None = None  # evaluate.inputs.inputs_sha of the example when it was scored
+
+    @classmethod
+    def of(cls, candidate_id: str, result: Any, inputs_sha: str | None = None) -> "ExampleScored":
+        """The event of an ``evaluate.results.ExampleResult`` of candidate ``candidate_id``."""
+        return cls(candidate_id=candidate_id, example_id=result.example_id, split=result.split, score=result.score,
+                   passed=result.passed, output=result.output, details=tuple(c.to_dict() for c in result.checks),
+                   error=result.error, inputs_sha=inputs_sha)
 
 
 @dataclass(frozen=True)

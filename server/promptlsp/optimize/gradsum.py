@@ -123,9 +123,11 @@ class GradSum(Optimizer):
                     pool.setdefault(child.id, child)
             if last:  # the children go to the final validation beside the beam
                 self.unselected = [p for p in pool.values() if p not in self.beam]
-                self.stopped_for_budget = iteration < self.settings.iterations
                 self.emit(IterationDone(iteration, self.beam[0].id, None, self.session.accounting.snapshot()))
-                return
+                if self.unselected or iteration == self.settings.iterations:
+                    self.stopped_for_budget = iteration < self.settings.iterations
+                    return
+                continue  # no candidate came of it (every edit rejected): the budget it left may buy another try
             select_batch = sample(self.train, self._minibatch(), seed, f"select:{iteration}")
             contenders = list(pool.values())
             reports = await gather(*(self.evaluate(p, select_batch, label="minibatch") for p in contenders))

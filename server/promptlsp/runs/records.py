@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 STATUSES = ("running", "finished", "cancelled", "budget-exhausted", "failed", "interrupted")
 RESTORABLE = ("finished", "cancelled", "budget-exhausted", "interrupted")  # what last_run() offers
+# Runs that only score the file's own prompt (runs/evaluation.py): no candidates, no critiques,
+# so last_run() passes over them.
+EVALUATION_ONLY = ("evaluate", "example")
+# Runs whose example results are the file's own prompt's: what example_results() reads.
+EVALUATIONS = (*EVALUATION_ONLY, "critique")
 
 R = TypeVar("R")
 
@@ -137,3 +142,14 @@ def from_row(record: type[R], row: sqlite3.Row, *, json_columns: tuple[str, ...]
             data[name] = json.loads(data[name])
     data.update(values)
     return converter().structure(data, record)
+
+
+@dataclass(frozen=True)
+class ExampleRecord(_Record):
+    """The latest recorded result of one example (:meth:`RunStore.example_results`)."""
+
+    run_id: str
+    method: str
+    started_at: float
+    result: Any  # the ExampleScored event that reported it
+

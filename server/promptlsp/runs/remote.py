@@ -191,18 +191,37 @@ class RunWorker:
             raise WorkerFailed("the run worker finished the run without reporting its result")
         return finished[-1]
 
-    async def evaluate(self, prompt_file: PromptFile, root: Path, example_ids: Sequence[str],
-                       on_done: Callable[[int], None] | None = None) -> dict[str, Any]:
-        """Evaluate ``prompt_file`` on ``example_ids`` in the worker; ``EvalReport.to_dict()``."""
+    async def evaluate(self, prompt_file: PromptFile, root: Path, example_ids: Sequence[str], *, store: Any,
+                       warn: Callable[[str], None], method: str = "evaluate", scored_on: str = "all",
+                       on_done: Callable[[int], None] | None = None) -> tuple[str, dict[str, Any]]:
+        """Evaluate ``prompt_file`` on ``example_ids`` in the worker, recorded in ``store`` (None:
+        unrecorded) as a ``method`` run; (run id, ``runs.evaluation.report_payload``)."""
+        from ..optimize import events as ev
+        from .service import Recorder
+
+        record = Recorder(warn)
+        record.store = store
+        done = [0]
 
         def on_message(message: dict[str, Any]) -> None:
-            progress = message.get("progress")
-            if on_done is not None and isinstance(progress, dict) and isinstance(progress.get("done"), int):
-                on_done(progress["done"])
+            if "event" not in message:
+                return
+            try:
+                event = event_from_dict(message["event"])
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("run worker: ignoring an event that cannot be read (%s)", exc)
+                return
+            if isinstance(event, ev.RunStarted):
+                record.run_id = event.run_id
+            record(event)
+            if isinstance(event, ev.ExampleScored) and on_done is not None:
+                done[0] += 1
+                on_done(done[0])
 
         request = {"op": "evaluate", "root": str(root), "file": converter().unstructure(prompt_file),
-                   "examples": list(example_ids)}
-        return await self._request(request, on_message)
+                   "examples": list(example_ids), "method": method, "scored_on": scored_on}
+        result = await self._request(request, on_message)
+        return result["run_id"], result["report"]
 
 
 def _initial(prompt_file: PromptFile) -> ev.PromptText:

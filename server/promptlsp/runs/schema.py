@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import RunStoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -106,8 +106,14 @@ CREATE TABLE IF NOT EXISTS gradients (
     PRIMARY KEY (run_id, seq)
 );
 """
+# Version 2: each example result keeps the fingerprint of the example it scored
+# (evaluate/inputs.py), so a reader can tell a result that still applies from a stale one.
+_SCHEMA_V2 = """
+ALTER TABLE example_scores ADD COLUMN inputs_sha TEXT;
+CREATE INDEX IF NOT EXISTS runs_by_file_method ON runs(file, method, started_at);
+"""
 # Schema version N is reached by running MIGRATIONS[N] on a file at version N - 1.
-MIGRATIONS = {1: _SCHEMA_V1}
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:

@@ -51,7 +51,9 @@ Times are Unix seconds (float). ``runs.file`` is ``normalize_file()`` of the eve
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
 import os
 import sqlite3
@@ -64,7 +66,7 @@ from ..optimize import events as ev
 from .errors import RunStoreError, is_corrupt
 from .liveness import Recorder, process_alive
 from .records import (
-    RESTORABLE, CandidateRecord, CritiqueRecord, RunRecord, RunSummary, columns, from_row, normalize_file,
+    EVALUATION_ONLY, EVALUATIONS, RESTORABLE, CandidateRecord, ExampleRecord, CritiqueRecord, RunRecord, RunSummary, columns, from_row, normalize_file,
 )
 from .schema import migrate
 from .writes import Entry, write
@@ -114,6 +116,7 @@ _SELECT_RUNS = f"SELECT {columns(RunRecord, events='last_seq')} FROM runs"
 _SELECT_CANDIDATES = f"SELECT {columns(CandidateRecord)} FROM candidates"
 _SELECT_CRITIQUES = f"SELECT {columns(CritiqueRecord)} FROM critiques"
 _SELECT_EXAMPLES = f"SELECT {columns(ev.ExampleScored)} FROM example_scores"
+_EXAMPLE_COLUMNS = ("run_id", *(f.name for f in dataclasses.fields(ev.ExampleScored)))
 
 
 class RunStore:
@@ -248,11 +251,35 @@ class RunStore:
         ]
 
     @_guarded
-    def runs(self, file: str | os.PathLike[str] | None = None, limit: int = 50) -> list[RunRecord]:
-        """Runs, newest first; only those of ``file`` when given."""
-        if file is None:
-            return self._select_runs("", (), limit)
-        return self._select_runs("WHERE file = ?", (normalize_file(file),), limit)
+    def runs(self, file: str | os.PathLike[str] | None = None, limit: int | None = 50, *,
+             status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first; only those of ``file`` and with ``status`` when given."""
+        conditions, params = [], []
+        if file is not None:
+            conditions.append("file = ?")
+            params.append(normalize_file(file))
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status)
+        return self._select_runs(f"WHERE {' AND '.join(conditions)}" if conditions else "", params, limit)
+
+    @_guarded
+    def run_ids(self, prefix: str) -> list[str]:
+        """The ids of the runs that start with ``prefix`` (at most a few: enough to say it is ambiguous)."""
+        rows = self._conn.execute("SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 10",
+                                  (len(prefix), prefix))
+        return [row["id"] for row in rows]
+
+    @_guarded
+    def events(self, run_id: str, kinds: Iterable[str] | None = None) -> list[tuple[int, float, dict[str, Any]]]:
+        """Run ``run_id``'s recorded events as ``(seq, ts, event.to_dict())``, in order; only those
+        of ``kinds`` (``"summary"``, ``"iteration-done"``…) when given."""
+        sql, params = "SELECT seq, ts, data FROM events WHERE run_id = ?", [run_id]
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params.extend(kinds)
+        return [(row["seq"], row["ts"], json.loads(row["data"])) for row in self._conn.execute(sql + " ORDER BY seq", params)]
 
     @_guarded
     def run(self, run_id: str) -> RunSummary | None:
@@ -273,10 +300,12 @@ class RunStore:
 
     @_guarded
     def last_run(self, file: str | os.PathLike[str], prompt_sha: str | None = None) -> RunRecord | None:
-        """The newest ended run (finished, cancelled, budget-exhausted or interrupted) of ``file``;
-        with ``prompt_sha``, only if that run started from a prompt with that hash."""
-        where = f"WHERE file = ? AND status IN ({', '.join('?' * len(RESTORABLE))})"
-        params: list[Any] = [normalize_file(file), *RESTORABLE]
+        """The newest ended run (finished, cancelled, budget-exhausted or interrupted) of ``file``
+        that is not only an evaluation (``EVALUATION_ONLY``); with ``prompt_sha``, only if that run
+        started from a prompt with that hash."""
+        where = (f"WHERE file = ? AND status IN ({', '.join('?' * len(RESTORABLE))}) "
+                 f"AND coalesce(method, '') NOT IN ({', '.join('?' * len(EVALUATION_ONLY))})")
+        params: list[Any] = [normalize_file(file), *RESTORABLE, *EVALUATION_ONLY]
         if prompt_sha is not None:
             where += " AND prompt_sha = ?"
             params.append(prompt_sha)
@@ -311,6 +340,28 @@ class RunStore:
             f"{_SELECT_EXAMPLES} WHERE run_id = ? AND candidate_id = ? ORDER BY seq", (run_id, candidate_id)
         )
         return [from_row(ev.ExampleScored, row, json_columns=("details",)) for row in rows]
+
+    @_guarded
+    def example_results(self, file: str | os.PathLike[str]) -> dict[str, ExampleRecord]:
+        """Example id -> its latest result among the evaluations of ``file`` (runs whose
+        method is one of ``EVALUATIONS``: they score the file's own prompt), whatever their status."""
+        rows = self._conn.execute(
+            f"SELECT * FROM (SELECT {', '.join(f'es.{c}' for c in _EXAMPLE_COLUMNS)}, r.method AS method, "
+            "r.started_at AS started_at, row_number() OVER (PARTITION BY es.example_id "
+            "ORDER BY r.started_at DESC, r.rowid DESC, es.seq DESC) AS nth "
+            "FROM runs r JOIN example_scores es ON es.run_id = r.id "
+            f"WHERE r.file = ? AND r.method IN ({', '.join('?' * len(EVALUATIONS))})) WHERE nth = 1",
+            (normalize_file(file), *EVALUATIONS),
+        )
+        found = {}
+        names = [f.name for f in dataclasses.fields(ev.ExampleScored)]
+        for row in rows:  # built directly: a file may have thousands (cattrs' structuring is 5x slower)
+            data = {name: row[name] for name in names}
+            data["passed"] = bool(data["passed"])
+            data["details"] = tuple(json.loads(data["details"])) if data["details"] else ()
+            event = ev.ExampleScored(**data)
+            found[event.example_id] = ExampleRecord(row["run_id"], row["method"], row["started_at"], event)
+        return found
 
     @_guarded
     def check(self) -> list[str]:

@@ -1,6 +1,6 @@
 """What the run store knows about the last run of a prompt file, seen from its current text.
 
-For a prompt file, :class:`CritiqueIndex` loads ``last_run(file)`` from the workspace's run
+For a prompt file, :class:`CritiqueIndex` (a :class:`StoreReader`) loads ``last_run(file)`` from the workspace's run
 store (``<root>/.promptlsp/runs.sqlite``; cached per file, re-read when the store file changes
 or on :meth:`CritiqueIndex.refresh`) into a :class:`RunView`: the critiques about the run's
 *initial* candidate, its per-example results and the run's other candidates, best first.
@@ -20,7 +20,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Generic, Optional, TypeVar
 
 from ..document import Analysis
 from ..document.anchors import anchor
@@ -31,6 +31,7 @@ from ..state import runs_path
 from . import CandidateRecord, CritiqueRecord, RunRecord, RunStore, RunStoreError, normalize_file
 
 log = logging.getLogger("promptlsp.runs.view")
+T = TypeVar("T")
 
 
 # -- what is known about the last run of a file ----------------------------------------------------
@@ -62,6 +63,18 @@ class RunView:
 StoreLookup = Callable[[Analysis], Optional[RunView]]
 
 
+def store_stamp(db: Path) -> tuple:
+    """What changes whenever a run store file is written (its and its WAL's mtime and size)."""
+    stamp = []
+    for p in (db, db.with_name(db.name + "-wal")):
+        try:
+            st = p.stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
 def load_view(store: RunStore, file: Path | str) -> RunView | None:
     """The :class:`RunView` of the last restorable run of ``file`` in ``store``, or None."""
     run = store.last_run(file)
@@ -83,30 +96,22 @@ def load_view(store: RunStore, file: Path | str) -> RunView | None:
     return RunView(run, initial, critiques, tuple(others), initial_candidate, scores)
 
 
-class CritiqueIndex:
-    """Per-file :class:`RunView` from ``<root>/.promptlsp/runs.sqlite``, cached.
+class StoreReader(Generic[T]):
+    """Per-file ``load(store, file)`` from ``<root>/.promptlsp/runs.sqlite``, cached.
 
     The cache is keyed on the store files' modification times, so a run written by the CLI or
     another process shows up on the next lookup; :meth:`refresh` drops it explicitly. The store
-    is opened read-mostly (never created, never moved aside when damaged).
+    is opened read-mostly (never created, never moved aside when damaged); a store that cannot
+    be read gives None (logged).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[RunStore, Path], Optional[T]], what: str) -> None:
+        self._load = load
+        self._what = what
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[tuple, RunView | None]] = {}
+        self._cache: dict[str, tuple[tuple, Optional[T]]] = {}
 
-    @staticmethod
-    def _stamp(db: Path) -> tuple:
-        stamp = []
-        for p in (db, db.with_name(db.name + "-wal")):
-            try:
-                st = p.stat()
-                stamp.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append(None)
-        return tuple(stamp)
-
-    def view(self, file: Path | str | None, root: Path | str | None) -> RunView | None:
+    def view(self, file: Path | str | None, root: Path | str | None) -> Optional[T]:
         if file is None:
             return None
         file = Path(file)
@@ -114,7 +119,7 @@ class CritiqueIndex:
         if not db.exists():
             return None
         key = normalize_file(file)
-        stamp = (str(db), self._stamp(db))
+        stamp = (str(db), store_stamp(db))
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None and cached[0] == stamp:
@@ -122,12 +127,12 @@ class CritiqueIndex:
         try:
             store = RunStore(db)
         except RunStoreError as exc:
-            log.warning("critiques: cannot read %s: %s", db, exc)
+            log.warning("%s: cannot read %s: %s", self._what, db, exc)
             return None
         try:
-            result = load_view(store, file)
+            result = self._load(store, file)
         except RunStoreError as exc:
-            log.warning("critiques: cannot read %s: %s", db, exc)
+            log.warning("%s: cannot read %s: %s", self._what, db, exc)
             result = None
         finally:
             store.close()
@@ -135,7 +140,7 @@ class CritiqueIndex:
             self._cache[key] = (stamp, result)
         return result
 
-    def lookup(self, analysis: Analysis) -> RunView | None:
+    def lookup(self, analysis: Analysis) -> Optional[T]:
         """The view for an analysed document (its ``path`` and ``root``)."""
         return self.view(analysis.path, analysis.root)
 
@@ -149,6 +154,12 @@ class CritiqueIndex:
             else:
                 self._cache.pop(normalize_file(file), None)
 
+
+class CritiqueIndex(StoreReader[RunView]):
+    """Per-file :class:`RunView` (the file's last run) from the run store, cached."""
+
+    def __init__(self) -> None:
+        super().__init__(load_view, "critiques")
 
 
 # -- the view against the current prompt text -------------------------------------------------------------------

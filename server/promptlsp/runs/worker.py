@@ -13,17 +13,18 @@ Protocol: one JSON object per line. From the server (stdin)::
 
     {"id": 1, "op": "optimize", "root": "/ws", "file": <PromptFile>, "run_id": "…",
      "method": "gradsum" | null, "iterations": 3 | null, "budget_calls": 40 | null}
-    {"id": 2, "op": "evaluate", "root": "/ws", "file": <PromptFile>, "examples": ["id", …]}
+    {"id": 2, "op": "evaluate", "root": "/ws", "file": <PromptFile>, "examples": ["id", …],
+     "method": "evaluate" | "example", "scored_on": "all"}
     {"id": 1, "op": "cancel"}
 
 To the server (stdout)::
 
-    {"id": 1, "event": <Event.to_dict()>}       every event of a run, in order
-    {"id": 2, "progress": {"done": 3}}           an evaluation's examples done so far
-    {"id": 1, "result": {...}}                   a run: {}; an evaluation: EvalReport.to_dict()
+    {"id": 1, "event": <Event.to_dict()>}       every event of a run or evaluation, in order
+    {"id": 1, "result": {...}}                   a run: {}; an evaluation: {"run_id", "report"}
     {"id": 1, "error": "…"} | {"id": 1, "cancelled": true}
 
-``<PromptFile>`` is the file as the server analysed it, with the editor's settings applied
+The server records the events in the run store (the worker writes nothing there), so a run
+looks the same wherever it ran. ``<PromptFile>`` is the file as the server analysed it, with the editor's settings applied
 (:func:`promptlsp.runs.records.converter`'s unstructured form). The worker's real stdout carries
 only this protocol: file descriptor 1 is pointed at stderr, so a library that prints cannot
 corrupt it. The worker ends when its stdin closes (the server exited or stopped it).
@@ -94,20 +95,17 @@ class Worker:
         return {}
 
     async def evaluate(self, msg_id: Any, message: dict[str, Any]) -> dict[str, Any]:
-        from ..evaluate.runner import evaluate
+        from .evaluation import EVALUATE, recorded_evaluation, report_payload
 
         prompt_file = converter().structure(message["file"], PromptFile)
         wanted = set(message.get("examples") or ())
         examples = [e for e in prompt_file.examples if e.id in wanted]
         session = self.service.engine(Path(message["root"])).session()
-        done = [0]
-
-        def on_result(_result: Any) -> None:
-            done[0] += 1
-            self.send({"id": msg_id, "progress": {"done": done[0]}})
-
-        report = await evaluate(session, prompt_file, examples=examples, on_result=on_result)
-        return report.to_dict()
+        run_id, report = await recorded_evaluation(
+            session, prompt_file, examples, store=None, warn=lambda text: log.warning("%s", text),
+            method=message.get("method") or EVALUATE, scored_on=message.get("scored_on") or "all",
+            emit=lambda event: self.send({"id": msg_id, "event": event.to_dict()}))
+        return {"run_id": run_id, "report": report_payload(report)}
 
 
 async def serve(stdin: BinaryIO, out: BinaryIO) -> None:

@@ -61,11 +61,11 @@ def _started(conn: sqlite3.Connection, at: Entry, e: ev.RunStarted) -> None:
 def _example(conn: sqlite3.Connection, at: Entry, e: ev.ExampleScored) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO example_scores "
-        "(run_id, candidate_id, split, example_id, seq, score, passed, output, details, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "(run_id, candidate_id, split, example_id, seq, score, passed, output, details, error, inputs_sha) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             at.run_id, text(e.candidate_id), text(e.split), text(e.example_id), at.seq, e.score,
-            bool(e.passed), text(e.output), to_json(list(e.details)), text(e.error),
+            bool(e.passed), text(e.output), to_json(list(e.details)), text(e.error), e.inputs_sha,
         ),
     )
 

@@ -9,6 +9,7 @@ scripted answers and per-request faults:
 fault      what the client sees
 ========== ===================================================================================
 rate_limit 429 with ``Retry-After`` (seconds)
+quota      429 ``insufficient_quota`` (OpenAI's answer when the account's quota is spent)
 unavailable 503 with ``Retry-After``
 server     500
 hang       nothing for ``hang_s`` seconds (past the client's timeout), then a normal answer
@@ -55,7 +56,7 @@ from promptlsp.engine.messages import last_user_text, message_text
 from promptlsp.testing.background import BackgroundLoop
 
 FAULTS = frozenset(
-    {"rate_limit", "unavailable", "server", "hang", "truncate", "prose", "drop", "auth", "bad_request"}
+    {"rate_limit", "quota", "unavailable", "server", "hang", "truncate", "prose", "drop", "auth", "bad_request"}
 )
 PROSE_BEFORE = "Sure! Here is the JSON you asked for:\n```json\n"
 PROSE_AFTER = "\n```\nLet me know if you need anything else."
@@ -266,6 +267,9 @@ class StubServer:
             self._count_fault(fault)
         if fault == "rate_limit":
             return _error(429, "Rate limit reached", "rate_limit_exceeded", rule.retry_after if rule else 1)
+        if fault == "quota":
+            return _error(429, "You exceeded your current quota, please check your plan and billing details.",
+                          "insufficient_quota")
         if fault == "unavailable":
             return _error(503, "Service unavailable", "server_error", rule.retry_after if rule else 1)
         if fault == "server":

@@ -191,6 +191,9 @@ export class Session {
       [API_KEY_ENV]: 'sk-e2e-not-a-secret',
       PROMPTLSP_E2E_RUN_ID: RUN_ID, // marks every descendant for scripts/test.sh's last-resort cleanup
       PYTHONDONTWRITEBYTECODE: '1',
+      // a checkout's own server first (e.g. a git worktree sharing another checkout's .venv), as
+      // runPython's helpers already get it
+      ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}),
     };
     fs.chmodSync(this.env.XDG_RUNTIME_DIR, 0o700);
 

@@ -56,7 +56,7 @@ function parseCheck(raw: unknown, i: number): CheckView {
   };
 }
 
-function parseExample(raw: unknown, i: number): ExampleView {
+export function parseExample(raw: unknown, i: number): ExampleView {
   if (!isRecord(raw)) {
     throw new MalformedAnswer('evaluation', `examples[${i}] is not an object`);
   }
@@ -90,6 +90,32 @@ export function parseEvaluation(raw: unknown): EvaluationView {
     runId: summary.runId,
     message: summary.message,
   };
+}
+
+/** The `promptlsp/runExample` answer: `{runId, exampleId, result}`. */
+export interface ExampleRunView {
+  runId: string | null;
+  example: ExampleView;
+  cached: boolean;
+}
+
+export function parseExampleRun(raw: unknown): ExampleRunView {
+  if (!isRecord(raw) || !isRecord(raw.result)) {
+    throw new MalformedAnswer('example run', 'expected {runId, exampleId, result}');
+  }
+  const example = parseExample(raw.result, 0);
+  if (typeof raw.exampleId === 'string') {
+    example.id = raw.exampleId;
+  }
+  return { runId: typeof raw.runId === 'string' ? raw.runId : null, example, cached: raw.result.cached === true };
+}
+
+/** "良い😀 passed: score 1.000 · "positive"" for a notification. */
+export function exampleRunMessage(v: ExampleRunView): string {
+  const e = v.example;
+  const verdict = e.error ? 'could not be scored' : e.passed ? 'passed' : 'failed';
+  const what = e.error ? oneLine(e.error) : `score ${formatScore(e.score)} · "${oneLine(e.output ?? '', 60)}"`;
+  return `${e.id} ${verdict}: ${what}${v.cached ? ' (from the cache)' : ''}.`;
 }
 
 export type EvaluationOutcome =

@@ -62,6 +62,8 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+const EVALUATIONS = new Set(['evaluate', 'example']);
+
 /** One run record; accepts the store's snake_case and camelCase, and `{run: {...}}` summaries. */
 export function formatRun(raw: unknown, utc = false): RunItem | undefined {
   if (!isRecord(raw)) return undefined;
@@ -73,7 +75,9 @@ export function formatRun(raw: unknown, utc = false): RunItem | undefined {
   const initial = finiteNumber(pick(run, 'initial_score', 'initialScore'));
   const best = finiteNumber(pick(run, 'best_score', 'bestScore'));
   const icon = STATUS_ICON[status] ?? '$(circle-outline)';
-  const label = `${icon} ${method} · ${formatScore(initial)} → ${formatScore(best)}`;
+  // an evaluation (of the file's prompt, or of one example) has one score, not a before → after
+  const scores = EVALUATIONS.has(method) ? `score ${formatScore(best)}` : `${formatScore(initial)} → ${formatScore(best)}`;
+  const label = `${icon} ${method} · ${scores}`;
 
   const description: string[] = [STATUS_LABEL[status] ?? status];
   const iterations = finiteNumber(pick(run, 'iterations'));
