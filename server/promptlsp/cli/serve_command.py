@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                         format="promptlsp %(levelname)s %(name)s: %(message)s")
     from promptlsp.lsp.factory import create_server
 
-    server = create_server()
+    server = create_server(run_worker=True)  # runs in their own process: litellm never loads here
 
     if getattr(args, "tcp", False):
         server.start_tcp(args.host, args.port)

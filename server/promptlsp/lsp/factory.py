@@ -15,6 +15,7 @@ from .hover import Hover
 from .inlay_hints import InlayHints
 from .lifecycle import Lifecycle
 from .outline import Outline
+from ..runs.remote import RunWorker
 from .progress import Progress
 from .requests import Requests
 from .run_example import RunExample
@@ -24,9 +25,12 @@ from .variables import Variables
 from .watch import WorkspaceWatcher
 
 
-def create_server() -> PromptLanguageServer:
-    """A new server with every feature registered."""
+def create_server(*, run_worker: bool = False) -> PromptLanguageServer:
+    """A new server with every feature registered; with ``run_worker``, optimizations and
+    evaluations run in a worker process (:mod:`promptlsp.runs.worker`) — ``promptlsp serve``."""
     server = PromptLanguageServer()
+    if run_worker:
+        server.worker = RunWorker()
     diagnostics = Diagnostics(server)
     requests = Requests(server, diagnostics, Progress(server))
     hints = InlayHints(server)

@@ -3,6 +3,7 @@ configuration changes, shutdown (cancel the runs)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Iterable
 
@@ -46,6 +47,8 @@ class Lifecycle:
     def shutdown(self, params: None) -> None:
         self.watcher.stop()
         self.requests.cancel_all()  # the run store then shows those runs as cancelled
+        if self.server.worker is not None:  # its stdin closes: it cancels what still runs there and ends
+            asyncio.ensure_future(self.server.worker.close())
 
     async def configuration(self, params: types.DidChangeConfigurationParams) -> None:
         """New settings take effect for the next request, without a restart."""

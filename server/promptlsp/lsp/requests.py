@@ -25,7 +25,9 @@ work-done progress, or by ``promptlsp.cancel``. The optimizer then records a ``c
 
 A run itself — its plan, estimate, refusal, recording and outcome — is the application layer's
 (:mod:`promptlsp.runs.service`, shared with the CLI); the engines and run stores per workspace
-root are the server's :class:`~promptlsp.runs.service.RunService`. Nothing here imports
+root are the server's :class:`~promptlsp.runs.service.RunService`. Under ``promptlsp serve`` runs
+and evaluations execute in the run worker process (:mod:`promptlsp.runs.worker`), so litellm is
+never loaded in the server; without one (in-process tests) they run here. Nothing here imports
 litellm: the engine loads it on the first call.
 """
 
@@ -258,7 +260,7 @@ class Requests:
         title = "Critiquing" if plan.method == "critique" else "Optimizing"
         token[0] = await self.progress.begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
                                              params.get("workDoneToken"))
-        task = await self.supervise(uri, plan.run_id, plan.optimizer.run(), token[0])
+        task = await self.supervise(uri, plan.run_id, self._run(plan, path, recorder), token[0])
         finished = None
         if not task.cancelled():
             if task.exception() is not None:
@@ -280,6 +282,40 @@ class Requests:
             out["examples"] = result.examples
             out["score"] = mean_score(result.examples)
         return out
+
+    async def _run(self, plan: RunPlan, path: Path, recorder: Recorder):
+        """Run ``plan``: in the run worker when the server has one (``promptlsp serve``), else here."""
+        worker = self.server.worker
+        if worker is None:
+            return await plan.optimizer.run()
+        return await worker.optimize(plan.prompt_file, self.root(path), run_id=plan.run_id, emit=recorder,
+                                     method=plan.method, iterations=plan.iterations,
+                                     budget_calls=plan.budget.max_calls if plan.budget else None)
+
+    async def recorded_evaluation(self, prompt_file, path: Path, examples: list[Any], *, method: str, scored_on: str,
+                                  on_done: Callable[[int], None]) -> tuple[str, dict[str, Any]]:
+        """Evaluate ``examples``, recorded in the run store as a ``method`` run: (run id, the
+        report as ``runs.evaluation.report_payload`` gives it) — in the run worker when the
+        server has one, else here."""
+        root = self.root(path)
+        warn = lambda message: self.log(message, types.MessageType.Warning)  # noqa: E731
+        store = self.service.open_store(root, warn)
+        worker = self.server.worker
+        if worker is not None:
+            return await worker.evaluate(prompt_file, root, [e.id for e in examples], store=store, warn=warn,
+                                         method=method, scored_on=scored_on, on_done=on_done)
+        from ..runs.evaluation import recorded_evaluation, report_payload
+
+        session = self.service.engine(root).session()
+        done = [0]
+
+        def on_result(_result) -> None:
+            done[0] += 1
+            on_done(done[0])
+
+        run_id, report = await recorded_evaluation(session, prompt_file, examples, store=store, warn=warn, method=method,
+                                                   scored_on=scored_on, on_result=on_result)
+        return run_id, report_payload(report)
 
     def _on_run_event(self, event: Any, plan: RunPlan, token: str | int | None, scored: list[Any]) -> None:
         """A run's event (after the store recorded it): progress, and a critic's example results."""
@@ -318,30 +354,26 @@ class Requests:
         examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
         if not examples:
             raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
-        from ..runs.evaluation import recorded_evaluation
-
-        session = self.service.engine(self.root(path)).session()
-        store = self.service.open_store(self.root(path), lambda message: self.log(message, types.MessageType.Warning))
-        done = [0]
         key = f"eval-{uuid.uuid4()}"
         token_box: dict[str, str | int | None] = {"token": None}
 
-        def on_result(_result) -> None:
-            done[0] += 1
-            self.progress.report(token_box["token"], f"{done[0]}/{len(examples)} examples",
-                                 int(100 * done[0] / len(examples)))
+        def on_done(done: int) -> None:
+            self.progress.report(token_box["token"], f"{done}/{len(examples)} examples", int(100 * done / len(examples)))
 
         token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
                                                       self._canceller(uri, key), params.get("workDoneToken"))
-        run = recorded_evaluation(session, prompt_file, examples, store=store, scored_on=split or "all",
-                                  warn=lambda message: self.log(message, types.MessageType.Warning), on_result=on_result)
+        run = self.recorded_evaluation(prompt_file, path, examples, method="evaluate", scored_on=split or "all",
+                                       on_done=on_done)
         task = await self.supervise(uri, key, run, token_box["token"])
         if task.cancelled():
             self.progress.end(token_box["token"], "cancelled")
             raise Refused(message=f"evaluation of {path.name} was cancelled")
+        if task.exception() is not None:
+            self.progress.end(token_box["token"], "failed")
+            raise task.exception()
         run_id, report = task.result()
-        self.progress.end(token_box["token"], f"score {format_score(report.score)}")
-        return {**report.to_dict(), "runId": run_id}
+        self.progress.end(token_box["token"], f"score {format_score(report.get('score'))}")
+        return {**report, "runId": run_id}
 
     async def runs(self, raw: Any) -> list[dict[str, Any]]:
         params = _params(raw)

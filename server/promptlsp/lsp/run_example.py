@@ -67,7 +67,7 @@ class RunExample:
         return place.id
 
     async def run_example(self, raw: Any) -> dict[str, Any]:
-        from ..runs.evaluation import UnknownExample, find_example, run_example
+        from ..runs.evaluation import EXAMPLE, UnknownExample, find_example
 
         requests = self.requests
         params = _params(raw)
@@ -75,20 +75,22 @@ class RunExample:
         prompt_file = await requests.load(uri, path, _int(params, "version"))
         example_id = await self.example_id(uri, params)
         try:
-            find_example(prompt_file, example_id)
+            example = find_example(prompt_file, example_id)
         except UnknownExample as exc:
             raise Refused(message=str(exc)) from exc
-        root = requests.root(path)
-        warn = lambda message: requests.log(message, types.MessageType.Warning)  # noqa: E731
-        session = requests.service.engine(root).session()
         key = f"example-{uuid.uuid4()}"
         token = await requests.progress.begin(f"Running {example_id}", f"{path.name}: one example",
                                               requests._canceller(uri, key), params.get("workDoneToken"))
-        run = run_example(session, prompt_file, example_id, store=requests.service.open_store(root, warn), warn=warn)
+        run = requests.recorded_evaluation(prompt_file, path, [example], method=EXAMPLE, scored_on=example.split,
+                                           on_done=lambda _done: None)
         task = await requests.supervise(uri, key, run, token)
         if task.cancelled():
             requests.progress.end(token, "cancelled")
             raise Refused(message=f"the run of example {example_id} was cancelled")
-        run_id, result = task.result()
-        requests.progress.end(token, f"{'passed' if result.passed else 'failed'}, score {format_score(result.score)}")
-        return {"runId": run_id, "exampleId": example_id, "result": {**result.to_dict(), "cached": result.cached}}
+        if task.exception() is not None:
+            requests.progress.end(token, "failed")
+            raise task.exception()
+        run_id, report = task.result()
+        (result,) = report["examples"]
+        requests.progress.end(token, f"{'passed' if result['passed'] else 'failed'}, score {format_score(result['score'])}")
+        return {"runId": run_id, "exampleId": example_id, "result": result}

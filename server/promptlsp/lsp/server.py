@@ -40,6 +40,7 @@ from pygls.workspace import TextDocument
 
 from .. import __version__
 from ..document.source import Encoding
+from ..runs.remote import RunWorker
 from ..runs.service import RunService
 from ..runs.view import CritiqueIndex
 from . import analyses
@@ -67,6 +68,7 @@ class PromptLanguageServer(LanguageServer):
         self.analyses = Analyses(self.open_document, self.root_for, self.executor)
         self.critiques = CritiqueIndex()
         self.runs = RunService()
+        self.worker: RunWorker | None = None  # runs and evaluations run there when set (create_server)
         self.places = ExamplePlaces()  # each open document's examples, where they are written
 
     def report_server_error(self, error: Exception, source: Any) -> None:

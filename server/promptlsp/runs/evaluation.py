@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..document.model import Example, PromptFile
 from ..evaluate.inputs import inputs_sha
@@ -43,12 +43,13 @@ def find_example(prompt_file: PromptFile, example_id: str) -> Example:
 
 async def recorded_evaluation(session, prompt_file: PromptFile, examples: Sequence[Example], *, store: RunStore | None,
                               warn: Warn, method: str = EVALUATE, scored_on: str = "all",
-                              on_result: Callable[[ExampleResult], None] | None = None) -> tuple[str, EvalReport]:
+                              on_result: Callable[[ExampleResult], None] | None = None,
+                              emit: Callable[[Any], None] | None = None) -> tuple[str, EvalReport]:
     """Score the file's prompt on ``examples`` through ``session`` and record it in ``store``
     (None: unrecorded); returns (run id, report). A cancellation is recorded, then re-raised."""
     prompt = initial_prompt(prompt_file)
     run_id = f"{method}-{uuid.uuid4().hex[:12]}"
-    record = Recorder(warn)
+    record = Recorder(warn, *([emit] if emit is not None else []))  # ``emit``: the run worker's stream
     record.store, record.run_id = store, run_id
     by_id = {e.id: e for e in examples}
     record(RunStarted(run_id, method, None if prompt_file.path is None else str(prompt_file.path), prompt,
@@ -84,3 +85,11 @@ async def run_example(session, prompt_file: PromptFile, example_id: str, *, stor
     run_id, report = await recorded_evaluation(session, prompt_file, [example], store=store, warn=warn,
                                                method=EXAMPLE, scored_on=example.split)
     return run_id, report.results[0]
+
+
+def report_payload(report: EvalReport) -> dict[str, Any]:
+    """An evaluation's report as the editor gets it: ``EvalReport.to_dict()``, each example with
+    whether its answer came from the cache."""
+    data = report.to_dict()
+    data["examples"] = [{**row, "cached": result.cached} for row, result in zip(data["examples"], report.results)]
+    return data

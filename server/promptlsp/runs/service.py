@@ -224,7 +224,7 @@ class RunService:
 
     def plan(self, prompt_file: PromptFile, root: Path, *, method: str | None = None, iterations: int | None = None,
              budget_calls: int | None = None, emit: Callable[[Any], None] | None = None,
-             use_cache: bool = True) -> RunPlan:
+             use_cache: bool = True, run_id: str | None = None) -> RunPlan:
         """The optimizer a run asks for and its estimate. ``make_optimizer``'s ValueError or
         TypeError (an unknown method, a bad setting) propagates. An ``emit`` that is a
         :class:`Recorder` is bound to the run's id."""
@@ -232,7 +232,7 @@ class RunService:
 
         budget = with_max_calls(prompt_file.optimize.budget, budget_calls)
         session = self.engine(root).session(budget=budget, use_cache=use_cache)
-        optimizer = make_optimizer(prompt_file, session, method=method, emit=emit, iterations=iterations)
+        optimizer = make_optimizer(prompt_file, session, method=method, emit=emit, iterations=iterations, run_id=run_id)
         if isinstance(emit, Recorder):
             emit.run_id = optimizer.run_id
         return RunPlan(prompt_file, session, budget, optimizer, optimizer.estimate())
