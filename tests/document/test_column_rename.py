@@ -8,11 +8,12 @@ import json
 
 import pytest
 
-from promptlsp.document.column_rename import Refused, apply, csv_cell, header_cells, rename_column
+from promptlsp.document.column_rename import Refused, csv_cell, header_cells, rename_column
+from promptlsp.document.edit import apply_edits
 
 
 def _rename(text: str, fmt: str, old: str, new: str) -> str:
-    return apply(text, rename_column(text, fmt, old, new, "rows." + fmt))
+    return apply_edits(text, rename_column(text, fmt, old, new, "rows." + fmt))
 
 
 def test_csv_only_the_header_cell_changes_quotes_and_spaces_kept():

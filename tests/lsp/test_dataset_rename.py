@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from rename_support import client, versioned_client  # noqa: F401 (fixtures)
 
 
 def prompt(dataset: str) -> str:
@@ -38,28 +37,6 @@ JSONL_ROWS = [f'{{"id": "j{i}", "review": "😀 日本語 {i} \\"review\\"", "no
 JSONL_ROWS[3] = '{"vars": {"note": "n", "review": "x 😀"}, "id": "vars-shaped", "expected": "e"}'
 JSONL_ROWS[7] = '{"id": "esc", "re\\u0076iew": "日本", "note": {"review": "nested: not a column"}, "expected": "e"}'
 JSONL = "\r\n".join(JSONL_ROWS[:6]) + "\n" + "\n".join(JSONL_ROWS[6:]) + "\n"
-
-
-async def _start(client: LanguageClient, root: Path, document_changes: bool) -> None:
-    client.root = root  # type: ignore[attr-defined]
-    await client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(
-            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=document_changes))),
-        root_uri=root.as_uri(), workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")]))
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=False)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def versioned_client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=True)
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _write(client: LanguageClient, name: str, text: str) -> Path:

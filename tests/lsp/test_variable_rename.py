@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from rename_support import client, versioned_client  # noqa: F401 (fixtures)
 
 
 HEAD = (
@@ -27,35 +26,6 @@ EXAMPLES = (
     '[[examples]]\r\nexpected = "z"\r\nsplit = "validation"\r\n[examples.vars]\r\n"review" = "z"\r\nitems = []\r\no = {}\r\n'
 )
 TEXT = HEAD + EXAMPLES
-
-
-def _caps(document_changes: bool) -> types.ClientCapabilities:
-    return types.ClientCapabilities(
-        workspace=types.WorkspaceClientCapabilities(
-            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=document_changes)),
-        text_document=types.TextDocumentClientCapabilities(rename=types.RenameClientCapabilities(prepare_support=True)),
-    )
-
-
-async def _start(client: LanguageClient, root: Path, document_changes: bool) -> None:
-    client.root = root  # type: ignore[attr-defined]
-    await client.initialize_session(types.InitializeParams(
-        capabilities=_caps(document_changes), root_uri=root.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")]))
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=False)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def versioned_client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=True)
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _open(client: LanguageClient, text: str, name: str = "demo.prompt.toml") -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 
 from .datasets import SPECIAL_KEYS
+from .edit import apply_edits
 from .source import Span
 
 RESERVED = (*SPECIAL_KEYS, "vars")  # names a dataset row reads as something other than a variable
@@ -38,7 +39,7 @@ class Refused(ValueError):
 @dataclass(frozen=True)
 class Edit:
     span: Span
-    text: str
+    new_text: str
 
 
 def rename_column(text: str, fmt: str, old: str, new: str, file_name: str) -> list[Edit]:
@@ -124,18 +125,11 @@ def _rename_csv(text: str, old: str, new: str, file_name: str) -> list[Edit]:
         raise Refused(f"'{old}' is not a column of {file_name} as it is now (changed since it was read?)")
     edits = [_cell_edit(text, span, old, new) for span, value in cells if value.strip() == old]
     header_end = cells[-1][0].end
-    renamed = apply(text[:header_end], edits)
+    renamed = apply_edits(text[:header_end], edits)
     if [n.strip() for n in _read_header(renamed, file_name)] != [new if n == old else n for n in names]:
         raise Refused(f"{file_name}: the header row is written in a way the rename cannot edit safely: "
                       "rename the column by hand")
     return edits
-
-
-def apply(text: str, edits: list[Edit]) -> str:
-    """``text`` with ``edits`` (not overlapping) applied."""
-    for edit in sorted(edits, key=lambda e: e.span.start, reverse=True):
-        text = text[:edit.span.start] + edit.text + text[edit.span.end:]
-    return text
 
 
 # -- JSONL ----------------------------------------------------------------------------------

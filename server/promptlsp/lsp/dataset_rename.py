@@ -76,5 +76,5 @@ def dataset_edits(analysis: Analysis, variable: found.Variable, new_name: str,
         edits = rename_column(dataset.text, column.format, variable.name, new_name, Path(column.file).name)
         source = SourceText(dataset.text)
         result.append(FileEdit(dataset.uri, dataset.version, [
-            types.TextEdit(range=to_lsp_range(source, e.span, encoding), new_text=e.text) for e in edits]))
+            types.TextEdit(range=to_lsp_range(source, e.span, encoding), new_text=e.new_text) for e in edits]))
     return result
