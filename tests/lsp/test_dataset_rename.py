@@ -11,6 +11,11 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
+
+from promptlsp.document import analyze
+from promptlsp.document import variables
+from promptlsp.document.column_rename import Refused
+from promptlsp.lsp.dataset_rename import dataset_edits
 from rename_support import client, versioned_client  # noqa: F401 (fixtures)
 
 
@@ -149,3 +154,37 @@ async def test_an_unreadable_dataset_row_refuses_the_rename(client: LanguageClie
     _open(client, data, JSONL + '{"review": broken\n', version=3)  # the editor's copy has a broken row
     with pytest.raises(JsonRpcException, match="rows.jsonl:13 does not read as a JSON object"):
         await _rename(client, uri, text, "opinion")
+
+
+# -- the dataset files' edits without a server: positions in another encoding, files gone astray --
+
+def _analysed(root: Path, dataset: str, text: str):
+    (root / dataset).write_bytes(text.encode("utf-8"))
+    path = root / "demo.prompt.toml"
+    analysis = analyze(prompt(dataset), path, root)
+    assert analysis.prompt is not None
+    return analysis, variables.find(analysis, "review")
+
+
+def test_ranges_follow_the_negotiated_encoding(tmp_path: Path):
+    analysis, variable = _analysed(tmp_path, "rows.csv", CSV)
+    units = {}
+    for encoding in ("utf-8", "utf-16", "utf-32"):
+        (file_edit,) = dataset_edits(analysis, variable, "opinion", {}, encoding)
+        units[encoding] = file_edit.edits[0].range.start.character
+    assert units == {"utf-8": len('"id",😀 x,"'.encode("utf-8")), "utf-16": 11, "utf-32": 10}
+
+
+def test_a_dataset_file_gone_unreadable_or_outside_the_root_refuses(tmp_path: Path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    analysis, variable = _analysed(root, "rows.jsonl", JSONL)
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text(JSONL, encoding="utf-8")
+    (root / "rows.jsonl").unlink()
+    (root / "rows.jsonl").symlink_to(outside)  # swapped for a link out of the workspace since it was read
+    with pytest.raises(Refused, match="not inside the workspace root"):
+        dataset_edits(analysis, variable, "opinion", {}, "utf-16")
+    (root / "rows.jsonl").unlink()
+    with pytest.raises(Refused, match="rows.jsonl cannot be read .*not found"):
+        dataset_edits(analysis, variable, "opinion", {}, "utf-16")
