@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from rename_support import client, versioned_client  # noqa: F401 (fixtures)
 
 
 HEAD = (
@@ -27,35 +26,6 @@ EXAMPLES = (
     '[[examples]]\r\nexpected = "z"\r\nsplit = "validation"\r\n[examples.vars]\r\n"review" = "z"\r\nitems = []\r\no = {}\r\n'
 )
 TEXT = HEAD + EXAMPLES
-
-
-def _caps(document_changes: bool) -> types.ClientCapabilities:
-    return types.ClientCapabilities(
-        workspace=types.WorkspaceClientCapabilities(
-            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=document_changes)),
-        text_document=types.TextDocumentClientCapabilities(rename=types.RenameClientCapabilities(prepare_support=True)),
-    )
-
-
-async def _start(client: LanguageClient, root: Path, document_changes: bool) -> None:
-    client.root = root  # type: ignore[attr-defined]
-    await client.initialize_session(types.InitializeParams(
-        capabilities=_caps(document_changes), root_uri=root.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")]))
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=False)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def versioned_client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=True)
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _open(client: LanguageClient, text: str, name: str = "demo.prompt.toml") -> str:
@@ -237,17 +207,18 @@ async def test_half_typed_file_gives_empty_answers(client: LanguageClient):
         await _rename(client, uri3, _pos(no_system, "vars.review", 0, 7), "opinion")
 
 
-async def test_a_dataset_column_is_found_and_refuses_the_rename(client: LanguageClient):
+async def test_a_dataset_column_is_found_and_renamed_with_the_template(client: LanguageClient):
     root: Path = client.root  # type: ignore[attr-defined]
-    (root / "rows.csv").write_text("id,items,review,expected,o\r\nr1,[],日本 good,yes,{}\r\n", encoding="utf-8")
+    rows = "id,items,review,expected,o\r\nr1,[],日本 good,yes,{}\r\n"
+    (root / "rows.csv").write_text(rows, encoding="utf-8", newline="")
     text = HEAD + '[[datasets]]\r\npath = "rows.csv"\r\nsplit = "validation"\r\n\r\n' + EXAMPLES.split("[[examples]]\r\nexpected = \"z\"")[0]
     uri = _open(client, text)
     at = _pos(text, "{% if review", 0, 7)
     found = await _references(client, uri, at)
     csv = [loc for loc in found if loc.uri.endswith("rows.csv")]
-    assert [loc.range for loc in csv] == [types.Range(start=types.Position(line=0, character=9),
-                                                      end=types.Position(line=0, character=15))]
-    with pytest.raises(JsonRpcException, match="rows.csv"):
-        await _rename(client, uri, at, "opinion")
-    with pytest.raises(JsonRpcException, match="dataset"):
-        await _prepare(client, uri, at)
+    header = types.Range(start=types.Position(line=0, character=9), end=types.Position(line=0, character=15))
+    assert [loc.range for loc in csv] == [header]
+    assert (await _prepare(client, uri, at)).placeholder == "review"
+    edit = await _rename(client, uri, at, "opinion")  # no documentChanges: the changes map holds both files
+    assert list(edit.changes[(root / "rows.csv").as_uri()]) == [types.TextEdit(range=header, new_text="opinion")]
+    assert "{% if opinion" in _apply(text, edit.changes[uri])

@@ -127,30 +127,32 @@ def _parse_csv(text: str) -> tuple[list[Row], list[Problem]]:
     return rows, problems
 
 
+def read(file: Path) -> tuple[str | None, Problem | None]:
+    """The text of a dataset file already known to lie inside the workspace root (a byte-order
+    mark removed), or None and the problem."""
+    try:
+        if not file.exists():
+            return None, Problem("dataset-missing", f"{file.name}: file not found")
+        if not file.is_file():
+            return None, Problem("dataset-unreadable", f"{file.name}: not a regular file")
+        if file.stat().st_size > MAX_DATASET_BYTES:
+            return None, Problem("dataset-unreadable", f"{file.name}: larger than {MAX_DATASET_BYTES // (1024 * 1024)} MiB")
+        raw = file.read_bytes()
+    except OSError as exc:
+        return None, Problem("dataset-unreadable", f"{file.name}: {exc.strerror or exc}")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, Problem("dataset-malformed", f"not valid UTF-8 ({exc.reason})", line)
+
+
 def load(file: Path, fmt: str) -> Loaded:
     """Read a dataset file that is already known to lie inside the workspace root."""
     loaded = Loaded(file)
-    try:
-        if not file.exists():
-            loaded.problems.append(Problem("dataset-missing", f"{file.name}: file not found"))
-            return loaded
-        if not file.is_file():
-            loaded.problems.append(Problem("dataset-unreadable", f"{file.name}: not a regular file"))
-            return loaded
-        if file.stat().st_size > MAX_DATASET_BYTES:
-            loaded.problems.append(
-                Problem("dataset-unreadable", f"{file.name}: larger than {MAX_DATASET_BYTES // (1024 * 1024)} MiB")
-            )
-            return loaded
-        raw = file.read_bytes()
-    except OSError as exc:
-        loaded.problems.append(Problem("dataset-unreadable", f"{file.name}: {exc.strerror or exc}"))
-        return loaded
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        loaded.problems.append(Problem("dataset-malformed", f"not valid UTF-8 ({exc.reason})", line))
+    text, problem = read(file)
+    if text is None:
+        loaded.problems.append(problem)
         return loaded
     rows, problems = _parse_jsonl(text) if fmt == "jsonl" else _parse_csv(text)
     loaded.rows, loaded.problems = rows, problems

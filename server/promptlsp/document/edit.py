@@ -12,7 +12,7 @@ the new strings must read back exactly and all other data must be unchanged, oth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping, Protocol
 
 import tomlkit
 
@@ -71,7 +71,18 @@ def plan_edits(text: str, new: Mapping[str, str]) -> list[StringEdit]:
     return edits
 
 
-def apply_edits(text: str, edits: list[StringEdit]) -> str:
+class Replacement(Protocol):
+    """A text edit: ``span`` of the old text replaced by ``new_text``."""
+
+    @property
+    def span(self) -> Span: ...
+
+    @property
+    def new_text(self) -> str: ...
+
+
+def apply_edits(text: str, edits: Iterable[Replacement]) -> str:
+    """``text`` with ``edits`` (not overlapping) applied."""
     for edit in sorted(edits, key=lambda e: e.span.start, reverse=True):
         text = text[: edit.span.start] + edit.new_text + text[edit.span.end:]
     return text

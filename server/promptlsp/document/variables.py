@@ -27,7 +27,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.lexer import TokenStream
 from jinja2.parser import Parser
 
-from . import template
+from . import datasets, template
 from .source import Span
 
 PROMPT_STRINGS = ("system", "template")
@@ -71,6 +71,7 @@ class Column:
     entry: tuple  # ("datasets", j)
     file: Path
     line: int  # 1-based line of the first row that has it
+    format: str = "jsonl"  # "jsonl" or "csv", as the file was read
 
 
 @dataclass
@@ -231,10 +232,13 @@ def _columns(analysis: Any, name: str) -> list[Column]:
     prompt = analysis.prompt
     found: dict[tuple, Column] = {}
     if prompt is not None:
+        entries = (analysis.data or {}).get("datasets") or []
         for example in prompt.examples:
             origin = example.origin
             if origin.file is not None and name in example.vars and origin.path not in found:
-                found[origin.path] = Column(origin.path, origin.file, origin.line or 1)
+                entry = entries[origin.path[1]]
+                fmt = entry.get("format") or datasets.infer_format(str(entry.get("path", ""))) or "jsonl"
+                found[origin.path] = Column(origin.path, origin.file, origin.line or 1, fmt)
     return list(found.values())
 
 

@@ -6,10 +6,15 @@
   ``vars`` key, the uses in the prompt strings (a variable is *defined* by the examples and
   *declared* by the template: each side leads to the other).
 * References: every use, every example's key and the dataset file(s) supplying it.
-* Rename: the uses and every example's key in one ``WorkspaceEdit``. Refused with the reason
-  (``RequestFailed``) when the new name is not a jinja2 identifier or is already used, when the
-  template also assigns the name, and when a dataset file supplies it (dataset files are not
-  edited).
+* Rename: the uses, every example's key and the column in each dataset file that supplies the
+  variable (:mod:`.dataset_rename`), in one ``WorkspaceEdit``: ``documentChanges`` (one
+  ``TextDocumentEdit`` per file, versioned for open documents) when the client advertises
+  ``workspace.workspaceEdit.documentChanges``, else the ``changes`` map, which every client applies
+  to any uri — so no client is refused for its capabilities. Refused with the reason
+  (``RequestFailed``) when the new name is not a jinja2 identifier, is already used (in this file or
+  as a column of a dataset) or is reserved in dataset files, when the template also assigns the
+  name, when the file has errors, and when a dataset file cannot be edited (unreadable, outside the
+  workspace, a row that does not read).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from pygls.exceptions import JsonRpcException
 from ..document import Analysis, SourceText, Span
 from ..document import template
 from ..document import variables as found
+from ..document.column_rename import Refused
 from ..document.source import Encoding
+from .dataset_rename import DatasetText, FileEdit, dataset_edits, open_texts
 from .features import Handler
 from .positions import to_lsp_range, to_offset
 from .server import PromptLanguageServer
@@ -80,9 +87,10 @@ class Variables:
         caps = self.server.client_capabilities
         workspace = caps.workspace if caps else None
         versioned = bool(workspace and workspace.workspace_edit and workspace.workspace_edit.document_changes)
+        opened = open_texts(analysis.dataset_files, self.server.open_document)
         return await self.server.off_loop(
             rename_at, analysis, uri, version if versioned else None, versioned,
-            params.position, params.new_name, self.server.encoding)
+            params.position, params.new_name, self.server.encoding, opened)
 
 
 # -- the answers (on the server's executor) ---------------------------------------------------
@@ -169,10 +177,6 @@ def _renameable(analysis: Analysis, position: types.Position, encoding: Encoding
     if variable.assigned:
         raise _refuse(f"'{name}' is also assigned in the template ({{% set %}}, a loop or an argument): "
                       "rename it by hand")
-    if variable.columns:
-        files = ", ".join(sorted({c.file.name for c in variable.columns}))
-        raise _refuse(f"'{name}' is a column of the dataset file {files}: rename the column there, "
-                      "then here (dataset files are not edited by a rename)")
     if not variable.uses:
         raise _refuse(f"'{name}' is not used by the system message or template (or they do not parse)")
     if analysis.prompt is None and (analysis.data or {}).get("datasets"):
@@ -209,20 +213,29 @@ def _check_new_name(analysis: Analysis, old: str, new: str) -> None:
                 taken |= set(values)
     if analysis.prompt is not None:
         for example in analysis.prompt.examples:
+            if example.origin.file is not None and new in example.vars:
+                raise _refuse(f"'{new}' is already a column of {example.origin.file.name}: pick another name")
             taken |= set(example.vars)
     if new in taken:
         raise _refuse(f"'{new}' is already used in this file: pick another name")
 
 
 def rename_at(analysis: Analysis, uri: str, version: int | None, versioned: bool, position: types.Position,
-              new_name: str, encoding: Encoding) -> types.WorkspaceEdit | None:
+              new_name: str, encoding: Encoding, opened: dict[Path, DatasetText] | None = None) -> types.WorkspaceEdit | None:
     occurrence, variable = _renameable(analysis, position, encoding)
     _check_new_name(analysis, variable.name, new_name)
     edits = []
     for o in variable.occurrences:
         text = new_name if o.in_template else found.key_text(new_name)
         edits.append(types.TextEdit(range=to_lsp_range(analysis.source, o.span, encoding), new_text=text))
+    files = [FileEdit(uri, version, edits)]
+    if new_name != variable.name:
+        try:
+            files += dataset_edits(analysis, variable, new_name, opened or {}, encoding)
+        except Refused as refused:
+            raise _refuse(str(refused)) from refused
     if versioned:
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=edits)])
-    return types.WorkspaceEdit(changes={uri: edits})
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=f.uri, version=f.version), edits=f.edits)
+            for f in files])
+    return types.WorkspaceEdit(changes={f.uri: f.edits for f in files})
