@@ -7,7 +7,6 @@ Against the real worker process and the loopback stub model (the real litellm pa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import subprocess
@@ -116,19 +115,26 @@ async def test_an_evaluation_in_the_worker_reports_progress_and_the_report(tmp_p
     service.close()
 
 
+async def started_run(tmp_path: Path, slow: StubServer):
+    """An optimization started in a new worker (its RunStarted seen), recorded in a store:
+    (service, worker, plan, the events seen, the task awaiting its end)."""
+    pf = prompt_file(tmp_path, slow)
+    service, worker = RunService(), RunWorker()
+    recorder = Recorder(pytest.fail)
+    plan = service.plan(pf, tmp_path, iterations=1, emit=recorder)
+    recorder.store = service.store(tmp_path)
+    seen: list[ev.Event] = []
+    recorder.listeners.append(seen.append)
+    task = asyncio.ensure_future(worker.optimize(pf, tmp_path, run_id=plan.run_id, emit=recorder))
+    while not seen:  # the run has started in the worker
+        await asyncio.sleep(0.05)
+    return service, worker, plan, seen, task
+
+
 async def test_cancelling_stops_the_run_in_the_worker_which_records_it(tmp_path):
     with StubServer(latency=30.0, answer=answer) as slow:  # no answer comes before the cancel
-        pf = prompt_file(tmp_path, slow)
-        service, worker = RunService(), RunWorker()
-        recorder = Recorder(pytest.fail)
-        plan = service.plan(pf, tmp_path, iterations=1, emit=recorder)
-        recorder.store = service.store(tmp_path)
-        seen: list[ev.Event] = []
-        recorder.listeners.append(seen.append)
-        task = asyncio.ensure_future(worker.optimize(pf, tmp_path, run_id=plan.run_id, emit=recorder))
+        service, worker, plan, seen, task = await started_run(tmp_path, slow)
         try:
-            while not seen:  # the run has started in the worker
-                await asyncio.sleep(0.05)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await asyncio.wait_for(task, 20)
@@ -140,19 +146,11 @@ async def test_cancelling_stops_the_run_in_the_worker_which_records_it(tmp_path)
 
 
 async def test_a_worker_that_dies_mid_run_gives_a_recorded_failure_and_the_next_run_a_new_worker(tmp_path, stub):
-    fast = prompt_file(tmp_path / "fast", stub) if (tmp_path / "fast").mkdir() is None else None
+    (tmp_path / "fast").mkdir()
+    fast = prompt_file(tmp_path / "fast", stub)
     with StubServer(latency=30.0, answer=answer) as slow:
-        pf = prompt_file(tmp_path, slow)
-        service, worker = RunService(), RunWorker()
-        recorder = Recorder(pytest.fail)
-        plan = service.plan(pf, tmp_path, iterations=1, emit=recorder)
-        recorder.store = service.store(tmp_path)
-        seen: list[ev.Event] = []
-        recorder.listeners.append(seen.append)
-        task = asyncio.ensure_future(worker.optimize(pf, tmp_path, run_id=plan.run_id, emit=recorder))
+        service, worker, plan, seen, task = await started_run(tmp_path, slow)
         try:
-            while not seen:
-                await asyncio.sleep(0.05)
             first = worker._process
             first.kill()  # as the OOM killer would
             finished = await asyncio.wait_for(task, 20)

@@ -162,18 +162,12 @@ class RunWorker:
 
         finished: list[ev.RunFinished] = []
 
-        def on_message(message: dict[str, Any]) -> None:
-            if "event" not in message:
-                return
-            try:
-                event = event_from_dict(message["event"])
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("run worker: ignoring an event that cannot be read (%s)", exc)
-                return
+        def on_event(event: ev.Event) -> None:
             if isinstance(event, ev.RunFinished):
                 finished.append(event)
             emit(event)
 
+        on_message = _events(on_event)
         request = {"op": "optimize", "root": str(root), "file": converter().unstructure(prompt_file), "run_id": run_id,
                    "method": method, "iterations": iterations, "budget_calls": budget_calls}
         try:
@@ -203,14 +197,7 @@ class RunWorker:
         record.store = store
         done = [0]
 
-        def on_message(message: dict[str, Any]) -> None:
-            if "event" not in message:
-                return
-            try:
-                event = event_from_dict(message["event"])
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("run worker: ignoring an event that cannot be read (%s)", exc)
-                return
+        def on_event(event: ev.Event) -> None:
             if isinstance(event, ev.RunStarted):
                 record.run_id = event.run_id
             record(event)
@@ -218,10 +205,29 @@ class RunWorker:
                 done[0] += 1
                 on_done(done[0])
 
+        on_message = _events(on_event)
+
         request = {"op": "evaluate", "root": str(root), "file": converter().unstructure(prompt_file),
                    "examples": list(example_ids), "method": method, "scored_on": scored_on}
         result = await self._request(request, on_message)
         return result["run_id"], result["report"]
+
+
+def _events(on_event: Callable[[ev.Event], None]) -> Callable[[dict[str, Any]], None]:
+    """A request's message handler: each event message, read back into its typed event, to
+    ``on_event`` (one that cannot be read is logged and skipped: the run goes on)."""
+
+    def on_message(message: dict[str, Any]) -> None:
+        if "event" not in message:
+            return
+        try:
+            event = event_from_dict(message["event"])
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("run worker: ignoring an event that cannot be read (%s)", exc)
+            return
+        on_event(event)
+
+    return on_message
 
 
 def _initial(prompt_file: PromptFile) -> ev.PromptText:
