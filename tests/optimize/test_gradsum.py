@@ -6,7 +6,7 @@ from collections import Counter
 
 from promptlsp.engine import Budget
 from promptlsp.optimize import GradSum, make_optimizer
-from promptlsp.optimize.events import CandidateProposed, SummaryWritten
+from promptlsp.optimize.events import CandidateProposed, PromptText, SummaryWritten
 
 from optimizer_support import FILE, engine_with, make_file, smart_task
 
@@ -253,3 +253,24 @@ async def test_a_tight_budget_narrows_an_iteration_instead_of_stopping(prompt_fi
             assert edits[iteration] < 2 * 2, (message, edits)  # fewer than beam × K
         assert calls > stopping[budget][2], (budget, message, calls, stopping[budget])  # budget put to use
         assert "narrowed" not in stopping[budget][0]
+
+
+async def test_a_last_iteration_scores_the_moves_it_can_afford_and_says_what_it_left(prompt_file, monkeypatch):
+    """A last iteration plans the validation of its edits; moves beyond what the budget then
+    allows are left unscored — said in the message — and the budget is never exceeded."""
+    from promptlsp.optimize import moves
+
+    def three_moves(self, prompt, results):
+        return [("move", PromptText(f"Review: {{{{ review }}}}\nAnswer in one word. m{i}", prompt.system)) for i in range(3)]
+
+    monkeypatch.setattr(GradSum, "move_candidates", three_moves)
+    monkeypatch.setattr(GradSum, "next_step", lambda self, iteration: (1, 1, True) if iteration == 1 else None)
+    for max_calls in (12, 14, 40):
+        finished, events, backend, session = await run(prompt_file, gradsum_routes(), budget=Budget(max_calls=max_calls),
+                                                       iterations=3, candidates=1)
+        assert backend.calls <= max_calls
+        validated = {e.candidate_id for e in events if e.kind == "candidate-scored" and e.split == "validation"}
+        if max_calls == 40:
+            assert len(validated) == 5 and "unscored" not in finished.message  # the original, 3 moves, 1 edit
+        else:
+            assert len(validated) < 5 and "left unscored" in finished.message, (max_calls, finished.message)

@@ -42,17 +42,27 @@ class GradSum(Optimizer):
 
     def plan_step(self, beam: int, expanded: int, candidates: int, *, last: bool = False) -> list[PlannedCalls]:
         """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits
-        each. A *last* iteration has no selection minibatch: its children are scored on the
-        selection split with the beam (:meth:`plan_final` plans the beam's part)."""
+        each. A *last* iteration has no selection minibatch: its edits are scored on the
+        selection split with the beam (:meth:`plan_final` plans the beam's part); its moves only
+        as far as the budget then allows (see :meth:`iterate`)."""
         m = self._minibatch()
         children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the moves
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
             *self.diagnose.plan(expanded, m),  # a gradient per minibatch example, a summary per prompt
             self.plan_optimizer(expanded * candidates * 2, "edit"),  # each may need its one repair
-            *(self.plan_evaluation(children, len(self.selection)) if last  # straight to the final validation
+            *(self.plan_evaluation(expanded * candidates, len(self.selection)) if last  # straight to validation
               else self.plan_evaluation(beam + children, m)),  # selection minibatch: the whole beam and the children
         ]
+
+    def affordable_candidates(self, candidates: list[PromptText]) -> list[PromptText]:
+        """The first of ``candidates`` whose scoring on the selection split fits what is left of
+        the budget beside the beam's and the original's (which always fit: they were planned)."""
+        unscored = {p.id for p in [self.initial, *self.beam]} - set(self._selection_reports)
+        count = len(candidates)
+        while count and not self.affordable(self.plan_evaluation(len(unscored) + count, len(self.selection)), final=[]):
+            count -= 1
+        return candidates[:count]
 
     def next_step(self, iteration: int) -> tuple[int, int, bool] | None:
         """(prompts expanded, edits each, last) for ``iteration``. The whole beam × K edits with a
@@ -125,7 +135,11 @@ class GradSum(Optimizer):
                     pool.setdefault(child.id, child)
             if last:  # the children are scored on the validation split now, beside the beam and the original
                 known = {p.id for p in self.unselected}
-                self.unselected += [p for p in pool.values() if p not in self.beam and p.id not in known]
+                new = [p for p in pool.values() if p not in self.beam and p.id not in known]  # the moves first
+                fits = self.affordable_candidates(new)
+                if len(fits) < len(new):
+                    self.narrowed.append(f"{len(new) - len(fits)} candidate(s) of iteration {iteration} left unscored")
+                self.unselected += fits
                 scored = list({p.id: p for p in [self.initial, *self.beam, *self.unselected]}.values())
                 reports = await gather(*(self.score_selection(p) for p in scored))
                 best = max(zip(scored, reports), key=lambda pr: -1.0 if pr[1].score is None else pr[1].score)
