@@ -34,10 +34,12 @@ repair (a second request that waits for the first). E = 1 eval round (task), 2 w
 llm-rubric judge (task → judge, per example):
 
 * GRAD-SUM iteration: E (gradient minibatch) → gradient → summary → edit (+ variable repair)
-  → E (selection minibatch); beam prompts expand in parallel, so the beam does not add rounds.
+  → E (selection minibatch; in the last iteration: the validation split, the candidates with the
+  original and the beam); beam prompts expand in parallel, so the beam does not add rounds.
 * TGD iteration: E (minibatch) → feedback → step (+ repair) → E (validation, when the step
   produced a new prompt). ``init`` = the validation of the original before iteration 1.
-* ``final`` (both): E — the original and the finalists on the validation split.
+* ``final`` (both): E — whatever of the original and the finalists is not yet scored on the
+  validation split (nothing for TGD, nor for GRAD-SUM after a last iteration that scored them).
 * textgrad iteration: task → loss (TextLoss: an LLM call; StringBasedFunction: none) →
   backward loss→response → backward response→system prompt (each example's chain is
   independent of the others', ``tg.sum``'s backward makes no call) → TGD step → validation
