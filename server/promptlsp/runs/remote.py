@@ -60,7 +60,7 @@ class RunWorker:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
         self._starting: asyncio.Lock | None = None
-        self._waiting: dict[int, asyncio.Queue] = {}
+        self._waiting: dict[int, tuple[asyncio.subprocess.Process, asyncio.Queue]] = {}  # id -> (its worker, its messages)
         self._ids = itertools.count(1)
 
     # -- the process -----------------------------------------------------------------------------
@@ -89,17 +89,18 @@ class RunWorker:
                 except ValueError:
                     log.warning("run worker: ignoring a line that is not JSON: %r", line[:200])
                     continue
-                queue = self._waiting.get(message.get("id")) if isinstance(message, dict) else None
-                if queue is not None:
-                    queue.put_nowait(message)
+                waiting = self._waiting.get(message.get("id")) if isinstance(message, dict) else None
+                if waiting is not None and waiting[0] is process:
+                    waiting[1].put_nowait(message)
         except ValueError:  # a line over the limit: the protocol is lost, so is this worker
             log.warning("run worker: a message over %d bytes; stopping the worker", _LINE_LIMIT)
             process.kill()
         # (a cancellation is not caught: at the server's exit nothing may wait on the worker,
         # which itself only ends when the server's end of its stdin closes)
         code = await process.wait()
-        for queue in list(self._waiting.values()):
-            queue.put_nowait({"died": code})
+        for owner, queue in list(self._waiting.values()):
+            if owner is process:  # not the requests a newer worker has taken on meanwhile
+                queue.put_nowait({"died": code})
 
     async def close(self) -> None:
         """Stop the worker (its runs are cancelled; the server is shutting down)."""
@@ -124,7 +125,7 @@ class RunWorker:
         process = await self._ensure()
         msg_id = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
-        self._waiting[msg_id] = queue
+        self._waiting[msg_id] = (process, queue)
         try:
             self._send(process, {**message, "id": msg_id})
             try:
