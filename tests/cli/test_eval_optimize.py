@@ -89,6 +89,20 @@ def test_eval_one_example_is_recorded_for_the_editor(workspace, capsys):
     with RunStore(workspace.parent / ".promptlsp" / "runs.sqlite") as store:
         (run,) = store.runs()
         assert (run.id, run.method, run.status) == (report["run_id"], "example", "finished")
+        assert run.scored_on == "validation"  # the example's own split
         assert list(store.example_results(workspace)) == ["tablet-kids"]
     assert main(["eval", str(workspace), "--example", "nope"]) == 2
     assert "no example with id 'nope'" in capsys.readouterr().err
+
+
+def test_a_file_evaluation_is_recorded_as_scored_on_the_split_asked_for(workspace, capsys):
+    """Even when the file has a single example: an evaluation of the `all` split is not an
+    evaluation of that example's split."""
+    doc = tomlkit.parse(workspace.read_text(encoding="utf-8"))
+    del doc["examples"][1:]
+    workspace.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    assert main(["eval", str(workspace), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    with RunStore(workspace.parent / ".promptlsp" / "runs.sqlite") as store:
+        (run,) = store.runs()
+        assert (run.id, run.method, run.scored_on) == (report["run_id"], "evaluate", "all")

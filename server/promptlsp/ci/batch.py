@@ -77,14 +77,14 @@ async def evaluate_files(session, items: Sequence[FileEval], *,
     """Fill in every runnable item's report, all files concurrently in ``session``; each
     evaluation is recorded as a ``method`` run in ``store_for(item)`` (a RunStore, or None:
     unrecorded)."""
-    from ..runs.evaluation import recorded_evaluation
+    from ..runs.evaluation import EXAMPLE, recorded_evaluation
 
     async def one(item: FileEval) -> None:
         store = store_for(item) if store_for is not None else None
         with scope(item.name):
             item.run_id, item.report = await recorded_evaluation(
                 session, item.analysis.prompt, item.examples, store=store, warn=warn, method=method,
-                scored_on=item.examples[0].split if len(item.examples) == 1 else item.split,
+                scored_on=item.examples[0].split if method == EXAMPLE else item.split,
                 on_result=None if on_result is None else (lambda r: on_result(item, r)))
         snapshot = session.accounting.snapshot()
         item.accounting = snapshot.get("by_scope", {}).get(item.name, {})
