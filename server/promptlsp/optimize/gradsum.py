@@ -58,9 +58,9 @@ class GradSum(Optimizer):
     def affordable_candidates(self, candidates: list[PromptText]) -> list[PromptText]:
         """The first of ``candidates`` whose scoring on the selection split fits what is left of
         the budget beside the beam's and the original's (which always fit: they were planned)."""
-        unscored = {p.id for p in [self.initial, *self.beam]} - set(self._selection_reports)
+        beside = self.plan_final(after_selection=False)
         count = len(candidates)
-        while count and not self.affordable(self.plan_evaluation(len(unscored) + count, len(self.selection)), final=[]):
+        while count and not self.affordable(self.plan_evaluation(count, len(self.selection)), beside):
             count -= 1
         return candidates[:count]
 
