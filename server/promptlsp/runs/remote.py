@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import json
 import logging
@@ -176,10 +175,10 @@ class RunWorker:
         except WorkerFailed as exc:
             if finished:
                 return finished[-1]
-            failed = ev.RunFinished(status="failed", best_candidate_id="", best=_initial(prompt_file),
+            initial = _initial(prompt_file)
+            failed = ev.RunFinished(status="failed", best_candidate_id=initial.id, best=initial,
                                     initial_score=None, best_score=None, scored_on="",
                                     message=f"internal error: {exc}")
-            failed = dataclasses.replace(failed, best_candidate_id=failed.best.id)
             emit(failed)
             return failed
         if not finished:  # the worker answered without a RunFinished: a bug, reported as such
