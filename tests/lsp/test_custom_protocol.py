@@ -61,7 +61,7 @@ def test_every_type_round_trips_through_camel_case_json(cls):
     value = sample(cls)
     wire = protocol.to_wire(value)
     assert snake_keys(wire) == []
-    assert set(wire) == {protocol._camel(f.name) for f in attrs.fields(cls)}  # every field, even at its default
+    assert set(wire) == {protocol.camel_case(f.name) for f in attrs.fields(cls)}  # every field, even at its default
     assert protocol.from_wire(wire, cls) == value
 
 

@@ -42,7 +42,7 @@ CMD_RUN_EXAMPLE = "promptlsp.evaluateExample"
 
 def _non_negative(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and value < 0:
-        raise ValueError(f"'{_camel(attribute.name)}' must be a non-negative integer, got {value!r}")
+        raise ValueError(f"'{camel_case(attribute.name)}' must be a non-negative integer, got {value!r}")
 
 
 def _optional_int() -> Any:
@@ -351,7 +351,7 @@ class RefusalData:
 # -- conversion --------------------------------------------------------------------------------
 
 
-def _camel(name: str) -> str:
+def camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -382,7 +382,7 @@ def wire() -> cattrs.Converter:
         return attrs.has(cls) and cls.__module__ == __name__
 
     def renamed(cls: type) -> dict[str, Any]:  # every field, even at its default: a client sees the whole shape
-        return {a.name: cattrs.gen.override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        return {a.name: cattrs.gen.override(rename=camel_case(a.name)) for a in attrs.fields(cls)}
 
     converter.register_unstructure_hook_factory(
         ours, lambda cls: cattrs.gen.make_dict_unstructure_fn(cls, converter, **renamed(cls)))
@@ -414,7 +414,7 @@ def _reason(exc: BaseException) -> str:
                 return "required field missing"
             return str(error) if isinstance(error, (TypeError, ValueError)) and str(error) else "invalid value"
         lines = cattrs.transform_error(exc, path="params", format_exception=describe)
-        return "; ".join(f"{what} @ {'.'.join(map(_camel, where.split('.')))}"  # the wire's names
+        return "; ".join(f"{what} @ {'.'.join(map(camel_case, where.split('.')))}"  # the wire's names
                          for what, _, where in (line.rpartition(" @ ") for line in lines))
     return str(exc)
 
