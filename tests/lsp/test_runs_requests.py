@@ -10,13 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 import tomlkit
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_support import STUB_CONFIG
+from lsp_support import STUB_CONFIG, session_fixture
 from lsp_support import plain as _plain
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
@@ -27,16 +26,8 @@ from stub_model import GOOD_TEMPLATE  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
 
 
-@pytest_lsp.fixture(config=STUB_CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-    ))
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+                         config=STUB_CONFIG)
 
 
 def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml",
@@ -295,21 +286,14 @@ expected = "negative"
 """
 
 
-@pytest_lsp.fixture(config=STUB_CONFIG)
-async def configured(lsp_client: LanguageClient, tmp_path: Path, stub: StubServer):
-    """A client whose initializationOptions name the model (the file has no [models]) and a budget."""
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-        initialization_options={"promptlsp": {
-            "models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
-            "budget": {"maxCalls": 1},
-        }},
-    ))
-    yield
-    await lsp_client.shutdown_session()
+def _stub_settings(request: pytest.FixtureRequest) -> dict:
+    """initializationOptions naming the model (the file has no [models]) and a budget."""
+    stub = request.getfixturevalue("stub")
+    return {"promptlsp": {"models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
+                          "budget": {"maxCalls": 1}}}
+
+
+configured = session_fixture(config=STUB_CONFIG, init_options=_stub_settings)
 
 
 async def test_settings_apply_and_change_without_a_restart(configured: LanguageClient, stub: StubServer):
