@@ -46,6 +46,10 @@ def test_a_bad_setting_gets_a_warning_and_its_default_the_others_apply(caplog):
                     "setting models: expected an object"):
         assert setting in warned
     assert "pythonPath" not in warned and len(caplog.records) == 7
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="promptlsp.lsp.config"):  # empty fields are unset settings
+        assert Settings.from_json({"apiBase": "", "method": "", "models": {"task": ""}, "budget": {"maxCalls": None}}) == Settings()
+    assert caplog.records == []
     with caplog.at_level(logging.WARNING, logger="promptlsp.lsp.config"):
         caplog.clear()
         s = Settings.from_json({"models": {"task": {"model": "m", "seed": "7", "api_base": "http://h", "colour": 1},

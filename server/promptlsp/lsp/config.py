@@ -53,11 +53,6 @@ def _one_of(*allowed: str) -> Callable[[Any, attrs.Attribute, Any], None]:
     return check
 
 
-def _nonempty(_instance: Any, _attribute: attrs.Attribute, value: Any) -> None:
-    if value == "":
-        raise ValueError("must not be empty")
-
-
 @attrs.define(frozen=True)
 class ModelSettings:
     """One role's model, as the editor names it (a string is its ``model``)."""
@@ -92,8 +87,8 @@ class BudgetSettings:
 @attrs.define(frozen=True)
 class Settings:
     models: dict[str, ModelSettings] = attrs.Factory(dict)  # role -> its model
-    api_base: str | None = attrs.field(default=None, validator=_nonempty)
-    api_key_env: str | None = attrs.field(default=None, validator=_nonempty)
+    api_base: str | None = None
+    api_key_env: str | None = None
     json_schema: bool | None = None
     concurrency: int | None = attrs.field(default=None, validator=_positive)
     budget: Budget | None = None
@@ -112,12 +107,15 @@ class Settings:
 def _fields(cls: type[S], raw: Mapping[str, Any], where: str, *, known_only: bool, snake_too: bool = False,
             skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields of ``cls`` that ``raw`` gives right (camelCase keys; with ``snake_too`` the file
-    format's snake_case as well), each checked alone; the others are logged and left out."""
+    format's snake_case as well), each checked alone; the others are logged and left out. A null
+    or an empty string is an unset setting (an editor's empty field), left out in silence."""
     fields = {key: f for f in attrs.fields(attrs.resolve_types(cls)) if f.name not in skip
               for key in ((camel_case(f.name), f.name) if snake_too else (camel_case(f.name),))}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         field = fields.get(key)
+        if value is None or value == "":
+            continue
         if field is None:
             if known_only:
                 log.warning("ignoring setting %s%s: not a setting", where, key)
