@@ -50,8 +50,8 @@ from ..runs.records import EVALUATION_ONLY
 from ..runs.service import Recorder, RunPlan, mean_score, outcome
 from . import custom_protocol as protocol
 from .analyses import uri_to_path
-from .critiques import candidate_score, rewrite_edit
 from .config import effective
+from .critiques import candidate_score, rewrite_edit
 from .diagnostics import Diagnostics
 from .features import Handler
 from .progress import Progress
