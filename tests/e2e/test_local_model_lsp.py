@@ -4,25 +4,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from test_local_model_optimize import FILE
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp"))
+from lsp_support import session_fixture  # noqa: E402
+
 pytestmark = pytest.mark.local_model
 
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "promptlsp", "serve"]))
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-    ))
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)))
 
 
 async def test_optimize_request_on_the_local_model(client: LanguageClient):

@@ -1,5 +1,5 @@
 """What the over-stdio language-server tests share: the server command, its pytest-lsp config,
-and a raw JSON-RPC client."""
+the one factory of pytest-lsp client fixtures (:func:`session_fixture`), and a raw JSON-RPC client."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import queue
 import subprocess
 import sys
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-from pytest_lsp import ClientServerConfig
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 SERVER = [sys.executable, "-m", "promptlsp", "serve"]
 CONFIG = ClientServerConfig(server_command=SERVER)
@@ -19,6 +23,39 @@ CONFIG = ClientServerConfig(server_command=SERVER)
 STUB_ENV = {**os.environ, "STUB_KEY": "sk-test-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 STUB_CONFIG = ClientServerConfig(server_command=SERVER, server_env=STUB_ENV)
 TIMEOUT = 30.0
+
+
+Caps = types.ClientCapabilities | Callable[[Any], types.ClientCapabilities | None] | None
+
+
+def session_fixture(caps: Caps = None, *, config: ClientServerConfig = CONFIG, params: list[Any] | None = None,
+                    folders: bool = True, before: Callable[[LanguageClient, Path], None] | None = None,
+                    init_options: Callable[[pytest.FixtureRequest], Any] | None = None):
+    """A pytest-lsp client fixture: the server ``config`` starts, initialized in a temporary
+    workspace (``client.root``, a workspace folder unless ``folders`` is False) with ``caps`` —
+    or ``caps(param)`` for a fixture with ``params``, whose param is also ``client.encoding`` —
+    and shut down at the end. ``before(client, root)`` runs first (files to write, client
+    features to register); ``init_options(request)`` gives the initializationOptions;
+    ``client.init_result`` is the server's InitializeResult."""
+
+    @pytest_lsp.fixture(config=config, params=params)
+    async def fixture(lsp_client: LanguageClient, tmp_path: Path, request: pytest.FixtureRequest):
+        param = getattr(request, "param", None)
+        lsp_client.root = tmp_path  # type: ignore[attr-defined]
+        if param is not None:
+            lsp_client.encoding = param  # type: ignore[attr-defined]
+        if before is not None:
+            before(lsp_client, tmp_path)
+        chosen = caps(param) if callable(caps) else caps
+        lsp_client.init_result = await lsp_client.initialize_session(types.InitializeParams(  # type: ignore[attr-defined]
+            capabilities=chosen or types.ClientCapabilities(), root_uri=tmp_path.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")] if folders else None,
+            initialization_options=init_options(request) if init_options is not None else None,
+        ))
+        yield
+        await lsp_client.shutdown_session()
+
+    return fixture
 
 
 def plain(value: Any) -> Any:

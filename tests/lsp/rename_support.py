@@ -3,12 +3,9 @@ without ``workspace.workspaceEdit.documentChanges`` (``client`` and ``versioned_
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+
+from lsp_support import session_fixture
 
 
 def _caps(document_changes: bool) -> types.ClientCapabilities:
@@ -19,22 +16,5 @@ def _caps(document_changes: bool) -> types.ClientCapabilities:
     )
 
 
-async def _start(client: LanguageClient, root: Path, document_changes: bool) -> None:
-    client.root = root  # type: ignore[attr-defined]
-    await client.initialize_session(types.InitializeParams(
-        capabilities=_caps(document_changes), root_uri=root.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")]))
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=False)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def versioned_client(lsp_client: LanguageClient, tmp_path: Path):
-    await _start(lsp_client, tmp_path, document_changes=True)
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(_caps(document_changes=False))
+versioned_client = session_fixture(_caps(document_changes=True))

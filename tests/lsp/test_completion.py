@@ -4,13 +4,11 @@ CJK text with CRLF line ends; half-typed and garbage files answer, never fail.""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from lsp_support import session_fixture
 
 
 # CRLF line ends, an emoji (2 UTF-16 units) and CJK text before the cursors
@@ -35,26 +33,8 @@ def _caps(snippets: bool) -> types.ClientCapabilities:
         completion=types.CompletionClientCapabilities(completion_item=item)))
 
 
-async def _start(client: LanguageClient, root: Path, snippets: bool) -> None:
-    await client.initialize_session(types.InitializeParams(
-        capabilities=_caps(snippets), root_uri=root.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")]))
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await _start(lsp_client, tmp_path, snippets=True)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def plain_client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await _start(lsp_client, tmp_path, snippets=False)
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(_caps(snippets=True))
+plain_client = session_fixture(_caps(snippets=False))
 
 
 def _utf16(s: str) -> int:

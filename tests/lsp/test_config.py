@@ -1,5 +1,7 @@
 """Editor settings fill in what the file leaves out; budgets take the stricter limit."""
 
+import logging
+
 from promptlsp.document import analyze
 from promptlsp.engine import Budget
 from promptlsp.lsp.config import Settings, effective
@@ -20,10 +22,43 @@ def test_settings_parse_tolerantly():
         "apiBase": "http://proxy:4000", "concurrency": 0, "budget": {"maxCalls": 50, "maxUsd": "lots"},
         "method": "adam", "iterations": 3,
     })
-    assert s.models == {"task": {"model": "openai/gpt-4o-mini"}, "judge": {"model": "openai/gpt-4o", "max_tokens": 64}}
+    assert {role: m.table() for role, m in s.models.items()} == {
+        "task": {"model": "openai/gpt-4o-mini"}, "judge": {"model": "openai/gpt-4o", "max_tokens": 64}}
     assert s.api_base == "http://proxy:4000" and s.concurrency is None
     assert s.budget == Budget(max_calls=50) and s.method is None and s.iterations == 3
     assert Settings.from_json("nonsense") == Settings() and Settings.from_json(None) == Settings()
+
+
+def test_a_bad_setting_gets_a_warning_and_its_default_the_others_apply(caplog):
+    """Each setting is read alone: a wrong type or value is one WARNING line naming it, and the
+    setting keeps its default (None: the file's value, or the built-in one)."""
+    with caplog.at_level(logging.WARNING, logger="promptlsp.lsp.config"):
+        s = Settings.from_json({
+            "apiBase": 42, "apiKeyEnv": "TEAM_KEY", "jsonSchema": "yes", "concurrency": True, "iterations": -1,
+            "method": "tgd", "budget": {"maxCalls": 1.5, "maxTokens": 9000, "maxUsd": 0}, "models": ["openai/x"],
+            "pythonPath": "/usr/bin/python3",  # the extension's own setting: not the server's, passed over
+        })
+    assert s == Settings(api_key_env="TEAM_KEY", method="tgd", budget=Budget(max_tokens=9000))
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    for setting in ("apiBase: expected a string, got number 42", "jsonSchema: expected a boolean",
+                    "concurrency: expected an integer, got boolean True", "iterations: must be positive, got -1",
+                    "budget.maxCalls: expected an integer, got number 1.5", "budget.maxUsd: must be positive",
+                    "setting models: expected an object"):
+        assert setting in warned
+    assert "pythonPath" not in warned and len(caplog.records) == 7
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="promptlsp.lsp.config"):  # empty fields are unset settings
+        assert Settings.from_json({"apiBase": "", "method": "", "models": {"task": ""}, "budget": {"maxCalls": None}}) == Settings()
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING, logger="promptlsp.lsp.config"):
+        caplog.clear()
+        s = Settings.from_json({"models": {"task": {"model": "m", "seed": "7", "api_base": "http://h", "colour": 1},
+                                           "judge": 3}})
+    assert s.models["task"].table() == {"model": "m", "api_base": "http://h"} and "judge" not in s.models
+    assert [r.getMessage() for r in caplog.records] == [
+        "ignoring setting models.task.seed: expected an integer, got string '7'",
+        "ignoring setting models.task.colour: not a setting",
+        "ignoring setting models.judge: expected a model name or an object, got 3"]
 
 
 def test_editor_models_fill_in_what_the_file_leaves_out():
@@ -87,7 +122,7 @@ def test_json_schema_setting_reaches_every_role_from_the_editor_and_the_file(tmp
     assert models.task.json_schema is True and models.optimizer.json_schema is True  # inherited with the model
     settings = Settings.from_json({"models": {"judge": {"model": "openai/other", "jsonSchema": True}}})
     assert effective(analysis, settings).models.judge.json_schema is True
-    assert Settings.from_json({"models": {"judge": {"model": "m", "jsonSchema": "yes"}}}).models["judge"] == {"model": "m"}
+    assert Settings.from_json({"models": {"judge": {"model": "m", "jsonSchema": "yes"}}}).models["judge"].table() == {"model": "m"}
 
 
 def test_editor_json_schema_applies_to_named_remote_models_only(tmp_path):

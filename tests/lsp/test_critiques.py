@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -21,7 +20,7 @@ from promptlsp.optimize.events import (
     CandidateProposed, CandidateScored, Critique, ExampleScored, PromptText, RunFinished, RunStarted, SummaryWritten,
 )
 from promptlsp.runs.store import RunStore
-from lsp_support import CONFIG
+from lsp_support import session_fixture
 
 TEMPLATE = "😀 Reply tersely to {{ word }}"
 TEMPLATE_LINE = f'template = "{TEMPLATE}"'
@@ -224,19 +223,13 @@ def test_code_actions_only_on_the_prompt_and_for_rewrite_kinds(ws):
 # -- end to end: textDocument/codeAction over stdio ------------------------------------------------
 
 
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    path = tmp_path / "demo.prompt.toml"
+def _recorded(_client: LanguageClient, root: Path) -> None:
+    path = root / "demo.prompt.toml"
     path.write_text(TEXT, encoding="utf-8")
-    _record_run(tmp_path / ".promptlsp" / "runs.sqlite", path)
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-    ))
-    yield
-    await lsp_client.shutdown_session()
+    _record_run(root / ".promptlsp" / "runs.sqlite", path)
+
+
+client = session_fixture(before=_recorded)
 
 
 async def _actions(client: LanguageClient, uri: str, line: int) -> list[types.CodeAction]:

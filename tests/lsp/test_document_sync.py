@@ -8,16 +8,16 @@ line's end; a line past the last line is the end of the document.
 from __future__ import annotations
 
 import itertools
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
+
+from lsp_support import session_fixture
 
 from promptlsp.document.edit import rewrite_prompt
 from promptlsp.optimize.events import CandidateProposed, CandidateScored, PromptText, RunFinished, RunStarted
@@ -195,16 +195,8 @@ async def test_rewrite_action_after_joining_the_u2028_line_is_valid_toml(inproce
 # -- the same over stdio -----------------------------------------------------------------------
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "promptlsp", "serve"]))
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
-            diagnostic=types.DiagnosticClientCapabilities())),
-        root_uri=tmp_path.as_uri(),
-    ))
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+    diagnostic=types.DiagnosticClientCapabilities())), folders=False)
 
 
 async def test_u2028_comment_line_over_stdio(client: LanguageClient):

@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_support import STUB_CONFIG, plain
+from lsp_support import STUB_CONFIG, plain, session_fixture
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
 
@@ -28,25 +27,18 @@ def u16(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
 
-@pytest_lsp.fixture(config=STUB_CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.refreshes = 0  # type: ignore[attr-defined]
+def _count_refreshes(client: LanguageClient, _root: Path) -> None:
+    client.refreshes = 0  # type: ignore[attr-defined]
 
-    @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    @client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
     def refreshed(_params):
-        lsp_client.refreshes += 1  # type: ignore[attr-defined]
+        client.refreshes += 1  # type: ignore[attr-defined]
 
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(
-            window=types.WindowClientCapabilities(work_done_progress=True),
-            workspace=types.WorkspaceClientCapabilities(
-                inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True))),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-    ))
-    yield
-    await lsp_client.shutdown_session()
+
+client = session_fixture(types.ClientCapabilities(
+    window=types.WindowClientCapabilities(work_done_progress=True),
+    workspace=types.WorkspaceClientCapabilities(inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True))),
+    config=STUB_CONFIG, before=_count_refreshes)
 
 
 def _open(client: LanguageClient, text: str, name: str = "review.prompt.toml") -> str:

@@ -91,7 +91,7 @@ def test_refused_requests_log_one_warning_line_each(raw):
     assert raw.answer(7)["error"]["code"] == -32602
     assert raw.answer(8)["error"]["code"] == -32602
     first, second = _warnings(raw.stop())
-    assert "promptlsp/runs" in first and "missing 'uri'" in first
+    assert "promptlsp/runs" in first and "required field missing @ params.uri" in first
     assert "workspace/executeCommand" in second and "promptlsp.cancel needs {uri} or {runId}" in second
 
 

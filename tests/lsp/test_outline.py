@@ -3,13 +3,11 @@ in the negotiated encoding through emoji, CJK and CRLF, and half-typed files."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from lsp_support import session_fixture
 
 
 LINES = [
@@ -69,31 +67,17 @@ def _line_end(line: int, encoding: str = "utf-16") -> types.Position:
     return types.Position(line=line, character=_units(LINES[line], encoding))
 
 
-async def _start(client: LanguageClient, root: Path, encodings: list[str] | None = None) -> None:
-    caps = types.ClientCapabilities(
-        general=types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None,
+def _caps(encoding: str | None = None) -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(position_encodings=[encoding, "utf-16"]) if encoding else None,
         text_document=types.TextDocumentClientCapabilities(
             document_symbol=types.DocumentSymbolClientCapabilities(hierarchical_document_symbol_support=True),
         ),
     )
-    await client.initialize_session(types.InitializeParams(capabilities=caps, root_uri=root.as_uri()))
 
 
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await _start(lsp_client, tmp_path)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG, params=["utf-8", "utf-32"])
-async def client_enc(lsp_client: LanguageClient, tmp_path: Path, request):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.encoding = request.param  # type: ignore[attr-defined]
-    await _start(lsp_client, tmp_path, [request.param, "utf-16"])
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(_caps(), folders=False)
+client_enc = session_fixture(_caps, params=["utf-8", "utf-32"], folders=False)
 
 
 def _open(client: LanguageClient, text: str, name: str = "demo.prompt.toml") -> str:

@@ -10,13 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 import tomlkit
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from lsp_support import STUB_CONFIG
+from lsp_support import STUB_CONFIG, session_fixture
 from lsp_support import plain as _plain
 from promptlsp.runs import RunStore
 from promptlsp.testing.openai_stub import StubServer
@@ -27,16 +26,8 @@ from stub_model import GOOD_TEMPLATE  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[2] / "prompts-spec" / "examples" / "sentiment.prompt.toml"
 
 
-@pytest_lsp.fixture(config=STUB_CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-    ))
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+                         config=STUB_CONFIG)
 
 
 def _write(client: LanguageClient, stub: StubServer, name: str = "sentiment.prompt.toml",
@@ -109,6 +100,50 @@ async def test_optimize_returns_the_summary_with_progress(client: LanguageClient
     assert any("estimate:" in m.message for m in client.log_messages)
     (run,) = _store(client).runs()
     assert run.id == summary["runId"] and run.status == "finished"
+
+
+async def test_the_optimize_result_carries_the_proposal(client: LanguageClient, stub: StubServer):
+    """The best candidate as the edit of the document's version: the first "Apply rewritten
+    prompt" code action's, with its candidate id and scores."""
+    uri, text, _path = _write(client, stub)
+    summary = await _request(client, "promptlsp/optimize", {"uri": uri, "version": 1, "iterations": 1})
+    proposal = summary["proposal"]
+    assert (proposal["uri"], proposal["version"], proposal["withdrawn"]) == (uri, 1, None)
+    assert proposal["candidateId"] == summary["candidates"][0]["candidateId"]
+    assert (proposal["initialScore"], proposal["bestScore"], proposal["scoredOn"]) == (0.0, 1.0, "validation")
+    (change,) = proposal["edit"]["documentChanges"]
+    assert change["textDocument"] == {"uri": uri, "version": 1}
+    assert any(GOOD_TEMPLATE in edit["newText"] for edit in change["edits"])
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(0, 0), end=types.Position(len(text.split("\n")), 0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    action = _plain(client.protocol._converter.unstructure(actions[0].edit))
+    assert action["documentChanges"] == proposal["edit"]["documentChanges"]
+    # (pygls's client reads the annotation id, not an identifier, as the namedtuple field "_0")
+    assert list(action["changeAnnotations"].values()) == list(proposal["edit"]["changeAnnotations"].values())
+
+
+async def test_bad_params_are_invalid_params_and_the_server_lives_on(client: LanguageClient, stub: StubServer):
+    uri, _text, _path = _write(client, stub)
+    bad = (
+        ("promptlsp/optimize", {"uri": uri, "version": "1"}, "expected an integer, got string '1' @ params.version"),
+        ("promptlsp/estimate", {"uri": uri, "iterations": -2}, "'iterations' must be a non-negative integer, got -2"),
+        ("promptlsp/evaluate", {"uri": uri, "split": 5}, "expected a string, got number 5 @ params.split"),
+        ("promptlsp/evaluate", {"uri": uri, "critique": "yes"}, "expected a boolean, got string 'yes' @ params.critique"),
+        ("promptlsp/candidates", {"uri": uri, "runId": 5}, "expected a string, got number 5 @ params.runId"),
+        ("promptlsp/runs", {"file": uri}, "required field missing @ params.uri"),
+        ("promptlsp/runExample", {"uri": uri, "position": {"line": 1}}, "required field missing @ params.position.character"),
+        ("promptlsp/optimize", {"uri": uri, "workDoneToken": {"a": 1}}, "expected a number or a string"),
+    )
+    for method, params, message in bad:
+        with pytest.raises(JsonRpcException) as caught:
+            await _request(client, method, params)
+        assert caught.value.code == -32602 and f"invalid params for {method}: {message}" in caught.value.message
+    with pytest.raises(JsonRpcException) as caught:  # a command's argument is read the same way
+        await _command(client, "promptlsp.cancel", {"runId": ["x"]})
+    assert caught.value.code == -32602 and "@ params.runId" in caught.value.message
+    assert stub.stats.requests == 0 and await _request(client, "promptlsp/runs", {"uri": uri}) == []
 
 
 async def test_over_budget_is_refused_naming_the_limit(client: LanguageClient, stub: StubServer):
@@ -211,7 +246,7 @@ async def test_runs_candidates_and_evaluate_after_a_run(client: LanguageClient, 
     latest = await _request(client, "promptlsp/candidates", {"uri": uri})
     assert latest["runId"] == second["runId"]
     older = await _command(client, "promptlsp.candidates", {"uri": uri, "runId": first["runId"]})
-    scores = [c["validation_score"] for c in older["candidates"] if c["validation_score"] is not None]
+    scores = [c["validationScore"] for c in older["candidates"] if c["validationScore"] is not None]
     assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
     assert older["candidates"][0]["template"] == GOOD_TEMPLATE
 
@@ -226,7 +261,7 @@ async def test_run_report_is_the_clis_page(client: LanguageClient, stub: StubSer
     assert report["runId"] == first["runId"]
     assert report["html"].startswith("<!DOCTYPE html>") and "<svg" in report["html"] and "<script" not in report["html"]
     assert (await _command(client, "promptlsp.runReport", {"uri": uri, "runId": first["runId"]}))["runId"] == first["runId"]
-    for params, message in (({"uri": uri, "runId": "zz"}, "no run 'zz'"), ({"uri": uri}, "missing 'runId'")):
+    for params, message in (({"uri": uri, "runId": "zz"}, "no run 'zz'"), ({"uri": uri}, "required field missing @ params.runId")):
         with pytest.raises(JsonRpcException) as caught:
             await _request(client, "promptlsp/runReport", params)
         assert message in caught.value.message
@@ -251,21 +286,14 @@ expected = "negative"
 """
 
 
-@pytest_lsp.fixture(config=STUB_CONFIG)
-async def configured(lsp_client: LanguageClient, tmp_path: Path, stub: StubServer):
-    """A client whose initializationOptions name the model (the file has no [models]) and a budget."""
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
-        root_uri=tmp_path.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
-        initialization_options={"promptlsp": {
-            "models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
-            "budget": {"maxCalls": 1},
-        }},
-    ))
-    yield
-    await lsp_client.shutdown_session()
+def _stub_settings(request: pytest.FixtureRequest) -> dict:
+    """initializationOptions naming the model (the file has no [models]) and a budget."""
+    stub = request.getfixturevalue("stub")
+    return {"promptlsp": {"models": {"task": "openai/stub"}, "apiBase": stub.url, "apiKeyEnv": "STUB_KEY",
+                          "budget": {"maxCalls": 1}}}
+
+
+configured = session_fixture(config=STUB_CONFIG, init_options=_stub_settings)
 
 
 async def test_settings_apply_and_change_without_a_restart(configured: LanguageClient, stub: StubServer):
@@ -338,7 +366,7 @@ async def test_evaluate_with_critiques_publishes_them(client: LanguageClient, st
     examples = summary["examples"]
     scores = [e["score"] for e in examples if e["score"] is not None]
     assert summary["score"] == pytest.approx(sum(scores) / len(scores))  # over the rows it returns
-    assert len(examples) == len({e["example_id"] for e in examples}) > 0  # one row per example
+    assert len(examples) == len({e["exampleId"] for e in examples}) > 0  # one row per example
     assert all(e["split"] != "test" for e in examples)
     first = examples[0]
     assert first["vars"].get("review") and first["output"] and first["checks"]

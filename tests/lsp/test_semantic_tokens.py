@@ -3,13 +3,11 @@ through emoji, CJK, TOML escapes, line-ending backslashes and CRLF; half-typed f
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from lsp_support import CONFIG
+from lsp_support import session_fixture
 
 
 LINES = [
@@ -70,22 +68,18 @@ def _decode(tokens: types.SemanticTokens, legend: list[str]) -> list[tuple[int, 
     return out
 
 
-async def _start(client: LanguageClient, root: Path, encodings: list[str] | None = None) -> list[str]:
-    caps = types.ClientCapabilities(
-        general=types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None)
-    result = await client.initialize_session(types.InitializeParams(capabilities=caps, root_uri=root.as_uri()))
-    provider = result.capabilities.semantic_tokens_provider
+def _caps(encoding: str) -> types.ClientCapabilities:
+    return types.ClientCapabilities(general=None if encoding == "utf-16" else types.GeneralClientCapabilities(
+        position_encodings=[encoding]))
+
+
+client = session_fixture(_caps, params=["utf-16", "utf-8", "utf-32"], folders=False)
+
+
+def _legend(client: LanguageClient) -> list[str]:
+    provider = client.init_result.capabilities.semantic_tokens_provider  # type: ignore[attr-defined]
     assert provider is not None and provider.full
     return list(provider.legend.token_types)
-
-
-@pytest_lsp.fixture(config=CONFIG, params=["utf-16", "utf-8", "utf-32"])
-async def client(lsp_client: LanguageClient, tmp_path: Path, request):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.encoding = request.param  # type: ignore[attr-defined]
-    lsp_client.legend = await _start(lsp_client, tmp_path, None if request.param == "utf-16" else [request.param])  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _open(client: LanguageClient, text: str) -> str:
@@ -99,7 +93,7 @@ async def _tokens(client: LanguageClient, text: str) -> list[tuple[int, int, int
     uri = _open(client, text)
     answer = await client.text_document_semantic_tokens_full_async(
         types.SemanticTokensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
-    return _decode(answer, client.legend)  # type: ignore[attr-defined]
+    return _decode(answer, _legend(client))
 
 
 async def test_template_tokens_through_escapes_crlf_and_line_continuations(client: LanguageClient):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from pygls.protocol import default_converter
-from lsp_support import SERVER
+from lsp_support import SERVER, session_fixture
 
 
 ERROR_LINE = 'task = { model = "😀日本語", temperature = "hot" }'
@@ -52,39 +50,9 @@ def _caps(encodings: list[str] | None = None, pull: bool = False) -> types.Clien
     )
 
 
-async def _start(client: LanguageClient, root: Path, caps: types.ClientCapabilities) -> types.InitializeResult:
-    return await client.initialize_session(
-        types.InitializeParams(
-            capabilities=caps,
-            root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-        )
-    )
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.init_result = await _start(lsp_client, tmp_path, _caps())  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG, params=["utf-8", "utf-32"])
-async def client_enc(lsp_client: LanguageClient, tmp_path: Path, request):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.encoding = request.param  # type: ignore[attr-defined]
-    lsp_client.init_result = await _start(lsp_client, tmp_path, _caps([request.param, "utf-16"]))  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def pull_client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    lsp_client.init_result = await _start(lsp_client, tmp_path, _caps(pull=True))  # type: ignore[attr-defined]
-    yield
-    await lsp_client.shutdown_session()
+client = session_fixture(_caps(), config=CONFIG)
+client_enc = session_fixture(lambda encoding: _caps([encoding, "utf-16"]), config=CONFIG, params=["utf-8", "utf-32"])
+pull_client = session_fixture(_caps(pull=True), config=CONFIG)
 
 
 def _open(client: LanguageClient, text: str, name: str = "demo.prompt.toml", version: int = 1) -> str:

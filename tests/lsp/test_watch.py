@@ -3,11 +3,11 @@
 import asyncio
 from pathlib import Path
 
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from test_server import CONFIG, _caps, _start
+from lsp_support import session_fixture
+from test_server import CONFIG, _caps
 
 PROMPT = '''task = "Echo the word."
 [prompt]
@@ -19,14 +19,12 @@ path = "rows.jsonl"
 '''
 
 
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path: Path):
-    lsp_client.root = tmp_path  # type: ignore[attr-defined]
-    (tmp_path / "rows.jsonl").write_text('{"word": "hi", "expected": "hi", "split": "validation"}\n')
-    (tmp_path / "p.prompt.toml").write_text(PROMPT)
-    await _start(lsp_client, tmp_path, _caps())
-    yield
-    await lsp_client.shutdown_session()
+def _files(_client: LanguageClient, root: Path) -> None:
+    (root / "rows.jsonl").write_text('{"word": "hi", "expected": "hi", "split": "validation"}\n')
+    (root / "p.prompt.toml").write_text(PROMPT)
+
+
+client = session_fixture(_caps(), config=CONFIG, before=_files)
 
 
 async def _until(client: LanguageClient, uri: str, predicate, timeout: float = 10.0):

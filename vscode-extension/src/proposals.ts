@@ -1,7 +1,9 @@
 /**
- * Proposed prompts: after a run that found a better prompt, the server's best "Apply rewritten
- * prompt" code action is fetched, its edits applied to the current text give the proposed text
- * (served under the `promptlsp-proposed:` scheme), and a diff opens with Accept / Reject.
+ * Proposed prompts: after a run that found a better prompt, the optimize result's `proposal` (the
+ * best candidate's edit of the document's version; when the document changed since, the same
+ * candidate's "Apply rewritten prompt" code action, rebased by the server) applied to the current
+ * text gives the proposed text (served under the `promptlsp-proposed:` scheme), and a diff opens
+ * with Accept / Reject.
  * Accept applies the same edits as a plain WorkspaceEdit (no change annotation, so no refactor
  * preview: the diff was the preview) to the version they were made for, then saves.
  */
@@ -10,6 +12,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { EditError, TextEdit, positionAt } from './core/edits';
 import { baseName, formatScore } from './core/format';
 import {
+  CandidateRef,
   Pick,
   Proposal,
   REWRITE_KIND,
@@ -17,6 +20,7 @@ import {
   buildProposal,
   diffTitle,
   pickRewriteAction,
+  proposalPick,
   versionProblem,
 } from './core/proposal';
 import { TakeOnce, retry } from './core/slots';
@@ -26,7 +30,7 @@ export const PROPOSED_SCHEME = 'promptlsp-proposed';
 interface Entry {
   proposedUri: vscode.Uri;
   documentUri: vscode.Uri;
-  runId: string | null;
+  candidate: CandidateRef;
   initialScore: number | null;
   bestScore: number | null;
   proposal: Proposal;
@@ -84,8 +88,8 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     void vscode.window.showErrorMessage(this.safe(text));
   }
 
-  /** The server's rewrite actions for the whole document (LSP JSON, best first). */
-  private async fetchPick(client: LanguageClient, document: vscode.TextDocument, runId: string | null): Promise<Pick> {
+  /** The candidate's rewrite action for the document as it is now (LSP JSON). */
+  private async fetchPick(client: LanguageClient, document: vscode.TextDocument, candidate: CandidateRef): Promise<Pick> {
     const text = document.getText();
     const params = {
       textDocument: { uri: client.code2ProtocolConverter.asUri(document.uri) },
@@ -94,7 +98,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     };
     // The server reads the run from its store; give it a moment if it still shows an older run.
     return retry(
-      async () => pickRewriteAction(await client.sendRequest('textDocument/codeAction', params), runId),
+      async () => pickRewriteAction(await client.sendRequest('textDocument/codeAction', params), candidate),
       (pick) => pick.kind !== 'stale' && pick.kind !== 'none',
       PICK_DELAYS,
       sleep,
@@ -108,11 +112,20 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       return;
     }
     const name = baseName(document.uri.path);
+    const proposed = summary.proposal;
+    if (proposed === null || summary.runId === null) {
+      this.warn(`${headline} But the server offers no rewrite for ${name} (run ${summary.runId ?? 'unknown'}); see "promptlsp: Show run history".`);
+      return;
+    }
+    const candidate: CandidateRef = { runId: summary.runId, candidateId: proposed.candidateId };
     let pick: Pick;
     try {
-      pick = await this.fetchPick(client, document, summary.runId);
+      pick = proposalPick(proposed);
+      if (pick.kind === 'ok' && versionProblem(pick.version, document.version, name) !== undefined) {
+        pick = await this.fetchPick(client, document, candidate); // edited during the run: the edit rebased
+      }
     } catch (error) {
-      this.error(`${headline} But the proposed prompt could not be fetched: ${error instanceof Error ? error.message : String(error)}`);
+      this.error(`${headline} But the proposed prompt could not be read: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
     if (pick.kind === 'withdrawn') {
@@ -120,7 +133,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       return;
     }
     if (pick.kind !== 'ok') {
-      this.warn(`${headline} But the server offers no rewrite for ${name} (run ${summary.runId ?? 'unknown'}); see "promptlsp: Show run history".`);
+      this.warn(`${headline} But the server no longer offers the rewrite for ${name} (run ${summary.runId}); see "promptlsp: Show run history".`);
       return;
     }
     const stale = versionProblem(pick.version, document.version, name);
@@ -146,9 +159,9 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     const entry: Entry = {
       proposedUri,
       documentUri: document.uri,
-      runId: summary.runId,
-      initialScore: summary.initialScore,
-      bestScore: summary.bestScore,
+      candidate,
+      initialScore: proposed.initialScore,
+      bestScore: proposed.bestScore,
       proposal,
     };
     this.entries.add(proposedUri.toString(), entry);
@@ -158,7 +171,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
       'vscode.diff',
       document.uri,
       proposedUri,
-      diffTitle(name, summary.initialScore, summary.bestScore),
+      diffTitle(name, proposed.initialScore, proposed.bestScore),
       { preview: false },
     );
     this.ask(entry, `${headline} Apply the proposed prompt?`);
@@ -266,7 +279,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     }
     let pick: Pick;
     try {
-      pick = await this.fetchPick(client, document, entry.runId);
+      pick = await this.fetchPick(client, document, entry.candidate);
     } catch (error) {
       pick = { kind: 'withdrawn', title: '', reason: error instanceof Error ? error.message : String(error) };
     }

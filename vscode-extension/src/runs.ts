@@ -15,6 +15,7 @@ import { baseName, formatScore } from './core/format';
 import { formatRuns } from './core/history';
 import { ProgressTracker } from './core/progress';
 import { classifyRun, parseRunSummary } from './core/proposal';
+import { ESTIMATE, EVALUATE, OPTIMIZE, RUNS, RUN_EXAMPLE, RUN_REPORT, Method, request } from './core/protocol';
 import { parseRunReport } from './core/report';
 import { confirmThresholds } from './core/settings';
 import { Reservations } from './core/slots';
@@ -25,6 +26,23 @@ import { ResultsView } from './views/results';
 import { StatusBar } from './views/status';
 
 export const LANGUAGE = 'prompt-toml';
+
+/** How a run command shows itself: the status bar's activity, the notification's title and
+ * first line, the noun of its log lines, and the message of a cancel. */
+interface RunLook {
+  activity: string;
+  noun: string;
+  title: string;
+  method: Method;
+  first: string;
+  cancelled: string;
+}
+
+/** A run's end for the user (an `Outcome`, an `EvaluationOutcome`): its kind and its words. */
+interface Ending {
+  kind: string;
+  message: string;
+}
 
 class CancelledHere extends Error {
   constructor() {
@@ -104,7 +122,7 @@ export class Runs implements vscode.Disposable {
     client: LanguageClient,
     document: vscode.TextDocument,
     source: vscode.CancellationTokenSource,
-    options: { activity: string; noun: string; title: string; method: string; first: string; cancelled: string },
+    options: RunLook,
     send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<unknown>,
   ): Promise<unknown> {
     const name = baseName(document.uri.path);
@@ -179,6 +197,34 @@ export class Runs implements vscode.Disposable {
     }
   }
 
+  /**
+   * The shell the run commands share: the request under a cancellable notification (progress,
+   * Cancel, errors said to the user, see `withRun`), its answer checked by `parse`. Undefined
+   * when the run failed, was cancelled or answered something malformed (already said).
+   */
+  private async runRequest<T>(
+    client: LanguageClient,
+    document: vscode.TextDocument,
+    source: vscode.CancellationTokenSource,
+    look: RunLook,
+    send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<unknown>,
+    parse: (raw: unknown) => T,
+  ): Promise<T | undefined> {
+    const raw = await this.withRun(client, document, source, look, send);
+    return raw === undefined ? undefined : this.parsed(raw, parse);
+  }
+
+  /** A cancelled run is a note, a failed one an error; any other end goes to `done`. */
+  private async conclude(ending: Ending, done: () => Promise<void> | void): Promise<void> {
+    if (ending.kind === 'cancelled') {
+      this.info(ending.message);
+    } else if (ending.kind === 'failed') {
+      this.error(ending.message);
+    } else {
+      await done();
+    }
+  }
+
   async optimize(arg?: unknown): Promise<void> {
     const document = await targetDocument(arg, this.proposals);
     if (document !== undefined) {
@@ -197,10 +243,10 @@ export class Runs implements vscode.Disposable {
 
     let decision;
     try {
-      const estimate = parseEstimate(await client.sendRequest('promptlsp/estimate', { uri, version: document.version }, source.token));
+      const estimate = parseEstimate(await request(client, ESTIMATE, { uri, version: document.version }, source.token));
       decision = decide(estimate, confirmThresholds(settingsReader(document.uri)), name);
     } catch (error) {
-      const failure = describeRequestError(error, 'promptlsp/estimate', source.token.isCancellationRequested);
+      const failure = describeRequestError(error, ESTIMATE, source.token.isCancellationRequested);
       if (failure.kind === 'cancelled') {
         this.log.info(`estimate for ${name} cancelled`);
         this.info(cancelledMessage);
@@ -228,44 +274,28 @@ export class Runs implements vscode.Disposable {
     }
     this.log.info(`optimizing ${name}: ${decision.summary}`);
     const version = document.version;
-    const raw = await this.withRun(
+    const summary = await this.runRequest(
       client,
       document,
       source,
-      {
-        activity: 'optimizing',
-        noun: 'Optimization',
-        title: `Optimizing ${name}`,
-        method: 'promptlsp/optimize',
-        first: decision.summary,
-        cancelled: cancelledMessage,
-      },
-      (token, workDoneToken) => client.sendRequest('promptlsp/optimize', { uri, version, workDoneToken }, token),
+      { activity: 'optimizing', noun: 'Optimization', title: `Optimizing ${name}`, method: OPTIMIZE, first: decision.summary, cancelled: cancelledMessage },
+      (token, workDoneToken) => request(client, OPTIMIZE, { uri, version, workDoneToken }, token),
+      parseRunSummary,
     );
-    if (raw === undefined) {
-      return;
-    }
-    const summary = this.parsed(raw, parseRunSummary);
     if (summary === undefined) {
       return;
     }
     const outcome = classifyRun(summary, name);
     this.log.info(`run ${summary.runId} ${summary.status}: ${formatScore(summary.initialScore)} → ${formatScore(summary.bestScore)}${summary.message ? ` (${summary.message})` : ''}`);
-    switch (outcome.kind) {
-      case 'cancelled':
-        this.info(outcome.message);
-        return;
-      case 'failed':
-        this.error(outcome.message);
-        return;
-      case 'no-improvement':
-        this.status.score(summary.bestScore ?? summary.initialScore);
-        this.info(outcome.message);
-        return;
-      case 'improved':
+    await this.conclude(outcome, async () => {
+      if (outcome.kind === 'improved') {
         this.status.score(summary.bestScore);
         await this.proposals.propose(document, summary, this.server.safe(outcome.message));
-    }
+      } else {
+        this.status.score(summary.bestScore ?? summary.initialScore);
+        this.info(outcome.message);
+      }
+    });
   }
 
   async evaluate(arg?: unknown): Promise<void> {
@@ -284,41 +314,24 @@ export class Runs implements vscode.Disposable {
     }
     const uri = client.code2ProtocolConverter.asUri(document.uri);
     const version = document.version;
-    const raw = await this.withRun(
+    const view = await this.runRequest(
       client,
       document,
       source,
-      {
-        activity: 'evaluating',
-        noun: 'Evaluation',
-        title: `Evaluating ${name}`,
-        method: 'promptlsp/evaluate',
-        first: 'running the prompt on its examples',
-        cancelled: cancelledMessage,
-      },
-      (token, workDoneToken) => client.sendRequest('promptlsp/evaluate', { uri, version, critique: true, workDoneToken }, token),
+      { activity: 'evaluating', noun: 'Evaluation', title: `Evaluating ${name}`, method: EVALUATE, first: 'running the prompt on its examples', cancelled: cancelledMessage },
+      (token, workDoneToken) => request(client, EVALUATE, { uri, version, critique: true, workDoneToken }, token),
+      parseEvaluation,
     );
-    if (raw === undefined) {
-      return;
-    }
-    const view = this.parsed(raw, parseEvaluation);
     if (view === undefined) {
       return;
     }
     const outcome = evaluationOutcome(view, name);
     this.log.info(`evaluation ${view.runId} of ${name} ${view.status}: score ${formatScore(view.score)}${view.message ? ` (${view.message})` : ''}`);
-    switch (outcome.kind) {
-      case 'cancelled':
-        this.info(outcome.message);
-        return;
-      case 'failed':
-        this.error(outcome.message);
-        return;
-      case 'done':
-        this.status.score(view.score);
-        await this.results.show(view, name);
-        this.info(outcome.message);
-    }
+    await this.conclude(outcome, async () => {
+      this.status.score(view.score);
+      await this.results.show(view, name);
+      this.info(outcome.message);
+    });
   }
 
   /** Run one example: `exampleId` (from a "Run example" lens) or the one at the cursor. Its
@@ -348,7 +361,7 @@ export class Runs implements vscode.Disposable {
       version: document.version,
       ...(exampleId !== undefined ? { example: exampleId } : { position: client.code2ProtocolConverter.asPosition(at!) }),
     };
-    const raw = await this.withRun(
+    const view = await this.runRequest(
       client,
       document,
       source,
@@ -356,16 +369,13 @@ export class Runs implements vscode.Disposable {
         activity: 'running an example',
         noun: 'Example run',
         title: `Running ${exampleId ?? 'the example'} of ${name}`,
-        method: 'promptlsp/runExample',
+        method: RUN_EXAMPLE,
         first: 'asking the task model',
         cancelled: cancelledMessage,
       },
-      (token, workDoneToken) => client.sendRequest('promptlsp/runExample', { ...params, workDoneToken }, token),
+      (token, workDoneToken) => request(client, RUN_EXAMPLE, { ...params, workDoneToken }, token),
+      parseExampleRun,
     );
-    if (raw === undefined) {
-      return;
-    }
-    const view = this.parsed(raw, parseExampleRun);
     if (view !== undefined) {
       this.log.info(`example run ${view.runId} of ${name}: ${exampleRunMessage(view)}`);
       this.info(exampleRunMessage(view));
@@ -384,9 +394,9 @@ export class Runs implements vscode.Disposable {
     const name = baseName(document.uri.path);
     let items;
     try {
-      items = formatRuns(await client.sendRequest('promptlsp/runs', { uri: client.code2ProtocolConverter.asUri(document.uri) }));
+      items = formatRuns(await request(client, RUNS, { uri: client.code2ProtocolConverter.asUri(document.uri) }));
     } catch (error) {
-      const failure = describeRequestError(error, 'promptlsp/runs');
+      const failure = describeRequestError(error, RUNS);
       this.error(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
       return;
     }
@@ -405,9 +415,9 @@ export class Runs implements vscode.Disposable {
     this.log.info(`run ${choice.id}: ${choice.label.replace(/^\$\([^)]*\)\s*/, '')} · ${choice.description} · ${choice.detail}`);
     let raw;
     try {
-      raw = await client.sendRequest('promptlsp/runReport', { uri: client.code2ProtocolConverter.asUri(document.uri), runId: choice.id });
+      raw = await request(client, RUN_REPORT, { uri: client.code2ProtocolConverter.asUri(document.uri), runId: choice.id });
     } catch (error) {
-      const failure = describeRequestError(error, 'promptlsp/runReport');
+      const failure = describeRequestError(error, RUN_REPORT);
       this.error(`promptlsp: ${failure.kind === 'cancelled' ? 'cancelled' : failure.message}`);
       return;
     }

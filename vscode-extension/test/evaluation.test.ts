@@ -22,7 +22,7 @@ const answer = {
   message: '',
   examples: [
     {
-      example_id: 'tablet-kids',
+      exampleId: 'tablet-kids',
       split: 'validation',
       vars: { review: 'My kids use this tablet every day.' },
       expected: ['positive'],
@@ -33,7 +33,7 @@ const answer = {
       checks: [{ name: 'exact label', type: 'equals', score: 1, passed: true, weight: 1, reason: 'output equals "positive"' }],
     },
     {
-      example_id: 'toaster-cord',
+      exampleId: 'toaster-cord',
       split: 'validation',
       vars: { review: 'Works like my old toaster.' },
       expected: ['neutral'],
@@ -101,13 +101,17 @@ describe('parseEvaluation', () => {
     assert.match(budget.message, /score 0\.500 on validation, 1\/2 examples passed \(stopped by the budget: max_calls reached\)/);
   });
   test('errors and odd values', () => {
-    const view = parseEvaluation({ status: 'finished', score: null, examples: [{ example_id: 7, expected: 'single', output: { a: 1 }, error: 'timeout', checks: [null] }] });
+    const view = parseEvaluation({ status: 'finished', score: null, examples: [{ exampleId: 7, expected: 'single', output: { a: 1 }, error: 'timeout', checks: [null] }] });
     const e = view.examples[0];
     assert.equal(e.id, '7');
     assert.deepEqual(e.expected, ['single']);
     assert.equal(e.output, '{"a":1}');
     assert.equal(exampleDescription(e), 'score n/a · error');
     assert.equal(e.checks[0].name, 'check 1');
+  });
+  test('one key style: an example is named by its camelCase exampleId only', () => {
+    const view = parseEvaluation({ status: 'finished', score: null, examples: [{ example_id: 'snake', id: 'plain' }] });
+    assert.equal(view.examples[0].id, 'example 1');
   });
   test('malformed answers throw', () => {
     assert.throws(() => parseEvaluation(null), MalformedAnswer);
@@ -120,7 +124,7 @@ describe('parseEvaluation', () => {
 describe('parseExampleRun', () => {
   const answer = {
     runId: 'example-1', exampleId: '良い😀',
-    result: { example_id: '良い😀', split: 'train', score: 1, passed: true, output: 'positive\n', error: null, checks: [{ name: 'label', score: 1, passed: true, reason: 'equal' }], cached: true },
+    result: { exampleId: '良い😀', split: 'train', score: 1, passed: true, output: 'positive\n', error: null, checks: [{ name: 'label', score: 1, passed: true, reason: 'equal' }], cached: true },
   };
   test('the runExample answer and its message', () => {
     const view = parseExampleRun(answer);

@@ -7,13 +7,13 @@ const run = {
   file: '/w/sentiment.prompt.toml',
   method: 'gradsum',
   status: 'finished',
-  started_at: 1795300000,
-  ended_at: 1795300125.5,
-  initial_score: 0.25,
-  best_score: 1,
-  scored_on: 'validation',
+  startedAt: 1795300000,
+  endedAt: 1795300125.5,
+  initialScore: 0.25,
+  bestScore: 1,
+  scoredOn: 'validation',
   iterations: 2,
-  accounting: { total: { calls: 92, cost_usd: 0 } },
+  accounting: { total: { calls: 92, costUsd: 0 } },
   message: 'improved on validation',
 };
 
@@ -30,7 +30,7 @@ describe('formatRun', () => {
     assert.equal(formatRun({ id: 'a', status: 'cancelled', method: 'tgd' })?.label, '$(circle-slash) tgd · n/a → n/a');
     assert.equal(formatRun({ id: 'b', status: 'interrupted' })?.label, '$(warning) run · n/a → n/a');
     assert.equal(formatRun({ id: 'c', status: 'running', method: 'critique' })?.label, '$(sync~spin) critique · n/a → n/a');
-    assert.equal(formatRun({ id: 'd', status: 'finished', method: 'example', best_score: 1 })?.label, '$(check) example · score 1.000');
+    assert.equal(formatRun({ id: 'd', status: 'finished', method: 'example', bestScore: 1 })?.label, '$(check) example · score 1.000');
   });
   test('a run stopped by the budget ends normally: a check, and it says why', () => {
     const item = formatRun({ ...run, status: 'budget-exhausted', message: 'stopped before the iteration that would exceed the budget' }, true);
@@ -38,10 +38,11 @@ describe('formatRun', () => {
     assert.equal(item?.description, 'stopped by the budget · 2 iterations · 92 calls · $0.00');
     assert.match(item?.detail ?? '', /stopped before the iteration that would exceed the budget$/);
   });
-  test('camelCase fields and {run: {...}} summaries', () => {
-    const item = formatRun({ run: { runId: 'r1', status: 'failed', method: 'tgd', initialScore: 0.5, bestScore: 0.5 }, candidates: 3 });
-    assert.equal(item?.id, 'r1');
-    assert.equal(item?.label, '$(error) tgd · 0.500 → 0.500');
+  test('one key style: the snake_case of older servers is not read', () => {
+    const item = formatRun({ id: 'r1', status: 'failed', method: 'tgd', initial_score: 0.5, best_score: 0.5, started_at: 1795300000 }, true);
+    assert.equal(item?.label, '$(error) tgd · n/a → n/a');
+    assert.equal(item?.detail, 'run r1');
+    assert.equal(formatRun({ run: { id: 'r2', status: 'finished' } }), undefined);
   });
   test('entries without an id are skipped', () => {
     assert.equal(formatRun({ status: 'finished' }), undefined);
@@ -50,8 +51,8 @@ describe('formatRun', () => {
   });
   test('a malformed answer throws', () => {
     assert.throws(() => formatRuns(null), /run list/);
-    assert.throws(() => formatRuns({ runs: 'none' }), /run list/);
-    assert.deepEqual(formatRuns({ runs: [] }), []);
+    assert.throws(() => formatRuns({ runs: [] }), /run list/);
+    assert.deepEqual(formatRuns([]), []);
   });
   test('durations', () => {
     assert.equal(formatDuration(4_000), '4s');

@@ -5,9 +5,10 @@ import {
   buildProposal,
   classifyRun,
   diffTitle,
+  parseProposal,
   parseRunSummary,
   pickRewriteAction,
-  scoresFromTitle,
+  proposalPick,
   statusKind,
   versionProblem,
 } from '../src/core/proposal';
@@ -93,24 +94,56 @@ describe('parseRunSummary and classifyRun', () => {
   });
 });
 
-describe('pickRewriteAction', () => {
-  test('takes the first (best) enabled action of the run', () => {
-    const pick = pickRewriteAction([action('run-abc', 'c1', 7, BEST), action('run-abc', 'c2', 7, 'worse')], 'run-abc');
+/** The optimize result's proposal, as the server sends it (camelCase). */
+function proposal(over: Record<string, unknown> = {}) {
+  const a = action('run-abc', 'c1', 7, BEST);
+  return { uri: URI, version: 7, candidateId: 'c1', initialScore: 0.25, bestScore: 1, scoredOn: 'validation', edit: a.edit, withdrawn: null, ...over };
+}
+
+describe('the proposal carried by the optimize result', () => {
+  test('parsed with the summary, its scores its own (no title parsed)', () => {
+    const summary = parseRunSummary({ runId: 'run-abc', status: 'finished', initialScore: 0.25, bestScore: 1, candidates: [{}], proposal: proposal() });
+    assert.deepEqual(summary.proposal && { ...summary.proposal, edit: null }, { ...proposal(), edit: null });
+    assert.equal(parseRunSummary({ status: 'finished' }).proposal, null);
+    assert.equal(parseRunSummary({ status: 'finished', proposal: null }).proposal, null);
+  });
+  test('its edit is the pick: uri, version, text edits', () => {
+    const pick = proposalPick(parseProposal(proposal())!);
     assert.equal(pick.kind, 'ok');
     if (pick.kind !== 'ok') return;
-    assert.equal(pick.version, 7);
-    assert.equal(pick.uri, URI);
-    assert.equal(pick.edits.length, 1);
-    assert.equal(pick.edits[0].newText, BEST);
-    assert.deepEqual(scoresFromTitle(pick.title), { initial: 0.25, best: 1 });
+    assert.deepEqual([pick.uri, pick.version, pick.edits.length, pick.edits[0].newText], [URI, 7, 1, BEST]);
+    assert.equal(pick.title, 'candidate c1 (score 0.250 → 1.000)');
+    assert.equal(buildProposal(pick, URI, TEXT).proposedText, '[prompt]\ntemplate = """\nReview: {{ review }}\nAnswer with exactly one word: positive, negative or neutral."""\n');
+  });
+  test('a withdrawn proposal gives the reason', () => {
+    const reason = 'prompt.template changed since run run-abc';
+    assert.deepEqual(proposalPick(parseProposal(proposal({ edit: null, withdrawn: reason }))!), {
+      kind: 'withdrawn', title: 'candidate c1 (score 0.250 → 1.000)', reason,
+    });
+    assert.equal(proposalPick(parseProposal(proposal({ edit: null }))!).kind, 'withdrawn');
+  });
+  test('malformed proposals', () => {
+    assert.throws(() => parseProposal({ uri: URI }), MalformedAnswer);
+    assert.throws(() => parseProposal(proposal({ edit: 'x' })), /WorkspaceEdit/);
+    assert.throws(() => proposalPick(parseProposal(proposal({ edit: {} }))!), /no text edits/);
+  });
+});
+
+describe('pickRewriteAction: the same candidate rebased on the current text', () => {
+  const ref = { runId: 'run-abc', candidateId: 'c1' };
+  test('finds the candidate by its change annotation, whatever the order or the title', () => {
+    const pick = pickRewriteAction([action('run-abc', 'c2', 8, 'worse'), action('run-abc', 'c1', 8, BEST, 'Renamed')], ref);
+    assert.equal(pick.kind, 'ok');
+    if (pick.kind !== 'ok') return;
+    assert.deepEqual([pick.version, pick.uri, pick.edits[0].newText, pick.title], [8, URI, BEST, 'Renamed']);
   });
   test('skips other code actions', () => {
-    const other = { title: 'Fix typo', kind: 'quickfix', edit: {} };
-    const command = { title: 'Apply rewritten prompt (cmd)', command: 'x' , kind: 'source' };
-    assert.equal(pickRewriteAction([other, command, action('r', 'c', 1, BEST)], 'r').kind, 'ok');
-    assert.equal(pickRewriteAction([other], 'r').kind, 'none');
-    assert.equal(pickRewriteAction(null, 'r').kind, 'none');
-    assert.equal(pickRewriteAction([], 'r').kind, 'none');
+    const other = { title: 'Apply rewritten prompt (fake)', kind: 'quickfix', edit: action('run-abc', 'c1', 1, BEST).edit };
+    const command = { title: 'Apply rewritten prompt (cmd)', command: 'x', kind: 'source' };
+    assert.equal(pickRewriteAction([other, command, action('run-abc', 'c1', 1, BEST)], ref).kind, 'ok');
+    assert.equal(pickRewriteAction([other], ref).kind, 'none');
+    assert.equal(pickRewriteAction(null, ref).kind, 'none');
+    assert.equal(pickRewriteAction([], ref).kind, 'none');
   });
   test('a disabled action gives its reason (the prompt changed since the run)', () => {
     const disabled = {
@@ -118,52 +151,40 @@ describe('pickRewriteAction', () => {
       kind: 'refactor.rewrite',
       disabled: { reason: 'prompt.template changed since run run-abc; run the optimizer again to get candidates for it' },
     };
-    assert.deepEqual(pickRewriteAction([disabled], 'run-abc'), {
+    assert.deepEqual(pickRewriteAction([disabled], ref), {
       kind: 'withdrawn',
       title: disabled.title,
       reason: 'prompt.template changed since run run-abc; run the optimizer again to get candidates for it',
     });
   });
   test('actions of another (older) run are stale', () => {
-    assert.equal(pickRewriteAction([action('run-old', 'c1', 7, BEST)], 'run-abc').kind, 'stale');
-    assert.equal(pickRewriteAction([action('run-old', 'c1', 7, BEST)], null).kind, 'ok');
-  });
-  test('unannotated edits (`changes`) are accepted, without a version', () => {
-    const plain = {
-      title: 'Apply rewritten prompt (score 0.5 → 0.75)',
-      kind: 'refactor.rewrite',
-      edit: { changes: { [URI]: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: '# x\n' }] } },
-    };
-    const pick = pickRewriteAction([plain], 'run-abc');
-    assert.equal(pick.kind, 'ok');
-    assert.equal(pick.kind === 'ok' && pick.version, null);
+    assert.equal(pickRewriteAction([action('run-old', 'c1', 7, BEST)], ref).kind, 'stale');
   });
   test('malformed answers', () => {
-    assert.throws(() => pickRewriteAction({ title: 'x' }, 'r'), MalformedAnswer);
-    const broken = { title: 'Apply rewritten prompt (score 0 → 1)', kind: 'refactor.rewrite', edit: { documentChanges: [{ textDocument: { uri: URI, version: 1 }, edits: [{ range: {}, newText: 'x' }] }] } };
-    assert.throws(() => pickRewriteAction([broken], 'r'), /edit 0/);
-    const noEdits = { title: 'Apply rewritten prompt (score 0 → 1)', kind: 'refactor.rewrite', edit: {} };
-    assert.throws(() => pickRewriteAction([noEdits], 'r'), /no text edits/);
+    assert.throws(() => pickRewriteAction({ title: 'x' }, ref), MalformedAnswer);
+    const broken = action('run-abc', 'c1', 1, BEST);
+    (broken.edit.documentChanges[0].edits[0] as { range: unknown }).range = {};
+    assert.throws(() => pickRewriteAction([broken], ref), /edit 0/);
   });
 });
 
 describe('buildProposal and versionProblem', () => {
   test('the proposed text is exactly the current text with the action edits applied', () => {
-    const pick = pickRewriteAction([action('run-abc', 'c1', 7, BEST)], 'run-abc');
+    const pick = proposalPick(parseProposal(proposal())!);
     assert.equal(pick.kind, 'ok');
     if (pick.kind !== 'ok') return;
-    const proposal = buildProposal(pick, URI, TEXT);
-    assert.equal(proposal.currentText, TEXT);
+    const built = buildProposal(pick, URI, TEXT);
+    assert.equal(built.currentText, TEXT);
     assert.equal(
-      proposal.proposedText,
+      built.proposedText,
       '[prompt]\ntemplate = """\nReview: {{ review }}\nAnswer with exactly one word: positive, negative or neutral."""\n',
     );
-    assert.equal(proposal.version, 7);
+    assert.equal(built.version, 7);
   });
   test('an edit that does not fit the text is refused (UTF-16 columns after an emoji)', () => {
     const bad = action('run-abc', 'c1', 7, BEST);
     bad.edit.documentChanges[0].edits[0].range.end = { line: 2, character: 18 }; // between the two halves of 😀
-    const pick = pickRewriteAction([bad], 'run-abc');
+    const pick = proposalPick(parseProposal(proposal({ edit: bad.edit }))!);
     assert.equal(pick.kind, 'ok');
     if (pick.kind !== 'ok') return;
     assert.throws(() => buildProposal(pick, URI, TEXT), /surrogate pair/);

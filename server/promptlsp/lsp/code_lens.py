@@ -21,11 +21,10 @@ from ..document import Analysis
 from ..document.example_places import ExamplePlace
 from ..document.outline import span_map
 from ..document.source import Encoding
+from .custom_protocol import CMD_EVALUATE, CMD_OPTIMIZE, CMD_RUN_EXAMPLE
 from .features import Handler
 from .positions import range_json
 from .protocol import PlainJSON
-from .requests import CMD_EVALUATE, CMD_OPTIMIZE
-from .run_example import CMD_RUN_EXAMPLE
 from .server import PromptLanguageServer
 
 _PROMPT_LENSES = (

@@ -4,8 +4,11 @@
 Precedence: **the file wins** where it says something; editor settings fill in what it leaves
 out (e.g. which model to use when the file has no ``[models]`` table, or a team's LiteLLM proxy
 as ``apiBase``). Budgets are the exception: an editor budget is a ceiling on every run, so the
-stricter of the file's and the editor's limit applies. Unknown or ill-typed settings are
-ignored with a log line — a settings typo never breaks the server.
+stricter of the file's and the editor's limit applies. The settings are attrs classes
+(:class:`Settings`, :class:`ModelSettings`, :class:`BudgetSettings`) structured by
+:func:`settings_converter`, one setting at a time: an ill-typed or out-of-range one is logged as a
+WARNING naming it and keeps its default, the others apply — a settings typo never breaks the
+server. Keys it does not know at the top (the extension's own settings) are passed over.
 
 Shape (camelCase, as VS Code settings)::
 
@@ -18,83 +21,154 @@ Shape (camelCase, as VS Code settings)::
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from dataclasses import replace
+from typing import Any, Callable, Mapping, TypeVar
+
+import attrs
+import cattrs
 
 from ..document import Analysis
 from ..document.model import PromptFile, build_models
 from ..engine import Budget
+from .custom_protocol import camel_case, wire
 
 log = logging.getLogger("promptlsp.lsp.config")
 
 ROLES = ("task", "judge", "optimizer")
-_MODEL_KEYS = {"model": str, "temperature": (int, float), "top_p": (int, float), "seed": int,
-               "max_tokens": int, "api_base": str, "api_key_env": str, "timeout": (int, float),
-               "concurrency": int, "json_schema": bool}
-_CAMEL = {"maxTokens": "max_tokens", "topP": "top_p", "apiBase": "api_base", "apiKeyEnv": "api_key_env",
-          "jsonSchema": "json_schema"}
+METHODS = ("gradsum", "tgd")
+S = TypeVar("S")
 
 
-def _typed(value: Any, kind: Any) -> bool:
-    if kind is bool:
-        return isinstance(value, bool)
-    return isinstance(value, kind) and not isinstance(value, bool)
+def _positive(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"must be positive, got {value!r}")
 
 
-@dataclass(frozen=True)
+def _one_of(*allowed: str) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def check(_instance: Any, _attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, got {value!r}")
+    return check
+
+
+@attrs.define(frozen=True)
+class ModelSettings:
+    """One role's model, as the editor names it (a string is its ``model``)."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = None
+    concurrency: int | None = None
+    json_schema: bool | None = None
+
+    def table(self) -> dict[str, Any]:
+        """The settings given, as a ``[models.<role>]`` table of the file format."""
+        return {name: value for name, value in attrs.asdict(self).items() if value is not None}
+
+
+@attrs.define(frozen=True)
+class BudgetSettings:
+    max_calls: int | None = attrs.field(default=None, validator=_positive)
+    max_tokens: int | None = attrs.field(default=None, validator=_positive)
+    max_usd: float | None = attrs.field(default=None, validator=_positive)
+
+    def budget(self) -> Budget | None:
+        limits = {k: v for k, v in attrs.asdict(self).items() if v is not None}
+        return Budget(**limits) if limits else None
+
+
+@attrs.define(frozen=True)
 class Settings:
-    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # role -> model table
+    models: dict[str, ModelSettings] = attrs.Factory(dict)  # role -> its model
     api_base: str | None = None
     api_key_env: str | None = None
     json_schema: bool | None = None
-    concurrency: int | None = None
+    concurrency: int | None = attrs.field(default=None, validator=_positive)
     budget: Budget | None = None
-    method: str | None = None
-    iterations: int | None = None
+    method: str | None = attrs.field(default=None, validator=_one_of(*METHODS))
+    iterations: int | None = attrs.field(default=None, validator=_positive)
 
     @classmethod
     def from_json(cls, raw: Any) -> "Settings":
-        """Settings from a client's JSON (anything that does not fit is logged and ignored)."""
+        """Settings from a client's JSON: each setting that does not fit (a wrong type, a value
+        out of range, an unknown model role or key) is logged as a warning and left at its
+        default; the others apply. Keys the server does not know (the extension's own) are
+        passed over in silence."""
+        return settings_converter().structure(raw, cls)
+
+
+def _fields(cls: type[S], raw: Mapping[str, Any], where: str, *, known_only: bool, snake_too: bool = False,
+            skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of ``cls`` that ``raw`` gives right (camelCase keys; with ``snake_too`` the file
+    format's snake_case as well), each checked alone; the others are logged and left out. A null
+    or an empty string is an unset setting (an editor's empty field), left out in silence."""
+    fields = {key: f for f in attrs.fields(attrs.resolve_types(cls)) if f.name not in skip
+              for key in ((camel_case(f.name), f.name) if snake_too else (camel_case(f.name),))}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = fields.get(key)
+        if value is None or value == "":
+            continue
+        if field is None:
+            if known_only:
+                log.warning("ignoring setting %s%s: not a setting", where, key)
+            continue
+        try:
+            typed = wire().structure(value, field.type)
+            if field.validator is not None:
+                field.validator(None, field, typed)
+        except (TypeError, ValueError) as exc:
+            log.warning("ignoring setting %s%s: %s", where, key, exc)
+            continue
+        values[field.name] = typed
+    return values
+
+
+@functools.cache
+def settings_converter() -> cattrs.Converter:
+    """Structures :class:`Settings` from a client's JSON, tolerantly (see ``Settings.from_json``)."""
+    converter = cattrs.Converter()
+
+    def model(raw: Any, role: str) -> ModelSettings | None:
+        if isinstance(raw, str):
+            raw = {"model": raw}
+        if not isinstance(raw, Mapping):
+            log.warning("ignoring setting models.%s: expected a model name or an object, got %r", role, raw)
+            return None
+        return ModelSettings(**_fields(ModelSettings, raw, f"models.{role}.", known_only=True, snake_too=True))
+
+    def settings(raw: Any, _type: Any) -> Settings:
         if not isinstance(raw, Mapping):
             if raw is not None:
                 log.warning("ignoring promptlsp settings: expected an object, got %s", type(raw).__name__)
-            return cls()
-        models: dict[str, dict[str, Any]] = {}
-        for role, value in (raw.get("models") or {}).items() if isinstance(raw.get("models"), Mapping) else ():
+            return Settings()
+        values = _fields(Settings, raw, "", known_only=False, skip=("models", "budget"))
+        models = raw.get("models")
+        if models is not None and not isinstance(models, Mapping):
+            log.warning("ignoring setting models: expected an object, got %r", models)
+        for role, table in (models or {}).items() if isinstance(models, Mapping) else ():
             if role not in ROLES:
                 log.warning("ignoring settings for unknown model role %r", role)
                 continue
-            table = {"model": value} if isinstance(value, str) else dict(value) if isinstance(value, Mapping) else {}
-            clean = {}
-            for key, item in table.items():
-                key = _CAMEL.get(key, key)
-                if key in _MODEL_KEYS and _typed(item, _MODEL_KEYS[key]):
-                    clean[key] = item
-                else:
-                    log.warning("ignoring setting models.%s.%s", role, key)
-            if clean:
-                models[role] = clean
-        budget_raw = raw.get("budget") if isinstance(raw.get("budget"), Mapping) else {}
-        limits = {
-            "max_calls": budget_raw.get("maxCalls"), "max_tokens": budget_raw.get("maxTokens"),
-            "max_usd": budget_raw.get("maxUsd"),
-        }
-        limits = {k: v for k, v in limits.items() if _typed(v, (int, float)) and v > 0}
-        def pick(name: str, kind: Any) -> Any:
-            value = raw.get(name)
-            return value if _typed(value, kind) else None
-        method = pick("method", str)
-        return cls(
-            models=models,
-            api_base=pick("apiBase", str) or None,
-            api_key_env=pick("apiKeyEnv", str) or None,
-            json_schema=pick("jsonSchema", bool),
-            concurrency=pick("concurrency", int) if (pick("concurrency", int) or 0) >= 1 else None,
-            budget=Budget(**{k: int(v) if k != "max_usd" else float(v) for k, v in limits.items()}) if limits else None,
-            method=method if method in ("gradsum", "tgd") else None,
-            iterations=pick("iterations", int) if (pick("iterations", int) or 0) >= 1 else None,
-        )
+            chosen = model(table, role)
+            if chosen is not None and chosen.table():
+                values.setdefault("models", {})[role] = chosen
+        budget = raw.get("budget")
+        if budget is not None and not isinstance(budget, Mapping):
+            log.warning("ignoring setting budget: expected an object, got %r", budget)
+        elif budget is not None:
+            values["budget"] = BudgetSettings(**_fields(BudgetSettings, budget, "budget.", known_only=True)).budget()
+        return Settings(**values)
+
+    converter.register_structure_hook(Settings, settings)
+    return converter
 
 
 def _stricter(file_limit: float | None, editor_limit: float | None) -> float | None:
@@ -114,7 +188,8 @@ def effective(analysis: Analysis, settings: Settings) -> PromptFile | None:
     merged: dict[str, dict[str, Any]] = {}
     for role in ROLES:
         from_file = dict(raw_models.get(role) or {})
-        table = {**settings.models.get(role, {}), **from_file}
+        editor = settings.models.get(role)
+        table = {**(editor.table() if editor is not None else {}), **from_file}
         names_model = "model" in table and not str(table["model"]).startswith("local/")
         if settings.api_base and names_model and "api_base" not in table:
             table["api_base"] = settings.api_base

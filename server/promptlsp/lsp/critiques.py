@@ -143,12 +143,13 @@ def critique_hover(analysis: Analysis, offset: int, encoding: Encoding, store_lo
 # -- code actions ------------------------------------------------------------------------------
 
 
-def _candidate_score(c: CandidateRecord) -> float | None:
+def candidate_score(c: CandidateRecord) -> float | None:
+    """The candidate's score: on the validation split when it was validated, else its minibatch's."""
     return c.validation_score if c.validation_score is not None else c.minibatch_score
 
 
 def action_title(view: RunView, candidate: CandidateRecord) -> str:
-    return f"Apply rewritten prompt (score {_score(view.initial_score)} → {_score(_candidate_score(candidate))})"
+    return f"Apply rewritten prompt (score {_score(view.initial_score)} → {_score(candidate_score(candidate))})"
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
@@ -193,33 +194,42 @@ def code_actions(
     actions = []
     for candidate in view.candidates:
         title = action_title(view, candidate)
-        if reason is not None:
-            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, disabled=types.CodeActionDisabled(reason=reason)))
-            continue
-        new = {"template": candidate.template}
-        if candidate.system != view.initial.system and candidate.system is not None:
-            new["system"] = candidate.system
-        try:
-            rewrite_prompt(analysis.text, new)  # checks that nothing else would change
-            edits = plan_edits(analysis.text, new)
-        except EditError as exc:
-            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, disabled=types.CodeActionDisabled(reason=str(exc))))
-            continue
-        annotation_id = f"{ANNOTATION_PREFIX}:{view.run.id}:{candidate.candidate_id}"
-        text_edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
-            types.AnnotatedTextEdit(range=to_lsp_range(analysis.source, e.span, encoding), new_text=e.new_text, annotation_id=annotation_id)
-            for e in edits
-        ]
-        edit = types.WorkspaceEdit(
-            document_changes=[types.TextDocumentEdit(
-                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
-                edits=text_edits,
-            )],
-            change_annotations={annotation_id: types.ChangeAnnotation(
-                label=title,
-                needs_confirmation=True,
-                description=f"Replace prompt.{' and prompt.'.join(new)} with candidate {candidate.candidate_id} of run {view.run.id}",
-            )},
-        )
-        actions.append(types.CodeAction(title=title, kind=ACTION_KIND, edit=edit))
+        edit = rewrite_edit(analysis, uri, version, encoding, view, candidate, title) if reason is None else reason
+        if isinstance(edit, str):
+            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, disabled=types.CodeActionDisabled(reason=edit)))
+        else:
+            actions.append(types.CodeAction(title=title, kind=ACTION_KIND, edit=edit))
     return actions
+
+
+def rewrite_edit(analysis: Analysis, uri: str, version: int | None, encoding: Encoding, view: RunView,
+                 candidate: CandidateRecord, label: str | None = None) -> types.WorkspaceEdit | str:
+    """The edit that puts ``candidate`` in place of the prompt strings of the document at
+    ``version``, annotated with the run and candidate ids; or why it cannot be made."""
+    reason = withdrawn_reason(analysis, view)
+    if reason is not None:
+        return reason
+    new = {"template": candidate.template}
+    if candidate.system != view.initial.system and candidate.system is not None:
+        new["system"] = candidate.system
+    try:
+        rewrite_prompt(analysis.text, new)  # checks that nothing else would change
+        edits = plan_edits(analysis.text, new)
+    except EditError as exc:
+        return str(exc)
+    annotation_id = f"{ANNOTATION_PREFIX}:{view.run.id}:{candidate.candidate_id}"
+    text_edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
+        types.AnnotatedTextEdit(range=to_lsp_range(analysis.source, e.span, encoding), new_text=e.new_text, annotation_id=annotation_id)
+        for e in edits
+    ]
+    return types.WorkspaceEdit(
+        document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+            edits=text_edits,
+        )],
+        change_annotations={annotation_id: types.ChangeAnnotation(
+            label=label or action_title(view, candidate),
+            needs_confirmation=True,
+            description=f"Replace prompt.{' and prompt.'.join(new)} with candidate {candidate.candidate_id} of run {view.run.id}",
+        )},
+    )

@@ -1,14 +1,17 @@
 """The custom requests and executeCommand commands: optimization, evaluation and run history.
 
-Custom requests (for clients that can send them, e.g. VS Code)::
+Custom requests (for clients that can send them, e.g. VS Code), their params and results typed in
+:mod:`.custom_protocol` (camelCase JSON)::
 
-    promptlsp/estimate    {uri, version?, method?, iterations?, budgetCalls?}  -> estimate, overBudget
-    promptlsp/optimize    {uri, version?, method?, iterations?, budgetCalls?}  -> run summary
-    promptlsp/evaluate    {uri, split?}                         -> EvalReport dict + runId (recorded)
-    promptlsp/evaluate    {uri, critique: true}       -> a critic run's summary + per-example results
-    promptlsp/runs        {uri}                                               -> runs, newest first
-    promptlsp/candidates  {uri, runId?}                                       -> candidates, best first
-    promptlsp/runReport   {uri, runId}        -> {runId, html}: the page of ``promptlsp report --html``
+    promptlsp/estimate    EstimateParams   -> EstimateResult (the estimate, overBudget)
+    promptlsp/optimize    OptimizeParams   -> OptimizeResult (run summary + the proposal: the best candidate's edit)
+    promptlsp/evaluate    EvaluateParams   -> EvaluationResult (recorded)
+    promptlsp/evaluate    {critique: true} -> CritiqueResult: a critic run's summary + per-example results
+    promptlsp/runs        FileParams       -> RunInfo[], newest first
+    promptlsp/candidates  CandidatesParams -> CandidatesResult, best first
+    promptlsp/runReport   RunReportParams  -> RunReportResult: the page of ``promptlsp report --html``
+
+Params that do not fit their class are answered InvalidParams naming the field.
 
 ``promptlsp/optimize`` and ``promptlsp/evaluate`` report ``$/progress`` on the request's own
 ``workDoneToken`` when the client sends one (so a client can show it where it likes, e.g. a
@@ -37,7 +40,7 @@ import asyncio
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
@@ -45,21 +48,18 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from ..evaluate.results import format_score
 from ..runs.records import EVALUATION_ONLY
 from ..runs.service import Recorder, RunPlan, mean_score, outcome
+from . import custom_protocol as protocol
 from .analyses import uri_to_path
 from .config import effective
+from .critiques import candidate_score, rewrite_edit
 from .diagnostics import Diagnostics
 from .features import Handler
 from .progress import Progress
 from .server import PromptLanguageServer
 
 log = logging.getLogger("promptlsp.lsp.requests")
+P = TypeVar("P")
 
-ESTIMATE, OPTIMIZE, EVALUATE = "promptlsp/estimate", "promptlsp/optimize", "promptlsp/evaluate"
-RUNS, CANDIDATES, RUN_REPORT = "promptlsp/runs", "promptlsp/candidates", "promptlsp/runReport"
-CMD_ESTIMATE, CMD_OPTIMIZE, CMD_EVALUATE, CMD_RUNS, CMD_CANDIDATES, CMD_RUN_REPORT, CMD_CANCEL = (
-    "promptlsp.estimate", "promptlsp.optimize", "promptlsp.evaluate", "promptlsp.runs", "promptlsp.candidates",
-    "promptlsp.runReport", "promptlsp.cancel",
-)
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed: valid request, refused or failed
 
 
@@ -80,32 +80,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _params(raw: Any) -> dict[str, Any]:
-    params = _plain(raw)
-    if isinstance(params, list) and len(params) == 1:  # executeCommand arguments: [ {...} ]
-        params = params[0]
-    if not isinstance(params, dict):
-        raise JsonRpcInvalidParams(message="expected one object as params, e.g. {\"uri\": \"file:///…\"}")
-    return params
+def read_params(method: str, raw: Any, kind: type[P]) -> P:
+    """A request's params (or an executeCommand's one argument) as ``kind``; InvalidParams
+    when they do not fit."""
+    data = _plain(raw)
+    if isinstance(data, list) and len(data) == 1:  # executeCommand arguments: [ {...} ]
+        data = data[0]
+    return protocol.params(method, data, kind)
 
 
-def _uri(params: dict[str, Any]) -> tuple[str, Path]:
-    uri = params.get("uri")
-    if not isinstance(uri, str):
-        raise JsonRpcInvalidParams(message="missing 'uri' (a file:// uri of a *.prompt.toml file)")
+def file_path(uri: str) -> Path:
     path = uri_to_path(uri)
     if path is None:
         raise JsonRpcInvalidParams(message=f"not a file uri: {uri}")
-    return uri, path
-
-
-def _int(params: dict[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise JsonRpcInvalidParams(message=f"'{key}' must be a non-negative integer, got {value!r}")
-    return value
+    return path
 
 
 def _cost(accounting: dict[str, Any]) -> str:
@@ -201,17 +189,14 @@ class Requests:
         return cancelled
 
     # -- operations ----------------------------------------------------------------------------
-    async def _plan(self, params: dict[str, Any], emit: Callable[[Any], None] | None = None) -> tuple[str, Path, RunPlan]:
+    async def _plan(self, params: protocol.EstimateParams,
+                    emit: Callable[[Any], None] | None = None) -> tuple[str, Path, RunPlan]:
         """(uri, path, plan) of the optimization a request asks for."""
-        uri, path = _uri(params)
-        version, iterations, budget_calls = _int(params, "version"), _int(params, "iterations"), _int(params, "budgetCalls")
-        method = params.get("method")
-        if method is not None and not isinstance(method, str):
-            raise JsonRpcInvalidParams(message=f"'method' must be a string, got {method!r}")
-        prompt_file = await self.load(uri, path, version)
+        uri, path = params.uri, file_path(params.uri)
+        prompt_file = await self.load(uri, path, params.version)
         try:
-            plan = self.service.plan(prompt_file, self.root(path), method=method, iterations=iterations,
-                                     budget_calls=budget_calls, emit=emit)
+            plan = self.service.plan(prompt_file, self.root(path), method=params.method, iterations=params.iterations,
+                                     budget_calls=params.budget_calls, emit=emit)
         except (ValueError, TypeError) as exc:
             raise Refused(message=f"cannot optimize {path.name}: {exc}") from exc
         return uri, path, plan
@@ -234,15 +219,14 @@ class Requests:
                     "or fewer iterations.")
         return None
 
-    async def estimate(self, raw: Any) -> dict[str, Any]:
+    async def estimate(self, params: protocol.EstimateParams) -> protocol.EstimateResult:
         """What an optimization would cost, without running it."""
-        _uri_, path, plan = await self._plan(_params(raw))
-        return {"method": plan.method, "iterations": plan.iterations,
-                "calls": plan.estimate.calls, "tokens": plan.estimate.tokens, "costUsd": plan.estimate.cost_usd,
-                "overBudget": self._refusal(plan), "summary": plan.summary(path.name)}
+        _uri_, path, plan = await self._plan(params)
+        return protocol.EstimateResult(
+            method=plan.method, iterations=plan.iterations, calls=plan.estimate.calls, tokens=plan.estimate.tokens,
+            cost_usd=plan.estimate.cost_usd, over_budget=self._refusal(plan), summary=plan.summary(path.name))
 
-    async def optimize(self, raw: Any) -> dict[str, Any]:
-        params = _params(raw)
+    async def optimize(self, params: protocol.OptimizeParams) -> protocol.OptimizeResult:
         scored: list[Any] = []  # a critic run's ExampleScored events
         token: list[str | int | None] = [None]  # the work-done token, once progress begins
         recorder = Recorder(log.warning, lambda event: self._on_run_event(event, plan, token[0], scored))
@@ -252,14 +236,15 @@ class Requests:
         refusal = self._refusal(plan)
         if refusal is not None:
             self.log(refusal, types.MessageType.Warning)
-            raise Refused(message=refusal, data={"limit": plan.over, "estimate": plan.estimate.as_dict(),
-                                                 "budget": getattr(plan.budget, plan.over)})
+            data = protocol.RefusalData(limit=plan.over, estimate=protocol.internal(plan.estimate.as_dict(), protocol.PlannedTotals),
+                                        budget=getattr(plan.budget, plan.over))
+            raise Refused(message=refusal, data=protocol.to_wire(data))
         store = recorder.store = self.service.open_store(
             self.root(path), lambda message: self.log(message, types.MessageType.Warning))
 
         title = "Critiquing" if plan.method == "critique" else "Optimizing"
         token[0] = await self.progress.begin(f"{title} {path.name}", summary, self._canceller(uri, plan.run_id),
-                                             params.get("workDoneToken"))
+                                             params.work_done_token)
         task = await self.supervise(uri, plan.run_id, self._run(plan, path, recorder), token[0])
         finished = None
         if not task.cancelled():
@@ -272,16 +257,47 @@ class Requests:
         scores = f"{format_score(result.initial_score)} → {format_score(result.best_score)}"
         self.progress.end(token[0], f"{result.status}: {result.scored_on} score {scores}")
         self.log(f"run {plan.run_id} {result.status}: {scores}")
-        out = {
-            "runId": plan.run_id, "status": result.status, "method": plan.method,
-            "initialScore": result.initial_score, "bestScore": result.best_score, "scoredOn": result.scored_on,
-            "best": result.best, "candidates": [c.to_dict() for c in store.candidates(plan.run_id)] if store else [],
-            "accounting": result.accounting, "estimate": plan.estimate.as_dict(), "message": result.message,
-        }
+        fields = dict(
+            run_id=plan.run_id, status=result.status, method=plan.method, initial_score=result.initial_score,
+            best_score=result.best_score, scored_on=result.scored_on,
+            best=protocol.internal(result.best, protocol.PromptText) if result.best else None,
+            candidates=[protocol.internal(c.to_dict(), protocol.Candidate) for c in store.candidates(plan.run_id)]
+            if store else [],
+            accounting=protocol.internal(result.accounting or {}, protocol.Accounting),
+            estimate=protocol.internal(plan.estimate.as_dict(), protocol.PlannedTotals), message=result.message,
+        )
         if plan.method == "critique":  # the evaluation behind the critiques, example by example
-            out["examples"] = result.examples
-            out["score"] = mean_score(result.examples)
-        return out
+            return protocol.CritiqueResult(
+                **fields, examples=[protocol.internal(row, protocol.ExampleRow) for row in result.examples],
+                score=mean_score(result.examples))
+        proposal = await self._proposal(uri, path, plan.run_id, store) if store is not None and finished else None
+        return protocol.OptimizeResult(**fields, proposal=proposal)
+
+    async def _proposal(self, uri: str, path: Path, run_id: str, store: Any) -> protocol.Proposal | None:
+        """The run's best candidate as an edit of the document (open: at its current version,
+        else of the file on disk), as the first "Apply rewritten prompt" code action has it."""
+        from ..document import analyze, read_text
+        from ..runs.view import load_view
+
+        view = await self.server.off_loop(load_view, store, path)
+        if view is None or view.run.id != run_id or not view.candidates:
+            return None
+        outcome_ = await self.server.analyses.analyse(uri) if self.server.open_document(uri) is not None else None
+        if outcome_ is not None:
+            analysis, version = outcome_
+        else:
+            try:
+                text = await self.server.off_loop(read_text, path)
+            except (OSError, UnicodeDecodeError):
+                return None
+            analysis, version = await self.server.off_loop(analyze, text, path, self.root(path)), None
+        best = view.candidates[0]
+        edit = await self.server.off_loop(rewrite_edit, analysis, uri, version, self.server.encoding, view, best)
+        validated = best.validation_score is not None
+        return protocol.Proposal(
+            uri=uri, version=version, candidate_id=best.candidate_id, initial_score=view.initial_score,
+            best_score=candidate_score(best), scored_on=view.run.scored_on if validated else "minibatch",
+            edit=None if isinstance(edit, str) else edit, withdrawn=edit if isinstance(edit, str) else None)
 
     async def _run(self, plan: RunPlan, path: Path, recorder: Recorder):
         """Run ``plan``: in the run worker when the server has one (``promptlsp serve``), else here."""
@@ -341,17 +357,18 @@ class Requests:
                 task.cancel()
         return cancel
 
-    async def evaluate(self, raw: Any) -> dict[str, Any]:
+    async def evaluate(self, params: protocol.EvaluateParams) -> protocol.EvaluationResult | protocol.CritiqueResult:
         """The evaluation report; with ``critique: true``, an evaluation plus GRAD-SUM's gradient
         summary, run and recorded like an optimization (its summary is returned) so that its
         critiques show on the document."""
-        params = _params(raw)
-        if params.get("critique") is True:
-            return await self.optimize({**params, "method": "critique"})
-        uri, path = _uri(params)
-        prompt_file = await self.load(uri, path, _int(params, "version"))
-        split = params.get("split")
-        examples = prompt_file.split(split) if isinstance(split, str) else list(prompt_file.examples)
+        if params.critique:
+            return await self.optimize(protocol.OptimizeParams(
+                uri=params.uri, version=params.version, method="critique", iterations=params.iterations,
+                budget_calls=params.budget_calls, work_done_token=params.work_done_token))
+        uri, path = params.uri, file_path(params.uri)
+        prompt_file = await self.load(uri, path, params.version)
+        split = params.split
+        examples = prompt_file.split(split) if split is not None else list(prompt_file.examples)
         if not examples:
             raise Refused(message=f"{path.name} has no examples{f' in the {split} split' if split else ''}")
         key = f"eval-{uuid.uuid4()}"
@@ -361,7 +378,7 @@ class Requests:
             self.progress.report(token_box["token"], f"{done}/{len(examples)} examples", int(100 * done / len(examples)))
 
         token_box["token"] = await self.progress.begin(f"Evaluating {path.name}", f"{len(examples)} examples",
-                                                      self._canceller(uri, key), params.get("workDoneToken"))
+                                                      self._canceller(uri, key), params.work_done_token)
         run = self.recorded_evaluation(prompt_file, path, examples, method="evaluate", scored_on=split or "all",
                                        on_done=on_done)
         task = await self.supervise(uri, key, run, token_box["token"])
@@ -373,70 +390,74 @@ class Requests:
             raise task.exception()
         run_id, report = task.result()
         self.progress.end(token_box["token"], f"score {format_score(report.get('score'))}")
-        return {**report, "runId": run_id}
+        return protocol.internal({**report, "run_id": run_id}, protocol.EvaluationResult)
 
-    async def runs(self, raw: Any) -> list[dict[str, Any]]:
-        params = _params(raw)
-        _uri_, path = _uri(params)
+    async def runs(self, params: protocol.FileParams) -> list[protocol.RunInfo]:
+        path = file_path(params.uri)
         store = self.service.store(self.root(path))
-        return [r.to_dict() for r in store.runs(path)]
+        return [protocol.internal(r.to_dict(), protocol.RunInfo) for r in store.runs(path)]
 
-    async def candidates(self, raw: Any) -> dict[str, Any]:
-        params = _params(raw)
-        _uri_, path = _uri(params)
+    async def candidates(self, params: protocol.CandidatesParams) -> protocol.CandidatesResult:
+        path = file_path(params.uri)
         store = self.service.store(self.root(path))
-        run_id = params.get("runId")
+        run_id = params.run_id
         if run_id is None:  # the latest run that proposed candidates (not an evaluation)
             latest = [r for r in store.runs(path) if r.method not in EVALUATION_ONLY]
             if not latest:
                 raise Refused(message=f"{path.name} has no recorded runs")
             run_id = latest[0].id
-        elif not isinstance(run_id, str) or store.run(run_id) is None:
+        elif store.run(run_id) is None:
             raise Refused(message=f"no run {run_id!r} in the run store")
-        return {"runId": run_id, "candidates": [c.to_dict() for c in store.candidates(run_id)]}
+        return protocol.CandidatesResult(
+            run_id=run_id, candidates=[protocol.internal(c.to_dict(), protocol.Candidate) for c in store.candidates(run_id)])
 
-    async def run_report(self, raw: Any) -> dict[str, Any]:
+    async def run_report(self, params: protocol.RunReportParams) -> protocol.RunReportResult:
         """The run's report page (score chart, critiques, diff, cost per phase), as the CLI writes it."""
         from ..runs.report import RunNotFound, build_report
         from ..runs.report_render import render_html
 
-        params = _params(raw)
-        _uri_, path = _uri(params)
-        run_id = params.get("runId")
-        if not isinstance(run_id, str):
-            raise JsonRpcInvalidParams(message="missing 'runId' (a run id from promptlsp/runs)")
+        path = file_path(params.uri)
         store = self.service.store(self.root(path))
         try:
-            report = build_report(store, run_id)
+            report = build_report(store, params.run_id)
         except RunNotFound as exc:
             raise Refused(message=str(exc)) from None
-        return {"runId": report.run.id, "html": render_html(report)}
+        return protocol.RunReportResult(run_id=report.run.id, html=render_html(report))
 
-    async def cancel_command(self, raw: Any) -> dict[str, Any]:
-        params = _params(raw)
-        uri, run_id = params.get("uri"), params.get("runId")
-        if uri is None and run_id is None:
+    async def cancel_command(self, params: protocol.CancelParams) -> protocol.CancelResult:
+        if params.uri is None and params.run_id is None:
             raise JsonRpcInvalidParams(message="promptlsp.cancel needs {uri} or {runId}")
-        return {"cancelled": self.cancel(uri, run_id)}
-
+        return protocol.CancelResult(cancelled=self.cancel(params.uri, params.run_id))
 
     def handlers(self) -> Iterable[Handler]:
-        for method, operation in ((ESTIMATE, self.estimate), (OPTIMIZE, self.optimize), (EVALUATE, self.evaluate),
-                                  (RUNS, self.runs), (CANDIDATES, self.candidates), (RUN_REPORT, self.run_report)):
-            yield Handler(method, _guard(method, operation))
-        for name, operation in ((CMD_ESTIMATE, self.estimate), (CMD_OPTIMIZE, self.optimize),
-                                (CMD_EVALUATE, self.evaluate), (CMD_RUNS, self.runs),
-                                (CMD_CANDIDATES, self.candidates), (CMD_RUN_REPORT, self.run_report),
-                                (CMD_CANCEL, self.cancel_command)):
-            yield Handler(name, _command(_guard(name, operation)), command=True)
+        operations = (
+            (protocol.ESTIMATE, protocol.CMD_ESTIMATE, protocol.EstimateParams, self.estimate),
+            (protocol.OPTIMIZE, protocol.CMD_OPTIMIZE, protocol.OptimizeParams, self.optimize),
+            (protocol.EVALUATE, protocol.CMD_EVALUATE, protocol.EvaluateParams, self.evaluate),
+            (protocol.RUNS, protocol.CMD_RUNS, protocol.FileParams, self.runs),
+            (protocol.CANDIDATES, protocol.CMD_CANDIDATES, protocol.CandidatesParams, self.candidates),
+            (protocol.RUN_REPORT, protocol.CMD_RUN_REPORT, protocol.RunReportParams, self.run_report),
+            (None, protocol.CMD_CANCEL, protocol.CancelParams, self.cancel_command),
+        )
+        for method, command, kind, operation in operations:
+            yield from custom_handlers(method, command, kind, operation)
 
 
-def _guard(name: str, operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Errors become LSP errors (and a log line); the server never dies on bad input."""
+def custom_handlers(method: str | None, command: str, kind: type[P], operation: Callable[[P], Any]) -> Iterable[Handler]:
+    """The request ``method`` (when there is one) and the executeCommand ``command`` running
+    ``operation`` on params read as ``kind``; its result goes out as camelCase JSON."""
+    if method is not None:
+        yield Handler(method, _guard(method, kind, operation))
+    yield Handler(command, _command(_guard(command, kind, operation)), command=True)
 
-    async def handler(params: Any):
+
+def _guard(name: str, kind: type[P], operation: Callable[[P], Any]) -> Callable[[Any], Any]:
+    """Params read as ``kind`` (InvalidParams when they do not fit), the result as JSON; errors
+    become LSP errors (and a log line): the server never dies on bad input."""
+
+    async def handler(raw: Any):
         try:
-            return await operation(params)
+            return protocol.to_wire(await operation(read_params(name, raw, kind)))
         except (JsonRpcException, asyncio.CancelledError):
             raise
         except Exception as exc:

@@ -14,28 +14,16 @@ work-done progress. When it ends the client is asked to refresh its inlay hints.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable
+from typing import Iterable
 
-from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..document.example_places import at
 from ..evaluate.results import format_score
+from . import custom_protocol as protocol
 from .features import Handler
 from .positions import to_offset
-from .requests import Refused, Requests, _command, _guard, _int, _params, _uri
-
-RUN_EXAMPLE, CMD_RUN_EXAMPLE = "promptlsp/runExample", "promptlsp.evaluateExample"
-
-
-def _position(params: dict[str, Any]) -> types.Position | None:
-    raw = params.get("position")
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool)
-                                            and raw[k] >= 0 for k in ("line", "character")):
-        raise JsonRpcInvalidParams(message=f"'position' must be {{line, character}} (non-negative integers), got {raw!r}")
-    return types.Position(line=raw["line"], character=raw["character"])
+from .requests import Refused, Requests, custom_handlers, file_path
 
 
 class RunExample:
@@ -44,43 +32,40 @@ class RunExample:
         self.server = requests.server
 
     def handlers(self) -> Iterable[Handler]:
-        yield Handler(RUN_EXAMPLE, _guard(RUN_EXAMPLE, self.run_example))
-        yield Handler(CMD_RUN_EXAMPLE, _command(_guard(CMD_RUN_EXAMPLE, self.run_example)), command=True)
+        return custom_handlers(protocol.RUN_EXAMPLE, protocol.CMD_RUN_EXAMPLE, protocol.RunExampleParams,
+                               self.run_example)
 
-    async def example_id(self, uri: str, params: dict[str, Any]) -> str:
+    async def example_id(self, params: protocol.RunExampleParams) -> str:
         """The id asked for, or that of the example at the position asked for (Refused if none)."""
-        example, position = params.get("example"), _position(params)
-        if example is not None:
-            if not isinstance(example, str):
-                raise JsonRpcInvalidParams(message=f"'example' must be an example id (a string), got {example!r}")
-            return example
+        if params.example is not None:
+            return params.example
+        position = params.position
         if position is None:
             raise JsonRpcInvalidParams(message="promptlsp/runExample needs 'example' (an id) or 'position'")
-        outcome = await self.server.analyses.analyse(uri)
+        outcome = await self.server.analyses.analyse(params.uri)
         if outcome is None:
             raise Refused(message="open the document to run the example at a position")
         analysis = outcome[0]
-        places = await self.server.off_loop(self.server.places.of, uri, analysis)
+        places = await self.server.off_loop(self.server.places.of, params.uri, analysis)
         place = at(places, to_offset(analysis.source, position, self.server.encoding))
         if place is None:
             raise Refused(message=f"no example at line {position.line + 1}")
         return place.id
 
-    async def run_example(self, raw: Any) -> dict[str, Any]:
+    async def run_example(self, params: protocol.RunExampleParams) -> protocol.RunExampleResult:
         from ..runs.evaluation import EXAMPLE, UnknownExample, find_example
 
         requests = self.requests
-        params = _params(raw)
-        uri, path = _uri(params)
-        prompt_file = await requests.load(uri, path, _int(params, "version"))
-        example_id = await self.example_id(uri, params)
+        uri, path = params.uri, file_path(params.uri)
+        prompt_file = await requests.load(uri, path, params.version)
+        example_id = await self.example_id(params)
         try:
             example = find_example(prompt_file, example_id)
         except UnknownExample as exc:
             raise Refused(message=str(exc)) from exc
         key = f"example-{uuid.uuid4()}"
         token = await requests.progress.begin(f"Running {example_id}", f"{path.name}: one example",
-                                              requests._canceller(uri, key), params.get("workDoneToken"))
+                                              requests._canceller(uri, key), params.work_done_token)
         run = requests.recorded_evaluation(prompt_file, path, [example], method=EXAMPLE, scored_on=example.split,
                                            on_done=lambda _done: None)
         task = await requests.supervise(uri, key, run, token)
@@ -93,4 +78,5 @@ class RunExample:
         run_id, report = task.result()
         (result,) = report["examples"]
         requests.progress.end(token, f"{'passed' if result['passed'] else 'failed'}, score {format_score(result['score'])}")
-        return {"runId": run_id, "exampleId": example_id, "result": result}
+        return protocol.RunExampleResult(run_id=run_id, example_id=example_id,
+                                         result=protocol.internal(result, protocol.ExampleRow))

@@ -1,5 +1,6 @@
 /** The server's estimate (`promptlsp/estimate`) and what to do with it before a run. */
-import { finiteNumber, formatUsd, isRecord } from './format';
+import { finiteNumber, formatUsd, isFields } from './format';
+import type { EstimateResult } from './protocol';
 import type { ConfirmThresholds } from './settings';
 
 export interface Estimate {
@@ -22,7 +23,7 @@ export class MalformedAnswer extends Error {
 
 /** Validates `{method, iterations, calls, tokens, costUsd, overBudget, summary}`; throws MalformedAnswer. */
 export function parseEstimate(raw: unknown): Estimate {
-  if (!isRecord(raw)) {
+  if (!isFields<EstimateResult>(raw)) {
     throw new MalformedAnswer('estimate', `expected an object, got ${raw === null ? 'null' : typeof raw}`);
   }
   const calls = finiteNumber(raw.calls);

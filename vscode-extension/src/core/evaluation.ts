@@ -1,6 +1,7 @@
 /** `promptlsp/evaluate` answers -> the rows of the per-example results view. */
 import { MalformedAnswer } from './estimate';
-import { finiteNumber, formatScore, isRecord } from './format';
+import { Fields, finiteNumber, formatScore, isFields, isRecord } from './format';
+import type { CritiqueResult, ExampleRow, RunExampleResult } from './protocol';
 import { failureText, parseRunSummary, statusKind, statusNote } from './proposal';
 
 export interface CheckView {
@@ -57,10 +58,10 @@ function parseCheck(raw: unknown, i: number): CheckView {
 }
 
 export function parseExample(raw: unknown, i: number): ExampleView {
-  if (!isRecord(raw)) {
+  if (!isFields<ExampleRow>(raw)) {
     throw new MalformedAnswer('evaluation', `examples[${i}] is not an object`);
   }
-  const id = raw.example_id ?? raw.exampleId ?? raw.id;
+  const id = raw.exampleId;
   return {
     id: typeof id === 'string' || typeof id === 'number' ? String(id) : `example ${i + 1}`,
     split: typeof raw.split === 'string' ? raw.split : null,
@@ -74,10 +75,10 @@ export function parseExample(raw: unknown, i: number): ExampleView {
   };
 }
 
-/** The `promptlsp/evaluate` (critique) answer: an optimization's summary plus `examples`, `score`. */
+/** The `promptlsp/evaluate` (critique) answer, a `CritiqueResult`: an optimization's summary plus `examples`, `score`. */
 export function parseEvaluation(raw: unknown): EvaluationView {
   const summary = parseRunSummary(raw); // the status first, read as for an optimization
-  const record = raw as Record<string, unknown>;
+  const record = raw as Fields<CritiqueResult>;
   if (record.examples !== undefined && !Array.isArray(record.examples)) {
     throw new MalformedAnswer('evaluation', '"examples" must be a list');
   }
@@ -85,14 +86,14 @@ export function parseEvaluation(raw: unknown): EvaluationView {
   return {
     status: summary.status,
     score: finiteNumber(record.score) ?? null,
-    scoredOn: summary.scoredOn ?? (typeof record.scored_on === 'string' ? record.scored_on : null),
+    scoredOn: summary.scoredOn,
     examples,
     runId: summary.runId,
     message: summary.message,
   };
 }
 
-/** The `promptlsp/runExample` answer: `{runId, exampleId, result}`. */
+/** The `promptlsp/runExample` answer, a `RunExampleResult`: `{runId, exampleId, result}`. */
 export interface ExampleRunView {
   runId: string | null;
   example: ExampleView;
@@ -100,7 +101,7 @@ export interface ExampleRunView {
 }
 
 export function parseExampleRun(raw: unknown): ExampleRunView {
-  if (!isRecord(raw) || !isRecord(raw.result)) {
+  if (!isFields<RunExampleResult>(raw) || !isFields<ExampleRow>(raw.result)) {
     throw new MalformedAnswer('example run', 'expected {runId, exampleId, result}');
   }
   const example = parseExample(raw.result, 0);

@@ -13,6 +13,14 @@ export function formatUsd(usd: unknown): string {
   return usd === 0 || usd >= 0.1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
 }
 
+/** An answer's object read as the fields of protocol type `T` (protocol.ts): the names checked
+ * when compiling, the values still `unknown` until checked. */
+export type Fields<T> = { [K in keyof T]?: unknown };
+
+export function isFields<T>(value: unknown): value is Fields<T> {
+  return isRecord(value);
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,7 @@
-/** Run history (`promptlsp/runs`, newest first) as quick pick items. */
-import { finiteNumber, formatScore, formatUsd, isRecord } from './format';
+/** Run history (`promptlsp/runs`, newest first: `RunInfo[]`) as quick pick items. */
+import { finiteNumber, formatScore, formatUsd, isFields, isRecord } from './format';
 import { MalformedAnswer } from './estimate';
+import type { RunInfo } from './protocol';
 
 export interface RunItem {
   id: string;
@@ -22,13 +23,6 @@ const STATUS_ICON: Record<string, string> = {
 const STATUS_LABEL: Record<string, string> = {
   'budget-exhausted': 'stopped by the budget',
 };
-
-function pick(run: Record<string, unknown>, ...keys: string[]): unknown {
-  for (const key of keys) {
-    if (run[key] !== undefined && run[key] !== null) return run[key];
-  }
-  return undefined;
-}
 
 /** Seconds since the epoch (the store's form), milliseconds, or an ISO string -> ms. */
 function toMillis(value: unknown): number | undefined {
@@ -64,51 +58,46 @@ export function formatDuration(ms: number): string {
 
 const EVALUATIONS = new Set(['evaluate', 'example']);
 
-/** One run record; accepts the store's snake_case and camelCase, and `{run: {...}}` summaries. */
+/** One run (a `RunInfo`; entries of another shape are skipped). */
 export function formatRun(raw: unknown, utc = false): RunItem | undefined {
-  if (!isRecord(raw)) return undefined;
-  const run = isRecord(raw.run) ? { ...raw, ...raw.run } : raw;
-  const id = pick(run, 'id', 'runId', 'run_id');
+  if (!isFields<RunInfo>(raw)) return undefined;
+  const run = raw;
+  const id = run.id;
   if (typeof id !== 'string' && typeof id !== 'number') return undefined;
-  const status = String(pick(run, 'status') ?? 'unknown');
-  const method = String(pick(run, 'method') ?? 'run');
-  const initial = finiteNumber(pick(run, 'initial_score', 'initialScore'));
-  const best = finiteNumber(pick(run, 'best_score', 'bestScore'));
+  const status = typeof run.status === 'string' ? run.status : 'unknown';
+  const method = typeof run.method === 'string' ? run.method : 'run';
+  const initial = finiteNumber(run.initialScore);
+  const best = finiteNumber(run.bestScore);
   const icon = STATUS_ICON[status] ?? '$(circle-outline)';
   // an evaluation (of the file's prompt, or of one example) has one score, not a before → after
   const scores = EVALUATIONS.has(method) ? `score ${formatScore(best)}` : `${formatScore(initial)} → ${formatScore(best)}`;
   const label = `${icon} ${method} · ${scores}`;
 
   const description: string[] = [STATUS_LABEL[status] ?? status];
-  const iterations = finiteNumber(pick(run, 'iterations'));
+  const iterations = finiteNumber(run.iterations);
   if (iterations !== undefined) description.push(`${iterations} iteration${iterations === 1 ? '' : 's'}`);
-  const accounting = pick(run, 'accounting');
-  const total = isRecord(accounting) && isRecord(accounting.total) ? accounting.total : undefined;
+  const total = isRecord(run.accounting) && isRecord(run.accounting.total) ? run.accounting.total : undefined;
   if (total) {
     const calls = finiteNumber(total.calls);
     if (calls !== undefined) description.push(`${calls} call${calls === 1 ? '' : 's'}`);
-    const cost = total.cost_usd ?? total.costUsd;
-    if (cost !== undefined) description.push(formatUsd(cost));
+    if (total.costUsd !== undefined) description.push(formatUsd(total.costUsd));
   }
 
   const detail: string[] = [`run ${id}`];
-  const started = toMillis(pick(run, 'started_at', 'startedAt', 'started'));
-  const ended = toMillis(pick(run, 'ended_at', 'endedAt', 'finished_at', 'finishedAt', 'finished'));
+  const started = toMillis(run.startedAt);
+  const ended = toMillis(run.endedAt);
   if (started !== undefined) detail.push(`started ${formatTime(started, utc)}`);
   if (started !== undefined && ended !== undefined && ended >= started) detail.push(`took ${formatDuration(ended - started)}`);
-  const scoredOn = pick(run, 'scored_on', 'scoredOn');
-  if (typeof scoredOn === 'string') detail.push(`scored on ${scoredOn}`);
-  const message = pick(run, 'message');
-  if (typeof message === 'string' && message.trim() !== '') detail.push(message.trim());
+  if (typeof run.scoredOn === 'string') detail.push(`scored on ${run.scoredOn}`);
+  if (typeof run.message === 'string' && run.message.trim() !== '') detail.push(run.message.trim());
 
   return { id: String(id), label, description: description.join(' · '), detail: detail.join(' · ') };
 }
 
 /** The items for a `promptlsp/runs` answer (a list; bad entries are skipped). */
 export function formatRuns(raw: unknown, utc = false): RunItem[] {
-  const list = isRecord(raw) && Array.isArray(raw.runs) ? raw.runs : raw;
-  if (!Array.isArray(list)) {
-    throw new MalformedAnswer('run list', `expected a list, got ${list === null ? 'null' : typeof list}`);
+  if (!Array.isArray(raw)) {
+    throw new MalformedAnswer('run list', `expected a list, got ${raw === null ? 'null' : typeof raw}`);
   }
-  return list.map((r) => formatRun(r, utc)).filter((r): r is RunItem => r !== undefined);
+  return raw.map((r) => formatRun(r, utc)).filter((r): r is RunItem => r !== undefined);
 }

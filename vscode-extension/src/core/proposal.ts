@@ -1,14 +1,25 @@
 /**
- * From an optimization's answer to a proposal the user can accept: what the run found, which of
- * the server's "Apply rewritten prompt (score a → b)" code actions carries it, the proposed text
- * (the current text with exactly that action's edits applied) and the version check at accept.
+ * From an optimization's answer (`OptimizeResult`) to a proposal the user can accept: what the
+ * run found, its `proposal` (the best candidate as an edit of the document's version), the
+ * proposed text (the current text with exactly that edit applied) and the version check at
+ * accept. When the document changed since, the server's "Apply rewritten prompt" code action
+ * of the same candidate (found by its change annotation: run and candidate ids) gives the edit
+ * rebased on the current text.
  */
 import { EditError, TextEdit, applyTextEdits, parseTextEdits } from './edits';
 import { MalformedAnswer } from './estimate';
-import { finiteNumber, formatScore, isRecord } from './format';
+import { finiteNumber, formatScore, isFields, isRecord } from './format';
+import type { OptimizeResult, Proposal as ServerProposal } from './protocol';
 
 export const REWRITE_KIND = 'refactor.rewrite';
-export const REWRITE_TITLE = 'Apply rewritten prompt';
+/** The change annotation id of a candidate's rewrite: `promptlsp.apply-candidate:<run>:<candidate>`. */
+export const ANNOTATION_PREFIX = 'promptlsp.apply-candidate';
+
+/** Which candidate of which run a proposal is. */
+export interface CandidateRef {
+  runId: string;
+  candidateId: string;
+}
 
 export interface RunSummary {
   runId: string | null;
@@ -19,10 +30,39 @@ export interface RunSummary {
   scoredOn: string | null;
   candidates: number;
   message: string;
+  proposal: ServerProposal | null;
+}
+
+function optionalString(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** The optimize result's `proposal`; null when there is none; MalformedAnswer when it is unreadable. */
+export function parseProposal(raw: unknown): ServerProposal | null {
+  if (raw === null || raw === undefined) {
+    return null;
+  }
+  if (!isFields<ServerProposal>(raw) || typeof raw.uri !== 'string' || typeof raw.candidateId !== 'string') {
+    throw new MalformedAnswer('proposal', 'expected {uri, version, candidateId, edit, …}');
+  }
+  if (raw.edit !== null && raw.edit !== undefined && !isRecord(raw.edit)) {
+    throw new MalformedAnswer('proposal', '"edit" must be a WorkspaceEdit or null');
+  }
+  const version = raw.version;
+  return {
+    uri: raw.uri,
+    version: typeof version === 'number' && Number.isInteger(version) ? version : null,
+    candidateId: raw.candidateId,
+    initialScore: finiteNumber(raw.initialScore) ?? null,
+    bestScore: finiteNumber(raw.bestScore) ?? null,
+    scoredOn: optionalString(raw.scoredOn),
+    edit: isRecord(raw.edit) ? (raw.edit as ServerProposal['edit']) : null,
+    withdrawn: typeof raw.withdrawn === 'string' && raw.withdrawn ? raw.withdrawn : null,
+  };
 }
 
 export function parseRunSummary(raw: unknown): RunSummary {
-  if (!isRecord(raw)) {
+  if (!isFields<OptimizeResult>(raw)) {
     throw new MalformedAnswer('run summary', `expected an object, got ${raw === null ? 'null' : typeof raw}`);
   }
   if (typeof raw.status !== 'string') {
@@ -37,6 +77,7 @@ export function parseRunSummary(raw: unknown): RunSummary {
     scoredOn: typeof raw.scoredOn === 'string' ? raw.scoredOn : null,
     candidates: Array.isArray(raw.candidates) ? raw.candidates.length : 0,
     message: typeof raw.message === 'string' ? raw.message : '',
+    proposal: parseProposal(raw.proposal),
   };
 }
 
@@ -147,56 +188,64 @@ function documentEdit(edit: Record<string, unknown>): { uri: string | null; vers
       return { uri: entries[0][0], version: null, edits: parseTextEdits(entries[0][1]) };
     }
   }
-  throw new EditError('the action has no text edits for one document');
+  throw new EditError('the edit has no text edits for one document');
+}
+
+/** "candidate c1 (score 0.250 → 1.000)": a proposal as the log and messages name it. */
+export function proposalTitle(p: ServerProposal): string {
+  return `candidate ${p.candidateId} (score ${formatScore(p.initialScore)} → ${formatScore(p.bestScore)})`;
+}
+
+/** The optimize result's proposal as a pick: its edit, or why it cannot be applied. */
+export function proposalPick(p: ServerProposal): Pick {
+  const title = proposalTitle(p);
+  if (p.withdrawn !== null) {
+    return { kind: 'withdrawn', title, reason: p.withdrawn };
+  }
+  if (p.edit === null) {
+    return { kind: 'withdrawn', title, reason: 'the proposal carries no edit' };
+  }
+  const { uri, version, edits } = documentEdit(p.edit as Record<string, unknown>);
+  if (edits.length === 0) {
+    return { kind: 'withdrawn', title, reason: 'the proposal carries no edit' };
+  }
+  return { kind: 'ok', title, uri: uri ?? p.uri, version, edits };
+}
+
+function isRewrite(a: unknown): a is Record<string, unknown> {
+  return isRecord(a) && (a.kind === REWRITE_KIND || String(a.kind).startsWith(`${REWRITE_KIND}.`));
 }
 
 /**
- * The best candidate's "Apply rewritten prompt" action among the server's code actions (LSP
- * JSON, best first), for run `runId` when the server names the run in its change annotations.
+ * The candidate's "Apply rewritten prompt" action among the server's code actions (LSP JSON),
+ * found by its change annotation — for the document as it is now (the server rebases the edit
+ * on the current text). A disabled rewrite action gives its reason ("withdrawn"); rewrite
+ * actions of other runs only mean the server still shows an older run ("stale").
  */
-export function pickRewriteAction(raw: unknown, runId: string | null): Pick {
+export function pickRewriteAction(raw: unknown, ref: CandidateRef): Pick {
   if (raw === null || raw === undefined) {
     return { kind: 'none' };
   }
   if (!Array.isArray(raw)) {
     throw new MalformedAnswer('code action list', `expected a list, got ${typeof raw}`);
   }
-  const rewrites = raw.filter(
-    (a): a is Record<string, unknown> =>
-      isRecord(a) &&
-      typeof a.title === 'string' &&
-      a.title.startsWith(REWRITE_TITLE) &&
-      (a.kind === undefined || a.kind === REWRITE_KIND || String(a.kind).startsWith(`${REWRITE_KIND}.`)),
-  );
-  if (rewrites.length === 0) {
-    return { kind: 'none' };
-  }
-  const first = rewrites[0];
-  const title = first.title as string;
-  if (isRecord(first.disabled)) {
-    const reason = typeof first.disabled.reason === 'string' && first.disabled.reason ? first.disabled.reason : 'the server disabled it';
-    return { kind: 'withdrawn', title, reason };
-  }
-  if (!isRecord(first.edit)) {
-    return { kind: 'withdrawn', title, reason: 'the action carries no edit' };
-  }
-  if (runId !== null) {
-    const ids = annotationIds(first.edit);
-    if (ids.length > 0 && !ids.some((id) => `:${id}:`.includes(`:${runId}:`))) {
-      return { kind: 'stale', title };
+  const rewrites = raw.filter(isRewrite);
+  const wanted = `${ANNOTATION_PREFIX}:${ref.runId}:${ref.candidateId}`;
+  const mine = rewrites.find((a) => isRecord(a.edit) && annotationIds(a.edit).includes(wanted));
+  if (mine !== undefined) {
+    const title = typeof mine.title === 'string' ? mine.title : wanted;
+    const { uri, version, edits } = documentEdit(mine.edit as Record<string, unknown>);
+    if (edits.length === 0) {
+      return { kind: 'withdrawn', title, reason: 'the action carries no edit' };
     }
+    return { kind: 'ok', title, uri, version, edits };
   }
-  const { uri, version, edits } = documentEdit(first.edit);
-  if (edits.length === 0) {
-    return { kind: 'withdrawn', title, reason: 'the action carries no edit' };
+  const disabled = rewrites.find((a) => isRecord(a.disabled));
+  if (disabled !== undefined && isRecord(disabled.disabled)) {
+    const reason = typeof disabled.disabled.reason === 'string' && disabled.disabled.reason ? disabled.disabled.reason : 'the server disabled it';
+    return { kind: 'withdrawn', title: String(disabled.title ?? ''), reason };
   }
-  return { kind: 'ok', title, uri, version, edits };
-}
-
-/** The scores in "Apply rewritten prompt (score 0.250 → 1.000)", when the title has them. */
-export function scoresFromTitle(title: string): { initial: number; best: number } | undefined {
-  const m = /score\s+(-?\d+(?:\.\d+)?)\s*→\s*(-?\d+(?:\.\d+)?)/.exec(title);
-  return m ? { initial: Number(m[1]), best: Number(m[2]) } : undefined;
+  return rewrites.length > 0 ? { kind: 'stale', title: String(rewrites[0].title ?? '') } : { kind: 'none' };
 }
 
 /** Why an edit made for `editVersion` cannot be applied to a document at `documentVersion`. */

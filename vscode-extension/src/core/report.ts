@@ -1,6 +1,7 @@
 /** A run's report page (`promptlsp/runReport`): the server renders it — the same page as
  * `promptlsp report RUN_ID --html` — and the extension only shows it in a webview. */
-import { isRecord } from './format';
+import { isFields } from './format';
+import type { RunReportResult } from './protocol';
 import { MalformedAnswer } from './estimate';
 
 export interface RunReport {
@@ -13,7 +14,7 @@ export interface RunReport {
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 
 export function parseRunReport(raw: unknown): RunReport {
-  if (!isRecord(raw) || typeof raw.runId !== 'string' || typeof raw.html !== 'string') {
+  if (!isFields<RunReportResult>(raw) || typeof raw.runId !== 'string' || typeof raw.html !== 'string') {
     throw new MalformedAnswer('run report', 'expected {runId, html}');
   }
   const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/i.exec(raw.html);
