@@ -39,7 +39,8 @@ llm-rubric judge (task → judge, per example):
 * TGD iteration: E (minibatch) → feedback → step (+ repair) → E (validation, when the step
   produced a new prompt). ``init`` = the validation of the original before iteration 1.
 * ``final`` (both): E — whatever of the original and the finalists is not yet scored on the
-  validation split (nothing for TGD, nor for GRAD-SUM after a last iteration that scored them).
+  validation split (nothing for TGD, nor for GRAD-SUM after a last iteration that scored them),
+  or a close call's second look (the original and the candidate on unused training examples).
 * textgrad iteration: task → loss (TextLoss: an LLM call; StringBasedFunction: none) →
   backward loss→response → backward response→system prompt (each example's chain is
   independent of the others', ``tg.sum``'s backward makes no call) → TGD step → validation

@@ -16,6 +16,9 @@ A run never raises for a bad answer or a spent budget. It ends with exactly one
 
 The returned prompt never scores worse on validation (on training data when there is no
 validation split) than the original: a run that cannot show an improvement returns the original.
+A candidate must be better than the original on ``MIN_NET_WINS`` more examples than it is worse;
+a close call (ahead by less) gets a *second look* when the budget left allows it — both prompts on
+training examples the run never used — and the two comparisons are counted together.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ..evaluate.runner import evaluate, initial_prompt, render_messages
 from ..document.template import TemplateRenderError
 from . import prompts
 from . import moves
-from .candidates import all_variables, apply_edits, critiques_from, variable_problem
+from .candidates import all_variables, apply_edits, critiques_from, sample, variable_problem
 from .events import (
     CandidateProposed, CandidateRejected, CandidateScored, Critique, Event, ExampleScored, PromptText,
     RunFinished, RunStarted, Status, StepFailed, SummaryWritten,
@@ -48,6 +51,11 @@ Emit = Callable[[Event], None]
 # better on at least this many more examples than it is worse: on a 4-example split one lucky
 # example is a 0.25 gain, and the probe saw such a prompt (allowing only two of three labels) win.
 MIN_NET_WINS = 2
+# A close call (the best candidate ahead of the original, but by fewer than MIN_NET_WINS examples)
+# gets a second look when the budget left allows: both prompts on training examples no step of the
+# run has seen — as blind to the optimizer as the validation split — at least SECOND_LOOK_MIN of
+# them, at most as many as the selection split has or SECOND_LOOK_MAX, whichever is more.
+SECOND_LOOK_MIN, SECOND_LOOK_MAX = 4, 8
 
 # Rough sizes (tokens) of the text around a prompt in optimizer and judge requests, for estimates.
 _FRAME_TOKENS = 350
@@ -123,6 +131,7 @@ class Optimizer:
         self._selection_reports: dict[str, EvalReport] = {}  # prompt id -> its complete selection report
         self._moved: set[str] = set()  # ids of the move candidates (no model call) already proposed
         self._demos: dict[str, ExampleResult] = {}  # training examples answered perfectly so far
+        self._seen_train: set[str] = set()  # training examples some step of the run has answered
 
     # -- events ------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -143,6 +152,7 @@ class Optimizer:
             self.emit(ExampleScored.of(cid, result, inputs_sha(self.file, example) if example is not None else None))
 
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
+        self._seen_train.update(e.id for e in examples if e.split == "train")
         for result in report.results:  # demonstrations come from training examples only
             if result.split == "train" and moves.demonstration(result) is not None:
                 self._demos.setdefault(result.example_id, result)
@@ -399,6 +409,29 @@ class Optimizer:
         better, worse, _ = evidence(original, report)
         return better - worse >= MIN_NET_WINS
 
+    async def second_look(self, candidate: PromptText, original_report: EvalReport,
+                          candidate_report: EvalReport) -> tuple[int, int, int, int] | None:
+        """More evidence on a close call, as far as the budget left allows: the original and
+        ``candidate`` on training examples the run has not answered (no gradient, demonstration
+        or minibatch came from them), SECOND_LOOK_MIN to the larger of SECOND_LOOK_MAX and the
+        selection split's size. (examples better, worse, compared — the selection split's and these together — and
+        how many training examples were added), or None when there is no room for a second look."""
+        unseen = [e for e in self.train if e.id not in self._seen_train]
+        count = min(len(unseen), max(len(self.selection), SECOND_LOOK_MAX))
+        while count >= SECOND_LOOK_MIN and not self.affordable(self.plan_evaluation(2, count), final=[]):
+            count -= 1
+        if count < SECOND_LOOK_MIN:
+            return None
+        chosen = sample(unseen, count, self.settings.seed, "second-look")
+        try:
+            before, after = await gather(self.evaluate(self.initial, chosen, label="minibatch"),
+                                         self.evaluate(candidate, chosen, label="minibatch"))
+        except BudgetExhausted:
+            return None
+        b1, w1, c1 = evidence(original_report, candidate_report)
+        b2, w2, c2 = evidence(before, after)
+        return b1 + b2, w1 + w2, c1 + c2, count
+
     def _finished(self, status: Status, best: PromptText, initial_score: float | None, best_score: float | None,
                   message: str) -> RunFinished:
         return RunFinished(
@@ -408,7 +441,8 @@ class Optimizer:
 
     async def finish(self, status: Status, message: str) -> RunFinished:
         """Score the original and the finalists on the selection split; keep the best, never a
-        worse one, and never a winner that one example's luck could explain (see ``evidence``)."""
+        worse one, and never a winner that one example's luck could explain (see ``evidence``;
+        a close call gets a :meth:`second_look` when the budget allows)."""
         self.iteration = self.settings.iterations + 1
         contenders = [self.initial] + [p for p in self.finalists() if p.id != self.initial.id]
         try:
@@ -420,6 +454,7 @@ class Optimizer:
         initial_score = reports[0].score
         best, best_score, verdict = self.initial, initial_score, None
         rejected: list[tuple[float, str]] = []
+        close: tuple[float, PromptText, EvalReport] | None = None  # the best candidate ahead by too little
         for prompt, report in zip(contenders[1:], reports[1:]):
             score = report.score
             if score is None or initial_score is None or best_score is None or score <= best_score + 1e-9:
@@ -427,9 +462,22 @@ class Optimizer:
             better, worse, compared = evidence(reports[0], report)
             if better - worse < MIN_NET_WINS:
                 rejected.append((score, f"{format_score(score)} ({better} better, {worse} worse of {compared})"))
+                if better > worse and (close is None or score > close[0]):
+                    close = (score, prompt, report)
                 continue
             best, best_score = prompt, score
             verdict = f"chosen on {self.scored_on}: {better} of {compared} examples better than the original, {worse} worse"
+        if verdict is None and close is not None:
+            look = await self.second_look(close[1], reports[0], close[2])
+            if look is not None:
+                better, worse, compared, extra = look
+                if better - worse >= MIN_NET_WINS:
+                    best, best_score = close[1], close[0]
+                    verdict = (f"chosen on {self.scored_on} and {extra} training examples the run had not used: "
+                               f"{better} of {compared} examples better than the original, {worse} worse")
+                else:
+                    rejected = [(close[0], f"{format_score(close[0])} ({better} better, {worse} worse of {compared}, "
+                                           f"{extra} of them unused training examples)")]
         notes = [message] if message else []
         if verdict:
             notes.append(verdict)
