@@ -143,11 +143,12 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 # Revision of each method's own code, stored with its rows: bump one when a change to it changes
 # its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
 # gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
-REVISIONS = {"gradsum": 8, "tgd": 4}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
+REVISIONS = {"gradsum": 9, "tgd": 5}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
 # 4/3: the demonstrations move, TGD takes a move only when better, placeholder-copy edits dropped
 # gradsum 5 / tgd 4: bounded free text in the answer schemas (maxLength, maxItems); gradsum: the last
 # iteration's candidates go straight to the final validation, edits written from the gradients when the summary fails
 # gradsum 6-8: last iterations (candidates validated at once, moves as the budget allows) repeat while it allows
+# gradsum 9 / tgd 5: a close call gets a second look on unused training examples when the budget allows
 
 
 @dataclass(frozen=True)
@@ -348,11 +349,18 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
         iterations = [0]
         steps_failed: list[str] = []  # kept in runs.jsonl: which optimizer steps failed, and why
 
+        origins: dict[str, str] = {}
+        validated: list[str] = []  # each prompt scored on validation: "<origin> <score>", in order
+
         def count(event) -> None:
             if event.kind == "iteration-done":
                 iterations[0] += 1
             elif event.kind == "step-failed":
                 steps_failed.append(f"{event.phase}: {event.message}"[:200])
+            elif event.kind == "candidate-proposed":
+                origins[event.candidate_id] = event.origin
+            elif event.kind == "candidate-scored" and event.split == "validation":
+                validated.append(f"{origins.get(event.candidate_id, '?')} {format_score(event.score)}")
 
         optimizer = make_optimizer(pf, session, method=method, emit=count, iterations=args.iterations, seed=seed,
                                    minibatch=args.minibatch)
@@ -371,7 +379,8 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
         flags.append("no budget left to validate: original kept")
     return RunResult(finished.best, wall, 0.0, int(total.get("calls", 0)),
                      "failed" if finished.status == "failed" else "ok", note, flags,
-                     {"iterations_done": iterations[0], "failures": total.get("failures", 0), "steps_failed": steps_failed})
+                     {"iterations_done": iterations[0], "failures": total.get("failures", 0), "steps_failed": steps_failed,
+                      "validated": validated})
 
 
 def run_peer(method: str, task: Task, pf: PromptFile, seed: int, args, task_ep: Endpoint, opt_ep: Endpoint) -> RunResult:
