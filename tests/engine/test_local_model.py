@@ -448,9 +448,13 @@ def test_disconnect_local_clients_closes_both_ends_only_on_that_port() -> None:
         bystander = socket.create_connection(("127.0.0.1", other.getsockname()[1]))
         bystander_served, _ = other.accept()
         with client, served, bystander, bystander_served:
-            assert runtime.disconnect_local_clients(port) == 2
+            # at least our two ends: sockets an earlier test left open in this process (litellm keeps
+            # its HTTP clients) may still point at a closed server that had this port
+            assert runtime.disconnect_local_clients(port) >= 2
             client.settimeout(5)
+            served.settimeout(5)
             assert client.recv(1) == b""  # the server side's shutdown reached the client
+            assert served.recv(1) == b""  # and the client side's the server
             bystander.sendall(b"ok")  # another port's connection is untouched
             assert bystander_served.recv(2) == b"ok"
             late = socket.create_connection(("127.0.0.1", port))  # the listener still accepts
