@@ -56,6 +56,10 @@ MIN_NET_WINS = 2
 # run has seen — as blind to the optimizer as the validation split — at least SECOND_LOOK_MIN of
 # them, at most as many as the selection split has or SECOND_LOOK_MAX, whichever is more.
 SECOND_LOOK_MIN, SECOND_LOOK_MAX = 4, 8
+# The demonstrations move's bootstrap (DSPy's BootstrapFewShot): once per run, when the first
+# minibatch leaves fewer than moves.MAX_DEMOS demonstrations, the prompt answers this many more
+# training examples, so that the move has the task model's good answers to show.
+BOOTSTRAP_EXAMPLES = 6
 
 # Rough sizes (tokens) of the text around a prompt in optimizer and judge requests, for estimates.
 _FRAME_TOKENS = 350
@@ -132,6 +136,7 @@ class Optimizer:
         self._moved: set[str] = set()  # ids of the move candidates (no model call) already proposed
         self._demos: dict[str, ExampleResult] = {}  # training examples answered perfectly so far
         self._seen_train: set[str] = set()  # training examples some step of the run has answered
+        self._bootstrapped = False  # the demonstrations' bootstrap is done or was not needed (first iteration)
 
     # -- events ------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -254,6 +259,32 @@ class Optimizer:
         pool = sorted(self._demos.values(), key=lambda r: order.get(r.example_id, len(order)))
         return self._propose(prompt, moves.demonstrations_candidate(prompt, pool, self.targets),
                              "demonstrations")
+
+    def _bootstrap_size(self) -> int:
+        return 0 if len(self.train) < 2 else min(BOOTSTRAP_EXAMPLES, max(0, len(self.train) - self._minibatch()))
+
+    def plan_bootstrap(self) -> list[PlannedCalls]:
+        """The bootstrap's calls, while it may still come (planned with the first iteration)."""
+        size = 0 if self._bootstrapped else self._bootstrap_size()
+        return self.plan_evaluation(1, size) if size else []
+
+    async def bootstrap(self, prompt: PromptText, results: Sequence[ExampleResult]) -> None:
+        """Once per run, after the first minibatch (``results``): when it leaves fewer than
+        ``moves.MAX_DEMOS`` demonstrations and shows failures, ``prompt`` answers up to
+        BOOTSTRAP_EXAMPLES training examples the run has not used, and its perfect answers join the
+        demonstrations' pool (DSPy's BootstrapFewShot). Not when the failures are the answer-format
+        move's case — answers in the wrong form are no demonstrations, more of them would not be either."""
+        if self._bootstrapped:
+            return
+        self._bootstrapped = True
+        if len(self._demos) >= moves.MAX_DEMOS or all(r.perfect for r in results):
+            return
+        if moves.format_evidence(results) and moves.format_instruction(self.file, self.train) is not None:
+            return
+        unseen = [e for e in self.train if e.id not in self._seen_train]
+        chosen = sample(unseen, min(self._bootstrap_size(), len(unseen)), self.settings.seed, "bootstrap")
+        if chosen:
+            await self.evaluate(prompt, chosen, label="minibatch")
 
     def move_candidates(self, prompt: PromptText, results: Sequence[ExampleResult]) -> Iterator[tuple[str, PromptText]]:
         """(move name, candidate) of every move for ``prompt`` after its minibatch ``results`` (a

@@ -7,7 +7,8 @@ gradients into critiques quoting the exact spans they criticise (``diagnosis.py`
 summary (edit operations by default, see ``prompts.EDIT``), plus two moves that need no model
 call (``moves.py``): the *answer-format move* when the minibatch shows answers in the wrong form,
 and the *demonstrations move* (DSPy's bootstrapped few-shot) once the task model has answered
-training examples perfectly — its own good answers shown to it. Then every beam
+training examples perfectly — its own good answers shown to it (the first iteration answers a few
+more training examples when its minibatch leaves too few: ``base.bootstrap``). Then every beam
 prompt and candidate is scored on a second, independently drawn minibatch, and the best B form
 the next beam (a tie keeps the older prompt first). The last iteration — the configured last, or
 the last the budget leaves room for — skips that minibatch: its candidates are scored on the
@@ -38,17 +39,20 @@ class GradSum(Optimizer):
     # -- planning -------------------------------------------------------------------------------
     def plan_iteration(self, iteration: int) -> list[PlannedCalls]:
         beam = 1 if iteration == 1 else self.settings.beam_width
-        return self.plan_step(beam, beam, self.settings.candidates, last=iteration == self.settings.iterations)
+        return self.plan_step(beam, beam, self.settings.candidates, last=iteration == self.settings.iterations,
+                              first=iteration == 1)
 
-    def plan_step(self, beam: int, expanded: int, candidates: int, *, last: bool = False) -> list[PlannedCalls]:
+    def plan_step(self, beam: int, expanded: int, candidates: int, *, last: bool = False,
+                  first: bool = False) -> list[PlannedCalls]:
         """One iteration that expands ``expanded`` of the ``beam`` prompts, ``candidates`` edits
-        each. A *last* iteration has no selection minibatch: its edits are scored on the
-        selection split with the beam (:meth:`plan_final` plans the beam's part); its moves only
-        as far as the budget then allows (see :meth:`iterate`)."""
+        each (the *first* also the demonstrations' bootstrap). A *last* iteration has no selection
+        minibatch: its edits are scored on the selection split with the beam (:meth:`plan_final`
+        plans the beam's part); its moves only as far as the budget then allows (see :meth:`iterate`)."""
         m = self._minibatch()
         children = expanded * (candidates + self.moves_per_prompt)  # K edits, and the moves
         return [
             *self.plan_evaluation(expanded, m),  # gradient minibatch
+            *(self.plan_bootstrap() if first else []),
             *self.diagnose.plan(expanded, m),  # a gradient per minibatch example, a summary per prompt
             self.plan_optimizer(expanded * candidates * 2, "edit"),  # each may need its one repair
             *(self.plan_evaluation(expanded * candidates, len(self.selection)) if last  # straight to validation
@@ -75,13 +79,13 @@ class GradSum(Optimizer):
         beam, k = len(self.beam), self.settings.candidates
         if iteration < self.settings.iterations:
             follow = self.plan_step(self.settings.beam_width, 1, 1, last=True)  # the smallest next iteration
-            if self.affordable(self.plan_step(beam, beam, k) + follow):
+            if self.affordable(self.plan_step(beam, beam, k, first=iteration == 1) + follow):
                 return beam, k, False
         shapes = sorted(((e, c) for e in range(beam, 0, -1) for c in range(k, 0, -1)),
                         key=lambda shape: -shape[0] * shape[1])  # stable: more prompts expanded first on a tie
         final = self.plan_final(after_selection=False)
         for expanded, candidates in shapes:
-            if self.affordable(self.plan_step(beam, expanded, candidates, last=True), final):
+            if self.affordable(self.plan_step(beam, expanded, candidates, last=True, first=iteration == 1), final):
                 return expanded, candidates, True
         return None
 
@@ -100,6 +104,8 @@ class GradSum(Optimizer):
         format failures, demonstrations once the task model has answered training examples
         perfectly), and ``candidates`` edits written from the diagnosis."""
         report = await self.evaluate(prompt, batch, label="minibatch")
+        if self.iteration == 1:
+            await self.bootstrap(prompt, report.results)
         children = [m for _, m in self.move_candidates(prompt, report.results)]
         critique = await self.diagnose(prompt, report)
         if critique is None:

@@ -10,8 +10,9 @@ momentum computes this history but never passes it on). A step whose prompt scor
 validation split than the current one is reverted, as in TextGrad's prompt-optimization example.
 The moves that need no model call (``moves.py``: the *answer-format move* when the minibatch shows
 answers in the wrong form, the *demonstrations move* once the task model has answered training
-examples perfectly) are tried first, under the same rule; when one is taken the step waits for
-the next iteration.
+examples perfectly; the first iteration answers a few more training examples when its minibatch
+leaves too few: ``base.bootstrap``) are tried first, under the same rule; when one is taken the
+step waits for the next iteration.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class TGD(Optimizer):
         memory = min(self.settings.gradient_memory, iteration - 1)
         return [
             *self.plan_evaluation(1, m),
+            *(self.plan_bootstrap() if iteration == 1 else []),
             self.plan_optimizer(m, "feedback"),
             self.plan_optimizer(2, "step", (m + memory * (m + 1)) * GRADIENT_TOKENS),
             *self.plan_evaluation(1 + self.moves_per_prompt, len(self.selection)),  # the step's prompt, a move
@@ -77,6 +79,8 @@ class TGD(Optimizer):
             self.iteration = iteration
             batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
             report = await self.evaluate(self.current, batch, label="minibatch")
+            if iteration == 1:
+                await self.bootstrap(self.current, report.results)
             moved = None
             for name, candidate in self.move_candidates(self.current, report.results):
                 if (moved := await self.try_move(iteration, name, candidate, current_score)) is not None:

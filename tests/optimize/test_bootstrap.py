@@ -1,0 +1,62 @@
+"""The demonstrations' bootstrap (issue 13; DSPy's BootstrapFewShot): once per run, when the first
+minibatch leaves fewer than three demonstrations, the prompt answers a few more training examples
+the run has not used, so the demonstrations move has good answers to show."""
+
+import pytest
+
+from promptlsp.engine import ScriptedBackend
+from promptlsp.optimize import base, make_optimizer, moves
+
+from optimizer_support import POSITIVE, engine_with
+from test_demonstrations import imitating_task, routes
+from test_moves_and_edits import chatty_task
+from test_second_look import make_file
+
+
+def answered_by(events, candidate_id, examples):
+    ids = {e.id for e in examples}
+    return [e.example_id for e in events if e.kind == "example-scored" and e.candidate_id == candidate_id
+            and e.example_id in ids]
+
+
+async def run(tmp_path, task, method="gradsum", iterations=1):
+    prompt_file = make_file(tmp_path)
+    engine, _ = engine_with(routes(task))
+    events = []
+    optimizer = make_optimizer(prompt_file, engine.session(), method=method, emit=events.append, iterations=iterations)
+    finished = await optimizer.run()
+    return prompt_file, optimizer, finished, events
+
+
+@pytest.mark.parametrize("method", ["gradsum", "tgd"])
+async def test_the_bootstrap_answers_unused_training_examples_and_fills_the_demonstrations(tmp_path, method):
+    prompt_file, optimizer, finished, events = await run(tmp_path, imitating_task, method)
+    train = prompt_file.split("train")
+    first = answered_by(events, optimizer.initial.id, train)
+    assert len(first) == len(set(first)) == 2 + base.BOOTSTRAP_EXAMPLES  # the minibatch, then 6 others
+    proposed = [e for e in events if e.kind == "candidate-proposed" and e.origin == "demonstrations"]
+    shown = (proposed[0].prompt.system or "") + proposed[0].prompt.template
+    assert len(proposed) == 1 and shown.count("Input:\n") == moves.MAX_DEMOS
+    assert all(e.vars["review"] not in shown for e in prompt_file.split("validation"))  # never validation data
+    assert finished.best == proposed[0].prompt  # and it wins there (imitating_task needs them)
+
+
+async def test_the_bootstrap_is_planned_once_per_run(tmp_path, monkeypatch):
+    prompt_file = make_file(tmp_path)
+    engine, _ = engine_with(routes(imitating_task))
+    for method in ("gradsum", "tgd"):
+        with_it = make_optimizer(prompt_file, engine.session(), method=method, iterations=3).estimate().calls
+        monkeypatch.setattr(base, "BOOTSTRAP_EXAMPLES", 0)
+        without = make_optimizer(prompt_file, engine.session(), method=method, iterations=3).estimate().calls
+        monkeypatch.setattr(base, "BOOTSTRAP_EXAMPLES", 6)
+        assert with_it - without == 6, method
+
+
+def perfect_task(request) -> str:
+    return "positive" if POSITIVE.search(ScriptedBackend.last_user(request)) else "negative"
+
+
+@pytest.mark.parametrize("task", [chatty_task, perfect_task], ids=["format-failures", "no-failure"])
+async def test_no_bootstrap_for_answers_in_the_wrong_form_or_a_perfect_minibatch(tmp_path, task):
+    prompt_file, optimizer, _, events = await run(tmp_path, task)
+    assert len(answered_by(events, optimizer.initial.id, prompt_file.split("train"))) == 2  # the minibatch only
