@@ -46,7 +46,7 @@ temperatures (``OPTIMIZER_TEMPERATURE`` = 0.7, given to every method as its opti
   is designed to;
 * ``initial``: no optimizer calls.
 
-The **budget** (``--budget-calls``, default 40) caps each run's calls: promptlsp through
+The **budget** (``--budget-calls``, default 60) caps each run's calls: promptlsp through
 ``[optimize.budget] max_calls`` (it stops before an iteration that might not fit, keeping the
 final validation affordable; GRAD-SUM first narrows that iteration to the most that fits);
 textgrad and GEPA stop before an iteration that might not fit; COPRO's breadth × depth is
@@ -77,13 +77,18 @@ run goes on. The note column names the seed of each problem: "seed 1: 2 failed c
 two of promptlsp's model calls in that run ended without a usable answer (e.g. JSON cut off at
 max_tokens, still unparsable after the repair round) — recorded as failures, the run went on.
 
-**Duration on the local model.** Defaults: 30 train / 6 validation / 30 test examples
-(commonsense-math 4 / 2 / 4), budget 40 calls, 3 seeds: 3 tasks × 5 optimizers × 3 seeds = 45
-optimization runs plus the test scoring of at most 48 prompts. Expect about **3¼ hours on an
-idle 2-core machine** (measured for bench/quality/RESULTS.md: the 45 optimizations took 3 h 2 min
-together — textgrad 80 min of it, its feedback runs to hundreds of tokens per call; commonsense
-math's runs are the longest per call, its answers reason at length — and the test scoring a few
-minutes more); on a machine busy with other work it was 2–5× slower. The
+**Validation size and budget.** Defaults: 30 train / 12 validation / 30 test examples
+(commonsense-math 4 / 2 / 4), budget 60 calls (until 2026-12-06: 6 validation examples and 40
+calls — with 6, a candidate could only win by one example, which no method's choice should
+trust; 60 calls pay for scoring the original and about three candidates on 12). Rows are stored
+with their settings, so the older tables stay reproducible with ``--val-size 6 --budget-calls 40``.
+
+**Duration on the local model.** With the older defaults, 3 tasks × 5 optimizers × 3 seeds = 45
+optimization runs took 3 h 2 min on an idle 2-core machine (textgrad 80 min of it, its feedback
+runs to hundreds of tokens per call; commonsense math's runs are the longest per call), plus a
+few minutes of test scoring; on a machine busy with other work it was 2–5× slower. With the new
+defaults a promptlsp run on object counting takes 6½–9 min beside other work (load 2–3); budget
+about 1½× the old times per run. The
 command prints an upper bound of calls first and one line per finished run. Trim with ``--tasks``,
 ``--methods``, ``--seeds``, ``--test-size``, ``--budget-calls``; interrupt and rerun the same
 command to resume (e.g. one task per sitting: ``--tasks word_sorting``). ``--smoke``: a scripted
@@ -365,6 +370,7 @@ async def run_promptlsp(method: str, task: Task, pf: PromptFile, seed: int, args
 
         optimizer = make_optimizer(pf, session, method=method, emit=count, iterations=args.iterations, seed=seed,
                                    minibatch=args.minibatch)
+        origins[optimizer.initial.id] = "original"
         started = time.monotonic()
         finished = await optimizer.run()
         wall = time.monotonic() - started
@@ -580,9 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default=None, help="a count (3 = seeds 0,1,2) or a list (0,5,9); default 3")
     parser.add_argument("--train-size", type=int, default=None, help="first N train examples (default all: 30)")
-    parser.add_argument("--val-size", type=int, default=None, help="first N validation examples (default 6)")
+    parser.add_argument("--val-size", type=int, default=None, help="first N validation examples (default 12)")
     parser.add_argument("--test-size", type=int, default=None, help="first N test examples (default 30)")
-    parser.add_argument("--budget-calls", type=int, default=None, help="calls per optimization run (default 40)")
+    parser.add_argument("--budget-calls", type=int, default=None, help="calls per optimization run (default 60; --smoke 40)")
     parser.add_argument("--iterations", type=int, default=None, help="iteration cap per run (default 20: the budget decides)")
     parser.add_argument("--minibatch", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=None, help="parallel calls per model (local model: 1)")
@@ -611,10 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     smoke = args.smoke
     args.fresh = args.fresh or smoke  # the scripted model changes with the code: never reuse its results
     seeds = parse_seeds(args.seeds or ("1" if smoke else "3"))
-    args.budget_calls = args.budget_calls or 40
+    args.budget_calls = args.budget_calls or (40 if smoke else 60)
     args.iterations = args.iterations or (1 if smoke else 20)
     args.peer_timeout = args.peer_timeout or (300.0 if smoke else 4 * 3600.0)
-    sizes = {"train": args.train_size or (3 if smoke else None), "validation": args.val_size or (2 if smoke else 6),
+    sizes = {"train": args.train_size or (3 if smoke else None), "validation": args.val_size or (2 if smoke else 12),
              "test": args.test_size or (3 if smoke else 30)}
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
