@@ -445,8 +445,8 @@ class Optimizer:
         """More evidence on a close call, as far as the budget left allows: the original and
         ``candidate`` on training examples the run has not answered (no gradient, demonstration
         or minibatch came from them), SECOND_LOOK_MIN to the larger of SECOND_LOOK_MAX and the
-        selection split's size. (examples better, worse, compared — the selection split's and these together — and
-        how many training examples were added), or None when there is no room for a second look."""
+        selection split's size. Returns (examples better, worse, compared — the selection
+        split's and these together —, training examples added), or None when there is no room."""
         unseen = [e for e in self.train if e.id not in self._seen_train]
         count = min(len(unseen), max(len(self.selection), SECOND_LOOK_MAX))
         while count >= SECOND_LOOK_MIN and not self.affordable(self.plan_evaluation(2, count), final=[]):
