@@ -260,6 +260,10 @@ class Optimizer:
         return self._propose(prompt, moves.demonstrations_candidate(prompt, pool, self.targets),
                              "demonstrations")
 
+    def _unused_train(self) -> list[Example]:
+        """Training examples no step of the run has answered yet (in the file's order)."""
+        return [e for e in self.train if e.id not in self._seen_train]
+
     def _bootstrap_size(self) -> int:
         return 0 if len(self.train) < 2 else min(BOOTSTRAP_EXAMPLES, max(0, len(self.train) - self._minibatch()))
 
@@ -281,7 +285,7 @@ class Optimizer:
             return
         if moves.format_evidence(results) and moves.format_instruction(self.file, self.train) is not None:
             return
-        unseen = [e for e in self.train if e.id not in self._seen_train]
+        unseen = self._unused_train()
         chosen = sample(unseen, min(self._bootstrap_size(), len(unseen)), self.settings.seed, "bootstrap")
         if chosen:
             await self.evaluate(prompt, chosen, label="minibatch")
@@ -447,7 +451,7 @@ class Optimizer:
         or minibatch came from them), SECOND_LOOK_MIN to the larger of SECOND_LOOK_MAX and the
         selection split's size. Returns (examples better, worse, compared — the selection
         split's and these together —, training examples added), or None when there is no room."""
-        unseen = [e for e in self.train if e.id not in self._seen_train]
+        unseen = self._unused_train()
         count = min(len(unseen), max(len(self.selection), SECOND_LOOK_MAX))
         while count >= SECOND_LOOK_MIN and not self.affordable(self.plan_evaluation(2, count), final=[]):
             count -= 1
