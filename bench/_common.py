@@ -140,6 +140,18 @@ def promptlsp_phase(request: Request) -> str | None:
     return next((phase for marker, phase in PROMPTLSP_PHASES if marker in request.first_user), "optimizer")
 
 
+def _revision_edit(current: str, new: str) -> dict[str, str]:
+    """The one edit operation that turns ``current`` into ``new`` (its revision): the revision
+    mark replaced by the new rule and mark, or both appended to a prompt never revised — not the
+    whole prompt as ``find``, which the edit schema's length bound would refuse."""
+    marks = REVISION.findall(current)
+    if marks:
+        mark = f"(revision {marks[-1]})"
+        if current.count(mark) == 1 and current.rstrip().endswith(mark):
+            return {"action": "replace", "find": mark, "text": new[len(REVISION.sub("", current).rstrip()) + 1:]}
+    return {"action": "append", "find": "", "text": new[len(current.rstrip()) + 1:]}
+
+
 def promptlsp_rewrite(body: dict, request: Request, phase: str, *, target: str, rules: Sequence[str], fallback: str,
                       critique: dict[str, str]) -> str:
     """The answer to a promptlsp ``edit`` or ``step``: the ``target`` it shows (``system`` or
@@ -148,8 +160,8 @@ def promptlsp_rewrite(body: dict, request: Request, phase: str, *, target: str, 
     current = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", request.first_user, re.S)
     variant = f" (variant {body['seed']})" if body.get("seed") is not None else ""
     new = revised(current.group(1) if current else fallback, rules, variant)
-    if '"edits"' in request.first_user:  # edit operations: the shown text replaced by its revision
-        data: dict[str, Any] = {"edits": [{"action": "replace", "find": current.group(1) if current else "", "text": new}]}
+    if '"edits"' in request.first_user:  # edit operations, as small as a model writes them
+        data: dict[str, Any] = {"edits": [_revision_edit(current.group(1) if current else "", new)]}
     else:
         data = {target: new}
     if phase == "step":

@@ -148,13 +148,15 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 # Revision of each method's own code, stored with its rows: bump one when a change to it changes
 # its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
 # gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
-REVISIONS = {"gradsum": 10, "tgd": 6}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
+REVISIONS = {"gradsum": 11, "tgd": 7}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
 # 4/3: the demonstrations move, TGD takes a move only when better, placeholder-copy edits dropped
 # gradsum 5 / tgd 4: bounded free text in the answer schemas (maxLength, maxItems); gradsum: the last
 # iteration's candidates go straight to the final validation, edits written from the gradients when the summary fails
 # gradsum 6-8: last iterations (candidates validated at once, moves as the budget allows) repeat while it allows
 # gradsum 9 / tgd 5: a close call gets a second look on unused training examples when the budget allows
 # gradsum 10 / tgd 6: the demonstrations' bootstrap (a few more training examples answered in the first iteration)
+# gradsum 11 / tgd 7: an example answered perfectly by several prompts keeps its shortest answer as its
+# demonstration (was: the first to arrive, which concurrent scoring made vary between reruns)
 
 
 @dataclass(frozen=True)

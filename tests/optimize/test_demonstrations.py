@@ -103,3 +103,23 @@ async def test_no_demonstrations_without_a_failure_or_a_perfect_answer(tmp_path)
         events = []
         await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append, iterations=1).run()
         assert not [e for e in events if e.kind == "candidate-proposed" and e.origin == "demonstrations"]
+
+
+def answered_by(prompt_words, review="I love it", example_id="ex-1"):
+    """A perfect answer to one training example, by a prompt saying ``prompt_words``."""
+    base = result(review, "positive", "positive", example_id=example_id)
+    messages = ({"role": "user", "content": f"{prompt_words}\nReview: {review}"},)
+    return base.__class__(**{**base.__dict__, "messages": messages})
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_the_demonstration_kept_for_an_example_does_not_depend_on_which_answer_came_first(tmp_path, order):
+    """Candidates are scored concurrently: the first to answer an example used to give its
+    demonstration, so a rerun of the same run could build other prompts and miss its cache."""
+    engine, _ = engine_with(routes(lambda request: "positive"))
+    optimizer = make_optimizer(make_file(tmp_path), engine.session(), method="gradsum")
+    answers = [answered_by("Say the sentiment in one lowercase word, nothing else."),
+               answered_by("Sentiment?"), answered_by("Label it.")]
+    for i in order:
+        optimizer.keep_demonstrations([answers[i]])
+    assert optimizer._demos["ex-1"] is answers[2]  # the shortest input (then text order): "Label it."

@@ -28,7 +28,7 @@ import functools
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
@@ -92,6 +92,12 @@ def evidence(original: EvalReport, candidate: EvalReport) -> tuple[int, int, int
         better += r.score > old + 1e-9
         worse += r.score < old - 1e-9
     return better, worse, compared
+
+
+def _shorter(demo: tuple[str, str], than: tuple[str, str] | None) -> bool:
+    """Whether the demonstration (input, answer) ``demo`` goes before ``than``: shorter, then
+    first in text order — an order that does not depend on which answer came first."""
+    return than is None or (len(demo[0]) + len(demo[1]), demo) < (len(than[0]) + len(than[1]), than)
 
 
 @dataclass(frozen=True)
@@ -158,13 +164,22 @@ class Optimizer:
 
         report = await evaluate(self.session, self.file, prompt, examples, on_result=scored)
         self._seen_train.update(e.id for e in examples if e.split == "train")
-        for result in report.results:  # demonstrations come from training examples only
-            if result.split == "train" and moves.demonstration(result) is not None:
-                self._demos.setdefault(result.example_id, result)
+        self.keep_demonstrations(report.results)
         self.emit(CandidateScored(cid, label, report.score, len(examples), self.iteration))
         if not report.complete:
             raise self._budget_error()
         return report
+
+    def keep_demonstrations(self, results: Iterable[ExampleResult]) -> None:
+        """Remember the perfect training answers among ``results`` for the demonstrations move,
+        one per example. Candidates are scored concurrently, so which of them answers an example
+        first must not decide its demonstration (a rerun would build other prompts and miss its
+        cache): the shortest (then first in text order) good answer is kept."""
+        for result in results:
+            shown = moves.demonstration(result) if result.split == "train" else None
+            kept = self._demos.get(result.example_id)
+            if shown is not None and (kept is None or _shorter(shown, moves.demonstration(kept))):
+                self._demos[result.example_id] = result
 
     def _budget_error(self) -> BudgetExhausted:
         """The budget stop that cut an evaluation short, with the real figures."""
