@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Iterable
 
 from lsprotocol import types
@@ -64,6 +65,11 @@ def folding_ranges(analysis: Analysis) -> list[types.FoldingRange]:
 class Outline:
     def __init__(self, server: PromptLanguageServer) -> None:
         self.server = server
+        # uri -> (its analysis, weakly; the encoding; the outline): an editor asks for the outline
+        # of one version several times (the outline view, breadcrumbs, sticky scroll), and at
+        # 5,000 examples building it is most of the answer. An entry goes with its analysis (a
+        # new version, a closed document).
+        self._symbols: dict[str, tuple[weakref.ref, Encoding, PlainJSON]] = {}
 
     def handlers(self) -> Iterable[Handler]:
         return (
@@ -72,10 +78,23 @@ class Outline:
         )
 
     async def symbols(self, params: types.DocumentSymbolParams) -> PlainJSON:
-        outcome = await self.server.analyses.analyse(params.text_document.uri)
+        uri = params.text_document.uri
+        outcome = await self.server.analyses.analyse(uri)
         if outcome is None:
             return PlainJSON()
-        return await self.server.off_loop(document_symbols, outcome[0], self.server.encoding)
+        analysis, encoding = outcome[0], self.server.encoding
+        kept = self._symbols.get(uri)
+        if kept is not None and kept[0]() is analysis and kept[1] == encoding:
+            return kept[2]
+        symbols = await self.server.off_loop(document_symbols, analysis, encoding)
+        ref = weakref.ref(analysis, lambda dead, uri=uri: self._forget(uri, dead))
+        self._symbols[uri] = (ref, encoding, symbols)
+        return symbols
+
+    def _forget(self, uri: str, ref: weakref.ref) -> None:
+        kept = self._symbols.get(uri)
+        if kept is not None and kept[0] is ref:
+            del self._symbols[uri]
 
     async def folding(self, params: types.FoldingRangeParams) -> list[types.FoldingRange]:
         outcome = await self.server.analyses.analyse(params.text_document.uri)
