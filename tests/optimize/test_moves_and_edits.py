@@ -51,6 +51,20 @@ def test_format_instruction_for_numbers_free_text_json_and_nothing_exact(tmp_pat
     assert "JSON" in moves.format_instruction(as_json, as_json.split("train"))
 
 
+def test_format_instruction_when_the_checks_want_the_bare_answer_whatever_their_type(tmp_path):
+    """A check whose type does not say it (a regex anchored at both ends, as the quality bench's
+    label tasks use) is asked directly: it accepts the bare answer and refuses it in a sentence."""
+    bare = make_file(tmp_path, body=FILE.replace(
+        'type = "equals"', 'type = "regex"\nvalue = \'(?i)\\A\\s*(positive|negative)\\s*\\.?\\s*\\Z\''))
+    assert moves.format_instruction(bare, bare.split("train")) == \
+        "Answer with exactly one word in lowercase: positive or negative. Do not write anything else."
+    final_line = make_file(tmp_path, body=FILE.replace(
+        'type = "equals"', 'type = "regex"\nvalue = \'(?i)answer:\\s*(positive|negative)\\s*\\Z\''))
+    assert moves.format_instruction(final_line, final_line.split("train")) is None  # the bare answer fails it
+    anywhere = make_file(tmp_path, body=FILE.replace('type = "equals"', 'type = "regex"\nvalue = "(positive|negative)"'))
+    assert moves.format_instruction(anywhere, anywhere.split("train")) is None  # a sentence passes it too
+
+
 def chatty_task(request) -> str:
     """Knows the label but says it in a sentence, unless told the exact answer format."""
     text = " ".join(m["content"] for m in request["messages"])

@@ -11,7 +11,9 @@ split, and kept only if it wins there.
 
 ``format_evidence`` says which failures are format failures; ``format_instruction`` writes the
 sentence from the criteria and the training examples' expected answers (never validation or
-test data); ``answer_format_candidate`` puts both together.
+test data) — where a check's type does not say whether it wants the bare answer (a regex
+anchored at both ends), the check is asked, on the bare answer and on it inside a sentence;
+``answer_format_candidate`` puts both together.
 
 The *demonstrations move* (DSPy's bootstrapped few-shot) shows the task model training examples
 it has already answered perfectly during the run, as it answered them
@@ -26,6 +28,7 @@ import re
 from typing import Iterable, Sequence
 
 from ..document.model import Example, PromptFile, PromptText
+from ..evaluate.assertions import DETERMINISTIC_TYPES, check
 from ..evaluate.results import ExampleResult
 from .candidates import apply_edits, variable_problem
 
@@ -34,6 +37,7 @@ _EXACT_KINDS = frozenset({"equals", "starts-with"})
 _JSON_KINDS = frozenset({"is-json", "json-schema"})
 _MAX_LABELS = 8  # a closed set of answers is listed in full up to this many
 _LABEL_WORDS = 3  # ... when each has at most this many words
+_BARE_PROBES = 5  # training examples whose checks are asked whether they want the bare answer
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"\w+")
 
@@ -81,12 +85,35 @@ def format_evidence(results: Sequence[ExampleResult]) -> list[ExampleResult]:
     return out
 
 
+def _wants_bare_answer(prompt_file: PromptFile, train: Sequence[Example], probes: int = _BARE_PROBES) -> bool:
+    """Whether the deterministic checks (a ``regex`` anchored at both ends, say, where the type
+    alone does not tell) accept each training example's expected answer on its own and refuse
+    the same answer inside a sentence — asked of the checks themselves, on up to ``probes``
+    training examples."""
+    asked = 0
+    for example in train:
+        if not example.expected or not example.expected[0].strip():
+            continue
+        answer = example.expected[0].strip()
+        checks = [c for c in (*prompt_file.criteria, *example.asserts) if c.type in DETERMINISTIC_TYPES]
+        if not checks:
+            return False
+        if not all(check(c, answer, example.expected).score == 1.0 for c in checks):
+            return False
+        if all(check(c, f"The answer is {answer}.", example.expected).score == 1.0 for c in checks):
+            return False
+        asked += 1
+        if asked == probes:
+            break
+    return asked > 0
+
+
 def format_instruction(prompt_file: PromptFile, train: Sequence[Example]) -> str | None:
     """One sentence stating the answer format the checks accept, or None when there is none to state."""
     kinds = _exact_kinds(prompt_file, train)
     if kinds & _JSON_KINDS:
         return "Answer with only the JSON value itself: no other words and no code fences."
-    if not kinds & _EXACT_KINDS:
+    if not kinds & _EXACT_KINDS and not _wants_bare_answer(prompt_file, train):
         return None
     answers = _answers(train)
     if not answers:
