@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
+from peer_common import LABEL_CHECK  # the label tasks' check name: the peers' feedback words the format by it
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -339,7 +340,6 @@ def bbh_task(name: str) -> str:
 
 # -- label tasks: the whole reply is the label ---------------------------------------------------
 
-LABEL_CHECK = "label only"  # the check's name: the peers' feedback words the answer format by it
 
 
 @dataclass(frozen=True)
