@@ -62,10 +62,10 @@ disagreement is printed as a warning.
 
 **One scorer.** Each method's final prompt is scored on the test split by promptlsp's evaluator
 with the task file's exact-match checks (a regex per example: the output must end with
-``Answer: <value>`` — for the label tasks be the label alone; object counting accepts ``nine``
-and ``9``; see make_tasks.py), with the task
-model at seed 0 and temperature 0 (answers are cached in ``<results>/score-cache.sqlite``, so a
-prompt two methods share is answered once). An example whose call failed scores 0.
+``Answer: <value>`` — on the label tasks, be the label alone; object counting accepts ``nine``
+and ``9``; see make_tasks.py), with the task model at seed 0 and temperature 0 (answers are
+cached in ``<results>/score-cache.sqlite``, so a prompt two methods share is answered once). An
+example whose call failed scores 0.
 
 **Output.** A table per task: test score mean ± standard deviation over the seeds (``--seeds``:
 a count, ``3`` → 0,1,2, or a list ``0,5,9``), the per-seed scores, mean calls, tokens and wall
