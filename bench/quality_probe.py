@@ -10,7 +10,9 @@ examples (``demos``, exactly as the optimizer's move builds it), and each hand-w
 prompt of the variants file for that task; each scored on the first ``--val-size`` validation and
 ``--test-size`` test examples with the task's checks. One row per prompt: the scores and how the
 failures split — ``wrong`` (an answer line with a wrong value), ``noline`` (no ``Answer:`` line
-at the end), ``cut`` (cut off at max_tokens). Answers are cached in
+at the end), ``cut`` (cut off at max_tokens); on the label tasks (``sentiment_reviews``,
+``support_routing``: the whole reply must be the label) ``wrong`` is a reply of one word (a wrong
+label) and ``noline`` any longer reply. Answers are cached in
 ``bench/quality/results/probe-cache.sqlite``, so a rerun or a new variant pays only for what is new.
 """
 
@@ -33,24 +35,29 @@ from promptlsp.document.model import PromptText  # noqa: E402
 from promptlsp.engine import Engine  # noqa: E402
 from promptlsp.evaluate.runner import evaluate  # noqa: E402
 from promptlsp.optimize import moves  # noqa: E402
+from peer_common import LABEL_CHECK  # noqa: E402  (the label tasks' check: the whole reply is the label)
 
 _ANSWER_LINE = re.compile(r"(?i)answer\s*\**:")
+_ONE_WORD = re.compile(r"\W*\w+\W*")
 
 
-def kind(result) -> str:
+def kind(result, whole_reply: bool = False) -> str:
     if result.output is None:
         return "nocall"
     if result.perfect:
         return "ok"
     if result.cut_off_at is not None:
         return "cut"
+    if whole_reply:
+        return "wrong" if _ONE_WORD.fullmatch(result.output.strip()) else "noline"
     lines = result.output.strip().splitlines()
     return "wrong" if lines and _ANSWER_LINE.search(lines[-1]) else "noline"
 
 
 async def score(engine: Engine, pf, prompt: PromptText, examples):
     report = await evaluate(engine.session(), pf, prompt, examples)
-    kinds = [kind(r) for r in report.results]
+    whole = any(a.name == LABEL_CHECK for e in examples for a in e.asserts)
+    kinds = [kind(r, whole) for r in report.results]
     mean = statistics.fmean([r.score or 0.0 for r in report.results]) if report.results else 0.0
     return mean, {k: kinds.count(k) for k in sorted(set(kinds))}, report.results
 

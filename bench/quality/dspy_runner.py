@@ -24,7 +24,8 @@ first round, breadth after), which overrides the LM's 0.7 — so all of COPRO's 
 at 1.4, as COPRO is designed to.
 
 The metric is the example's exact-match check (the regex promptlsp's scorer uses); GEPA's metric
-also returns a one-line textual verdict as feedback (the correct answer and the last line given).
+also returns a one-line textual verdict as feedback (the correct answer and the last line given;
+for the label tasks, whose whole response must be the label, the response given).
 
 Budget (calls, counted per request by a ``dspy.LM`` subclass; ``n`` samples are ``n`` requests):
 
@@ -145,7 +146,8 @@ def run(cfg: dict) -> None:
     dspy.configure(lm=task_lm)
 
     def example(e: dict) -> dspy.Example:
-        return dspy.Example(question=e["question"], expected=e["expected"], regex=e["regex"]).with_inputs("question")
+        return dspy.Example(question=e["question"], expected=e["expected"], regex=e["regex"],
+                            check=e.get("check")).with_inputs("question")
 
     train = [example(e) for e in cfg["train"]]
     validation = [example(e) for e in cfg["validation"]]
@@ -156,7 +158,7 @@ def run(cfg: dict) -> None:
     flags: list[str] = []
 
     def as_dict(gold) -> dict:  # noqa: ANN001
-        return {"expected": list(gold.expected), "regex": gold.regex}
+        return {"expected": list(gold.expected), "regex": gold.regex, "check": gold.check}
 
     if method == "copro":
         shape = copro_shape(budget.limit, len(validation), int(cfg["max_iterations"]))

@@ -22,21 +22,35 @@ gives byte-identical files, ``--check`` says whether they are current):
   before use (``bench/quality/data/README.md`` says more: the ``bigbench`` package on PyPI has no
   downloadable 1.0.0 file, and 0.0.1 holds no task data). Same seeded 30 / 30 / 100 split; the
   question is the BBH input as is, the multiple-choice options included.
+* ``sentiment_reviews`` (positive / negative / neutral) and ``support_routing`` (billing /
+  shipping / account / technical): classification tasks where the *answer format* is the lever,
+  like the shipped examples ``sentiment.prompt.toml`` and ``support-routing.prompt.toml`` but with
+  160 examples each, written for this bench (``bench/quality/data/reviews.jsonl`` and
+  ``tickets.jsonl``, sha256 in ``LABEL_TASKS``, checked before use; the data README says how they
+  were written). The system message is a user's first draft that names **no** answer format
+  ("Read the customer review and say what its sentiment is."); ``task`` and the constraint, which
+  every optimizer reads, say the reply must be exactly one lowercase label. The question is the
+  review, or the ticket as ``Subject: ...`` / ``Message: ...`` lines. Split 30 / 30 / 100 by
+  ``_stratified_split`` (a stratified variant of the seeded shuffle: the labels are balanced in
+  every split and in every split's first N); task-model max_tokens 16.
 
 Every file has the same shape: the instruction is the **system message**, the user message is
 the raw question (``template = "{{ question }}"``), and the optimizers may rewrite the system
 message only (``targets = ["system"]``) — TextGrad's prompt-optimization setup, so all methods
 optimize the same string.
 
-Exact match (the one scorer, promptlsp's ``regex`` check, per example): the output must *end*
-with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote decoration around the
+Exact match (the one scorer, promptlsp's ``regex`` check, per example): but for the label tasks,
+the output must *end* with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote decoration around the
 value (``**``, backticks, quotes, a leading ``$``), an optional final period, trailing whitespace
 allowed, nothing else after the value. ``<value>`` is any of the example's targets: for object
 counting both forms (``nine`` or ``9``); for word sorting the sorted words separated by spaces or
 tabs (commas fail); for yes / no tasks ``yes`` or ``no`` in any case; for multiple choice the
 option's letter as ``(B)``, ``B`` or ``B)``, optionally followed by the option's own text
 (``Answer: (B) 12/25/1937``; another option's text fails). Commonsense-math keeps the example
-file's own per-example answer regexes.
+file's own per-example answer regexes. The label tasks' check (named ``label only``) wants the
+*whole* output to be the label: case-insensitive, surrounding whitespace, the same optional
+decoration and a final period allowed (``Positive.``, ``**positive**``), nothing else (``The
+sentiment is positive.`` fails).
 """
 
 from __future__ import annotations
@@ -51,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
+from peer_common import LABEL_CHECK  # the label tasks' check name: the peers' feedback words the format by it
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -62,6 +77,7 @@ SEED = 20240601
 SIZES = {"train": 30, "validation": 30, "test": 100}
 SMALL_SIZES = {"train": 4, "validation": 2, "test": 4}
 CONSTRAINT = 'The response must end with a final line of the form "Answer: <answer>".'
+LABEL_MAX_TOKENS = 16  # a label is 1-2 tokens; room for "**Positive**." and a short sentence
 
 # Characters a model may wrap the value in without changing it.
 _DECOR = r"[*_`\x22\x27$]*"  # ** _ ` " ' $ (escaped, so the pattern fits a TOML literal string)
@@ -83,7 +99,8 @@ def _split(items: list, sizes: dict[str, int]) -> list[tuple[str, object]]:
     return out
 
 
-def _document(*, name: str, header: str, task: str, system: str, task_max_tokens: int) -> tomlkit.TOMLDocument:
+def _document(*, name: str, header: str, task: str, system: str, task_max_tokens: int,
+              constraint: str = CONSTRAINT) -> tomlkit.TOMLDocument:
     doc = tomlkit.document()
     for line in header.strip().splitlines():
         doc.add(tomlkit.comment(line) if line.strip() else tomlkit.nl())
@@ -107,7 +124,7 @@ def _document(*, name: str, header: str, task: str, system: str, task_max_tokens
     optimize["minibatch"] = 3
     optimize["seed"] = 0
     optimize["targets"] = ["system"]
-    optimize["constraints"] = [CONSTRAINT]
+    optimize["constraints"] = [constraint]
     budget = tomlkit.table()
     budget["max_calls"] = 40
     optimize["budget"] = budget
@@ -121,7 +138,7 @@ def _string(text: str):
     return tomlkit.string(text, literal=literal)
 
 
-def _add_examples(doc: tomlkit.TOMLDocument, rows: list[dict]) -> None:
+def _add_examples(doc: tomlkit.TOMLDocument, rows: list[dict], check: str = "final answer") -> None:
     examples = tomlkit.aot()
     for row in rows:
         table = tomlkit.table()
@@ -129,10 +146,10 @@ def _add_examples(doc: tomlkit.TOMLDocument, rows: list[dict]) -> None:
         table["split"] = row["split"]
         expected = row["expected"]
         table["expected"] = expected if len(expected) > 1 else expected[0]
-        check = tomlkit.inline_table()
-        check.update({"name": "final answer", "type": "regex", "value": _string(row["regex"])})
+        assertion = tomlkit.inline_table()
+        assertion.update({"name": check, "type": "regex", "value": _string(row["regex"])})
         checks = tomlkit.array()
-        checks.append(check)
+        checks.append(assertion)
         table["assert"] = checks
         variables = tomlkit.inline_table()
         variables["question"] = row["question"]
@@ -280,13 +297,18 @@ def choice_answer_regex(letter: str, option: str) -> str:
             rf"[ \t]*{_DECOR}\.?{_DECOR}\s*\Z")
 
 
-def bbh_examples(path: Path, sha256: str) -> list[dict]:
-    """The examples of a vendored BIG-Bench Hard file, after checking it is the recorded one."""
+def checked_text(path: Path, sha256: str) -> str:
+    """The text of a vendored data file, after checking it is the recorded one."""
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != sha256:
         raise SystemExit(f"{path}: sha256 {digest}, expected {sha256} (see bench/quality/data/README.md)")
-    return json.loads(raw.decode("utf-8"))["examples"]
+    return raw.decode("utf-8")
+
+
+def bbh_examples(path: Path, sha256: str) -> list[dict]:
+    """The examples of a vendored BIG-Bench Hard file, after checking it is the recorded one."""
+    return json.loads(checked_text(path, sha256))["examples"]
 
 
 def bbh_task(name: str) -> str:
@@ -316,12 +338,131 @@ def bbh_task(name: str) -> str:
     return tomlkit.dumps(doc)
 
 
+# -- label tasks: the whole reply is the label ---------------------------------------------------
+
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    """A classification task on data written for this bench (``data/<file>``, one JSON object a
+    line with ``id`` and ``label``): its sha256, labels, question and wording. The first-draft
+    system message names no answer format; ``task`` (what the optimizers read) states it."""
+
+    file: str
+    sha256: str
+    labels: tuple[str, ...]
+    fields: tuple[str, ...]  # the text fields: one alone is the question, else "Field: value" lines
+    task: str
+    system: str
+    constraint: str
+    prefix: str  # example ids
+
+
+LABEL_TASKS = {
+    "sentiment_reviews": LabelTask(
+        file="reviews.jsonl",
+        sha256="533223312ebe596721095104a272339fa028d2fd62caf7959c44a128680a3c7f",
+        labels=("negative", "neutral", "positive"),
+        fields=("review",),
+        task=("Classify the sentiment of a customer's product review: positive, negative or neutral (neutral: the "
+              "review only states facts, or is genuinely balanced between good and bad). Reply with exactly one "
+              "lowercase word: positive, negative or neutral."),
+        system="Read the customer review and say what its sentiment is.",
+        constraint="The response must be only the label: one lowercase word (positive, negative or neutral), nothing else.",
+        prefix="sr",
+    ),
+    "support_routing": LabelTask(
+        file="tickets.jsonl",
+        sha256="5477cacea27867a3f778fb67342999f2bf5d3f1f0ea23035b33b133fab921191",
+        labels=("account", "billing", "shipping", "technical"),
+        fields=("subject", "message"),
+        task=("Route a customer-support ticket (its subject and message) to the team that should handle it: billing "
+              "(charges, refunds, invoices, plans), shipping (deliveries, addresses, damaged parcels), account (login, "
+              "security, account closure) or technical (bugs, crashes, errors). Reply with exactly one lowercase team "
+              "name: billing, shipping, account or technical."),
+        system="Which team should handle this support ticket: billing, shipping, account or technical?",
+        constraint=("The response must be only the team name: one lowercase word (billing, shipping, account or "
+                    "technical), nothing else."),
+        prefix="rt",
+    ),
+}
+LABEL_DATA = HERE / "data"
+
+
+def label_only_regex(label: str) -> str:
+    """The whole output is ``label``: any case, surrounding whitespace, optional markdown/quote
+    decoration (as in ``final_answer_regex``) and a final period; nothing else."""
+    return rf"(?i)\A\s*{_DECOR}\s*{_words(label)}\s*{_DECOR}\.?{_DECOR}\s*\Z"
+
+
+def label_rows(name: str) -> list[dict]:
+    """The rows of a label task's data file, after checking its sha256, its labels and that no
+    text occurs twice."""
+    spec = LABEL_TASKS[name]
+    rows = [json.loads(line) for line in checked_text(LABEL_DATA / spec.file, spec.sha256).splitlines() if line.strip()]
+    texts = [tuple(row[f] for f in spec.fields) for row in rows]
+    assert len(set(texts)) == len(texts) and len({r["id"] for r in rows}) == len(rows), name
+    assert {r["label"] for r in rows} == set(spec.labels), name
+    return rows
+
+
+def _stratified_split(rows: list[dict], sizes: dict[str, int]) -> list[tuple[str, dict]]:
+    """``_split`` with the labels balanced in every split *and in every split's first N* (the
+    bench takes the first ``--val-size`` / ``--test-size``): each label's rows in a seeded shuffle,
+    dealt in rounds of one row per label (each round's label order shuffled too, same
+    ``random.Random(SEED)``), the dealt sequence cut into the splits."""
+    assert sum(sizes.values()) == len(rows), (sizes, len(rows))
+    rng = random.Random(SEED)
+    queues = []
+    for label in sorted({r["label"] for r in rows}):
+        queue = [r for r in rows if r["label"] == label]
+        rng.shuffle(queue)
+        queues.append(queue)
+    dealt = []
+    for i in range(max(map(len, queues))):
+        turn = [queue[i] for queue in queues if i < len(queue)]
+        rng.shuffle(turn)
+        dealt += turn
+    out, start = [], 0
+    for split, size in sizes.items():
+        out += [(split, row) for row in dealt[start:start + size]]
+        start += size
+    return out
+
+
+def _question(spec: LabelTask, row: dict) -> str:
+    if len(spec.fields) == 1:
+        return str(row[spec.fields[0]])
+    return "\n".join(f"{field.capitalize()}: {row[field]}" for field in spec.fields)
+
+
+LABEL_HEADER = """\
+Generated by bench/quality/make_tasks.py (seed {seed}) from bench/quality/data/{file} (written for this
+bench). Do not edit by hand: change the script and rerun it. Used by bench/quality.py; splits 30 train /
+30 validation / 100 test, stratified by label. Scored by exact match: the whole output must be the
+label (see make_tasks.py); the system message is a first draft that does not say so."""
+
+
+def label_task(name: str) -> str:
+    spec = LABEL_TASKS[name]
+    rows = []
+    for i, (split, row) in enumerate(_stratified_split(label_rows(name), SIZES)):
+        label = row["label"]
+        rows.append({"id": f"{spec.prefix}-{split[:3]}-{i:03d}", "split": split, "question": _question(spec, row),
+                     "expected": [label], "regex": label_only_regex(label)})
+    doc = _document(name=name, header=LABEL_HEADER.format(seed=SEED, file=spec.file), task=spec.task,
+                    system=spec.system, task_max_tokens=LABEL_MAX_TOKENS, constraint=spec.constraint)
+    _add_examples(doc, rows, check=LABEL_CHECK)
+    return tomlkit.dumps(doc)
+
+
 def build(data: Path) -> dict[str, str]:
     return {
         "object_counting": object_counting(data),
         "word_sorting": word_sorting(data),
         "commonsense_math": commonsense_math(),
         **{name: bbh_task(name) for name in BBH_TASKS},
+        **{name: label_task(name) for name in LABEL_TASKS},
     }
 
 

@@ -5,8 +5,9 @@ A runner is started by ``bench/quality.py`` as ``python RUNNER CONFIG.json`` and
 on stdout: ``{"event": "progress", ...}`` while it runs and one ``{"event": "done", "system": …}``
 at the end (or ``{"event": "failed", "error": …}``). CONFIG holds the task (initial system prompt,
 constraints), both models (an OpenAI-compatible base URL — the counting proxy — and a dummy key),
-the train and validation examples with each example's answer regex, the call budget, the seed
-and the iteration limit.
+the train and validation examples with each example's answer regex (and its check's name: "label only"
+when the whole response must be the label, else the response ends with an ``Answer:`` line), the
+call budget, the seed and the iteration limit.
 """
 
 from __future__ import annotations
@@ -89,9 +90,31 @@ def last_line(text: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
+LABEL_CHECK = "label only"  # the check's name in the label tasks (make_tasks.py): the whole response is the label
+
+
+def whole_reply(example: dict[str, Any]) -> bool:
+    """Whether the example's check wants the whole response to be the answer (the label tasks),
+    not a final ``Answer:`` line."""
+    return example.get("check") == LABEL_CHECK
+
+
+def check_description(example: dict[str, Any]) -> str:
+    """What the exact-match check wants, for textgrad's loss function."""
+    if whole_reply(example):
+        return ("checks that the whole response is exactly the correct label, with nothing else (exact match; "
+                "1 = correct, 0 = wrong)")
+    return "checks that the response ends with the final line 'Answer: <the correct answer>' (exact match; 1 = correct, 0 = wrong)"
+
+
 def feedback(example: dict[str, Any], output: str | None) -> str:
     """A short verdict for the peers that read text feedback (GEPA's metric)."""
     expected = example["expected"]
+    if whole_reply(example):
+        if passes(example, output):
+            return f"Correct: the response is exactly the label '{expected[-1]}'."
+        return (f"Incorrect. The correct answer is {' / '.join(expected)}; the whole response must be exactly "
+                f"'{expected[-1]}', with nothing else. The response was: {(output or '').strip()[:200]!r}.")
     if passes(example, output):
         return f"Correct: the response ends with the right final line 'Answer: {expected[-1]}'."
     return (f"Incorrect. The correct answer is {' / '.join(expected)}; the response must end with the final line "

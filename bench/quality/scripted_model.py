@@ -2,9 +2,10 @@
 
 It recognises what each request asks for and answers deterministically:
 
-* a **task** call (the user message is one of the tasks' questions): right — ``…\\nAnswer: <target>``
-  — when the system prompt's revision is high enough for the question's (fixed, hashed)
-  difficulty, else a sentence without an Answer line (fails exact match). A rewrite raises the
+* a **task** call (the user message is one of the tasks' questions): right — ``…\\nAnswer: <target>``,
+  or the label alone when the example's check is the label tasks' whole-reply one — when the
+  system prompt's revision is high enough for the question's (fixed, hashed) difficulty, else a
+  sentence without an Answer line (fails exact match either way). A rewrite raises the
   revision, which makes every answer right, so an optimizer that completes one step improves the
   score; the same prompt scores the same whoever sends it;
 * **promptlsp** optimizer calls (its ``SYSTEM``): gradients, summaries, feedback (JSON), edits and
@@ -28,6 +29,7 @@ from typing import Iterable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: what bench/optimize.py's model shares
 import _common  # noqa: E402
 from _common import TG_BACKWARD_SYSTEM, TG_OPTIMIZER_SYSTEM, promptlsp_phase, request_of, revision  # noqa: E402
+from peer_common import LABEL_CHECK  # noqa: E402
 
 GEPA_MARKER = "I provided an assistant with the following instructions"
 RULES = (
@@ -50,8 +52,10 @@ def accuracy_at(level: int) -> float:
 
 
 class ScriptedModel:
-    def __init__(self, examples: Iterable[tuple[str, tuple[str, ...]]]) -> None:
-        self.answers = {question.strip(): expected for question, expected in examples}
+    def __init__(self, examples: Iterable[tuple[str, tuple[str, ...], str]]) -> None:
+        """``examples``: (question, expected answers, the name of the example's check)."""
+        self.answers = {question.strip(): expected for question, expected, _ in examples}
+        self.whole_reply = {question.strip() for question, _, check in examples if check == LABEL_CHECK}
 
     def classify(self, body: dict) -> str:
         request = request_of(body)
@@ -78,7 +82,7 @@ class ScriptedModel:
         expected = self.answers[question.strip()]
         right = zlib.crc32(question.strip().encode("utf-8")) % 100 < 100 * accuracy_at(revision(system))
         if right:
-            return f"Let me work it out.\nAnswer: {expected[-1]}"
+            return expected[-1] if question.strip() in self.whole_reply else f"Let me work it out.\nAnswer: {expected[-1]}"
         return f"I believe it is {expected[-1]}, more or less."
 
     @staticmethod

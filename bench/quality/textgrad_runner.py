@@ -36,7 +36,7 @@ import sys
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # textgrad imports litellm: no fetch
 
-from peer_common import CallBudget, Clock, budget_stop_in, emit, passes, run_main  # noqa: E402
+from peer_common import CallBudget, Clock, budget_stop_in, check_description, emit, passes, run_main  # noqa: E402
 
 import textgrad as tg  # noqa: E402
 from openai import OpenAI  # noqa: E402
@@ -74,8 +74,7 @@ def run(cfg: dict) -> None:
         def exact_match(prediction: tg.Variable, ground_truth_answer: tg.Variable) -> str:
             return str(int(passes(example, str(prediction.value))))
 
-        check = StringBasedFunction(exact_match, "checks that the response ends with the final line 'Answer: <the "
-                                                 "correct answer>' (exact match; 1 = correct, 0 = wrong)")
+        check = StringBasedFunction(exact_match, check_description(example))
         y = tg.Variable(" or ".join(example["expected"]), requires_grad=False,
                         role_description="correct answer for the query")
         return check(inputs=dict(prediction=response, ground_truth_answer=y))
