@@ -237,7 +237,8 @@ def test_answer_format_move_never_puts_template_syntax_into_the_prompt(tmp_path)
     train = [e.__class__(e.id, e.vars, ("{{ user }}" if i % 2 else "{% raw %}",), e.split)
              for i, e in enumerate(prompt_file.split("train"))]
     rows = [result("The answer is {{ user }} here", "{{ user }}")]
-    assert moves.answer_format_candidate(prompt_file, BASE, train, rows, ("template",)) is None
+    instruction = moves.format_instruction(prompt_file, train)
+    assert moves.answer_format_candidate(instruction, BASE, rows, ("template",)) is None
 
 
 def test_the_repair_round_asks_for_every_field_its_schema_requires():

@@ -247,11 +247,17 @@ class Optimizer:
         return Rewrite(candidate, data)
 
     @functools.cached_property
+    def format_instruction(self) -> str | None:
+        """The answer-format move's instruction for this file (:func:`moves.format_instruction`),
+        worked out once per run: it may run the file's checks."""
+        return moves.format_instruction(self.file, self.train)
+
+    @functools.cached_property
     def moves_per_prompt(self) -> int:
         """Candidates a prompt may get without a model call, for budget plans: the answer-format
         move when the checks define an answer format it could state, and the demonstrations move
         when there are at least two training examples to show."""
-        return int(moves.format_instruction(self.file, self.train) is not None) + int(len(self.train) >= 2)
+        return int(self.format_instruction is not None) + int(len(self.train) >= 2)
 
     def _propose(self, prompt: PromptText, move: tuple[PromptText, str] | None, origin: str) -> PromptText | None:
         if move is None or move[0].id in self._moved:
@@ -264,7 +270,7 @@ class Optimizer:
 
     def answer_format_move(self, prompt: PromptText, results: Sequence[ExampleResult]) -> PromptText | None:
         """The answer-format candidate (see moves.py) for ``prompt``, proposed (emitted) once per run."""
-        return self._propose(prompt, moves.answer_format_candidate(self.file, prompt, self.train, results, self.targets),
+        return self._propose(prompt, moves.answer_format_candidate(self.format_instruction, prompt, results, self.targets),
                              "answer-format")
 
     def demonstrations_move(self, prompt: PromptText) -> PromptText | None:
@@ -298,7 +304,7 @@ class Optimizer:
         self._bootstrapped = True
         if len(self._demos) >= moves.MAX_DEMOS or all(r.perfect for r in results):
             return
-        if moves.format_evidence(results) and moves.format_instruction(self.file, self.train) is not None:
+        if self.format_instruction is not None and moves.format_evidence(results):
             return
         unseen = self._unused_train()
         chosen = sample(unseen, min(self._bootstrap_size(), len(unseen)), self.settings.seed, "bootstrap")

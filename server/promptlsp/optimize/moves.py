@@ -129,16 +129,16 @@ def format_instruction(prompt_file: PromptFile, train: Sequence[Example]) -> str
     return f"Answer with only the answer itself{case} (for example: {answers[0]}). Do not write anything else."
 
 
-def answer_format_candidate(prompt_file: PromptFile, prompt: PromptText, train: Sequence[Example],
-                            results: Sequence[ExampleResult], targets: Sequence[str]) -> tuple[PromptText, str] | None:
+def answer_format_candidate(instruction: str | None, prompt: PromptText, results: Sequence[ExampleResult],
+                            targets: Sequence[str]) -> tuple[PromptText, str] | None:
     """(candidate, why) when ``results`` show format failures and the prompt does not already
-    say the answer format; the instruction goes at the end of the template (the last thing the
-    task model reads) when the template is a target, else of the system message."""
+    say the answer format ``instruction`` (:func:`format_instruction`; None: none to state); it
+    goes at the end of the template (the last thing the task model reads) when the template is a
+    target, else of the system message."""
+    if instruction is None:
+        return None
     evidence = format_evidence(results)
     if not evidence:
-        return None
-    instruction = format_instruction(prompt_file, train)
-    if instruction is None:
         return None
     candidate, skipped = apply_edits(prompt, [{"action": "append", "find": "", "text": instruction}], targets)
     if skipped or variable_problem(prompt, candidate, targets):  # already there, or template syntax in an answer
