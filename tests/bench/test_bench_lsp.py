@@ -35,6 +35,8 @@ def test_smoke_run_prints_the_table() -> None:
     expected = {(m, s, n) for m, n in (("initialize", 1), ("didChange→diagnostics, 10 examples (3 KB)", 4),
                                        ("hover on a key, idle, 10 examples (3 KB)", 5)) for s in servers}
     expected.add(("hover, first optimization, after its first model call", "promptlsp", 3))
+    # and promptlsp started as the VS Code extension starts it (no allocator restart)
+    expected.add(("initialize, started as VS Code does (PYTHONMALLOC=malloc set)", "promptlsp", 1))
     # the editing features (issue 16), 5 requests each; the template is a TOML string to taplo
     # (promptlsp's answers are checked by the script: a wrong one fails the run)
     editing = ("completion of a key in an example table", "semanticTokens/full", "documentSymbol (outline)",
