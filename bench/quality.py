@@ -154,7 +154,7 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 # Revision of each method's own code, stored with its rows: bump one when a change to it changes
 # its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
 # gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
-REVISIONS = {"gradsum": 11, "tgd": 7}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
+REVISIONS = {"gradsum": 12, "tgd": 8}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
 # 4/3: the demonstrations move, TGD takes a move only when better, placeholder-copy edits dropped
 # gradsum 5 / tgd 4: bounded free text in the answer schemas (maxLength, maxItems); gradsum: the last
 # iteration's candidates go straight to the final validation, edits written from the gradients when the summary fails
@@ -163,6 +163,8 @@ REVISIONS = {"gradsum": 11, "tgd": 7}  # 3/2: edit operations, the answer-format
 # gradsum 10 / tgd 6: the demonstrations' bootstrap (a few more training examples answered in the first iteration)
 # gradsum 11 / tgd 7: an example answered perfectly by several prompts keeps its shortest answer as its
 # demonstration (was: the first to arrive, which concurrent scoring made vary between reruns)
+# gradsum 12 / tgd 8: the moves compose: answers in the wrong form bootstrap through the answer-format
+# candidate, and the demonstrations go on top of it
 
 
 @dataclass(frozen=True)

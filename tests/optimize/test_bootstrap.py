@@ -56,7 +56,22 @@ def perfect_task(request) -> str:
     return "positive" if POSITIVE.search(ScriptedBackend.last_user(request)) else "negative"
 
 
-@pytest.mark.parametrize("task", [chatty_task, perfect_task], ids=["format-failures", "no-failure"])
-async def test_no_bootstrap_for_answers_in_the_wrong_form_or_a_perfect_minibatch(tmp_path, task):
-    prompt_file, optimizer, _, events = await run(tmp_path, task)
+async def test_no_bootstrap_after_a_perfect_minibatch(tmp_path):
+    prompt_file, optimizer, _, events = await run(tmp_path, perfect_task)
     assert len(answered_by(events, optimizer.initial.id, prompt_file.split("train"))) == 2  # the minibatch only
+
+
+@pytest.mark.parametrize("method", ["gradsum", "tgd"])
+async def test_answers_in_the_wrong_form_bootstrap_through_the_answer_format_candidate(tmp_path, method):
+    """The original's answers are in the wrong form, so it is not asked again: the answer-format
+    candidate answers the unused training examples, and the demonstrations go on top of it."""
+    prompt_file, optimizer, finished, events = await run(tmp_path, chatty_task, method)
+    train = prompt_file.split("train")
+    assert len(answered_by(events, optimizer.initial.id, train)) == 2  # the minibatch only
+    proposed = {e.origin: e for e in events if e.kind == "candidate-proposed" and e.origin in ("answer-format", "demonstrations")}
+    formatted = proposed["answer-format"].prompt
+    assert len(answered_by(events, formatted.id, train)) == base.BOOTSTRAP_EXAMPLES  # the bootstrap, in the right form
+    if method == "gradsum":  # TGD takes the answer-format move at once: its iteration ends there
+        shown = proposed["demonstrations"].prompt
+        assert shown.template.endswith(formatted.template) and shown.template.count("Good answer:\n") == moves.MAX_DEMOS
+        assert all(f"Good answer:\n{label}\n" in shown.template + "\n" for label in ("positive", "negative"))

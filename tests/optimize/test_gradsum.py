@@ -260,8 +260,9 @@ async def test_a_last_iteration_scores_the_moves_it_can_afford_and_says_what_it_
     allows are left unscored — said in the message — and the budget is never exceeded."""
     from promptlsp.optimize import moves
 
-    def three_moves(self, prompt, results):
-        return [("move", PromptText(f"Review: {{{{ review }}}}\nAnswer in one word. m{i}", prompt.system)) for i in range(3)]
+    async def three_moves(self, prompt, results):
+        for i in range(3):
+            yield "move", PromptText(f"Review: {{{{ review }}}}\nAnswer in one word. m{i}", prompt.system)
 
     monkeypatch.setattr(GradSum, "move_candidates", three_moves)
     monkeypatch.setattr(GradSum, "next_step", lambda self, iteration: (1, 1, True) if iteration == 1 else None)

@@ -28,7 +28,7 @@ import functools
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..document.model import Example, OptimizeSettings, PromptFile
 from ..engine import Budget, BudgetExhausted, Estimate, PlannedCalls, Session, estimate
@@ -293,31 +293,39 @@ class Optimizer:
         size = 0 if self._bootstrapped else self._bootstrap_size()
         return self.plan_evaluation(1, size) if size else []
 
-    async def bootstrap(self, prompt: PromptText, results: Sequence[ExampleResult]) -> None:
+    async def bootstrap(self, prompt: PromptText, results: Sequence[ExampleResult], formatted: bool) -> None:
         """Once per run, after the first minibatch (``results``): when it leaves fewer than
         ``moves.MAX_DEMOS`` demonstrations and shows failures, ``prompt`` answers up to
         BOOTSTRAP_EXAMPLES training examples the run has not used, and its perfect answers join the
-        demonstrations' pool (DSPy's BootstrapFewShot). Not when the failures are the answer-format
-        move's case — answers in the wrong form are no demonstrations, more of them would not be either."""
+        demonstrations' pool (DSPy's BootstrapFewShot). When the failures are the answer-format
+        move's case, ``prompt`` is that move's candidate (``formatted``): the original's answers
+        are in the wrong form, the candidate's are not; with no such candidate (the prompt states
+        the format already) nothing is bootstrapped."""
         if self._bootstrapped:
             return
         self._bootstrapped = True
         if len(self._demos) >= moves.MAX_DEMOS or all(r.perfect for r in results):
             return
-        if self.format_instruction is not None and moves.format_evidence(results):
+        if not formatted and self.format_instruction is not None and moves.format_evidence(results):
             return
         unseen = self._unused_train()
         chosen = sample(unseen, min(self._bootstrap_size(), len(unseen)), self.settings.seed, "bootstrap")
         if chosen:
             await self.evaluate(prompt, chosen, label="minibatch")
 
-    def move_candidates(self, prompt: PromptText, results: Sequence[ExampleResult]) -> Iterator[tuple[str, PromptText]]:
-        """(move name, candidate) of every move for ``prompt`` after its minibatch ``results`` (a
-        minibatch without failures gets none), each proposed when the caller takes it from this
-        generator."""
-        if (found := self.answer_format_move(prompt, results)) is not None:
-            yield "answer-format", found
-        if any(not r.perfect for r in results) and (found := self.demonstrations_move(prompt)) is not None:
+    async def move_candidates(self, prompt: PromptText,
+                              results: Sequence[ExampleResult]) -> AsyncIterator[tuple[str, PromptText]]:
+        """(move name, candidate) of every move for ``prompt`` after its minibatch ``results``, each
+        yielded when the caller takes it: the answer-format move, then the demonstrations move (a
+        minibatch without failures gets none); the first iteration's bootstrap runs before either.
+        The moves compose: with an answer-format candidate, the bootstrap asks it (its answers
+        have the accepted form) and the demonstrations go on top of it."""
+        formatted = self.answer_format_move(prompt, results)
+        if self.iteration == 1:  # before the moves are tried: TGD ends its iteration at a move taken
+            await self.bootstrap(formatted or prompt, results, formatted is not None)
+        if formatted is not None:
+            yield "answer-format", formatted
+        if any(not r.perfect for r in results) and (found := self.demonstrations_move(formatted or prompt)) is not None:
             yield "demonstrations", found
 
     def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],

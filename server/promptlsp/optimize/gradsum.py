@@ -104,9 +104,7 @@ class GradSum(Optimizer):
         format failures, demonstrations once the task model has answered training examples
         perfectly), and ``candidates`` edits written from the diagnosis."""
         report = await self.evaluate(prompt, batch, label="minibatch")
-        if self.iteration == 1:
-            await self.bootstrap(prompt, report.results)
-        children = [m for _, m in self.move_candidates(prompt, report.results)]
+        children = [m async for _, m in self.move_candidates(prompt, report.results)]
         critique = await self.diagnose(prompt, report)
         if critique is None:
             return children

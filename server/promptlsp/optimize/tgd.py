@@ -17,6 +17,8 @@ step waits for the next iteration.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..engine import PlannedCalls
 from ..evaluate.results import ExampleResult, format_score
 from . import moves, prompts
@@ -79,12 +81,11 @@ class TGD(Optimizer):
             self.iteration = iteration
             batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
             report = await self.evaluate(self.current, batch, label="minibatch")
-            if iteration == 1:
-                await self.bootstrap(self.current, report.results)
             moved = None
-            for name, candidate in self.move_candidates(self.current, report.results):
-                if (moved := await self.try_move(iteration, name, candidate, current_score)) is not None:
-                    break
+            async with contextlib.aclosing(self.move_candidates(self.current, report.results)) as found:
+                async for name, candidate in found:
+                    if (moved := await self.try_move(iteration, name, candidate, current_score)) is not None:
+                        break
             if moved is not None:
                 current_score = moved
                 self.emit(BeamUpdated(iteration, (self.current.id,), (moved,)))
