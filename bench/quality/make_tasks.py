@@ -39,8 +39,8 @@ the raw question (``template = "{{ question }}"``), and the optimizers may rewri
 message only (``targets = ["system"]``) — TextGrad's prompt-optimization setup, so all methods
 optimize the same string.
 
-Exact match (the one scorer, promptlsp's ``regex`` check, per example): but for the label tasks,
-the output must *end* with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote decoration around the
+Exact match (the one scorer, promptlsp's ``regex`` check, per example): except on the label tasks
+(below), the output must *end* with a line ``Answer: <value>`` — case-insensitive, optional markdown/quote decoration around the
 value (``**``, backticks, quotes, a leading ``$``), an optional final period, trailing whitespace
 allowed, nothing else after the value. ``<value>`` is any of the example's targets: for object
 counting both forms (``nine`` or ``9``); for word sorting the sorted words separated by spaces or
