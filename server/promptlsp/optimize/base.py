@@ -94,10 +94,10 @@ def evidence(original: EvalReport, candidate: EvalReport) -> tuple[int, int, int
     return better, worse, compared
 
 
-def _shorter(demo: tuple[str, str], than: tuple[str, str] | None) -> bool:
+def _shorter(demo: tuple[str, str], than: tuple[str, str]) -> bool:
     """Whether the demonstration (input, answer) ``demo`` goes before ``than``: shorter, then
     first in text order — an order that does not depend on which answer came first."""
-    return than is None or (len(demo[0]) + len(demo[1]), demo) < (len(than[0]) + len(than[1]), than)
+    return (len(demo[0]) + len(demo[1]), demo) < (len(than[0]) + len(than[1]), than)
 
 
 @dataclass(frozen=True)
