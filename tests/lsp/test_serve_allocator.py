@@ -64,3 +64,26 @@ def test_the_restart_finds_the_same_package_however_it_was_found(monkeypatch):
     assert executable == sys.executable and argv == [sys.executable, "-m", "promptlsp", "serve", "--stdio"]
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(promptlsp.__file__)))
     assert env["PYTHONPATH"] == package_root + os.pathsep + "/elsewhere" and env["PYTHONMALLOC"] == "malloc"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the restart is POSIX only")
+def test_the_console_script_restarts_before_building_its_parser(monkeypatch):
+    """`promptlsp serve` restarts with the C allocator before the argument parser is built: the
+    parser imports the run store (and the document model under it), which the restarted process
+    would import again — wasted time before ``initialize`` is answered."""
+    from promptlsp.cli import main as cli_main
+    from promptlsp.cli import serve_command
+
+    class Restarted(Exception):
+        pass
+
+    def execve(executable, argv, env):
+        raise Restarted(argv[3:])
+
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    monkeypatch.setattr(serve_command.os, "execve", execve)
+    monkeypatch.setattr(cli_main, "_parser", lambda: pytest.fail("the parser was built before the restart"))
+    monkeypatch.setattr(sys, "argv", ["promptlsp", "serve", "--stdio"])
+    with pytest.raises(Restarted) as restarted:
+        cli_main.entry()
+    assert restarted.value.args[0] == ["serve", "--stdio"]

@@ -93,15 +93,19 @@ def entry() -> int:
 def main(argv: Sequence[str] | None = None, *, exit_fast: bool = False) -> int:
     """Run one command; its exit status. ``exit_fast``: end the process right after the command
     (never set in-process: tests and embedders call ``main`` and get the status back)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if exit_fast and words[:1] == ["serve"]:
+        # The process is ours: a server's allocator. Restart before anything else is imported
+        # or built (the parser alone imports the run store, ~0.1 s the restart would repeat);
+        # the restarted process parses the same words.
+        from .serve_command import use_system_allocator
+
+        use_system_allocator(words)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
-    if exit_fast and args.command == "serve":  # the process is ours: a server's allocator
-        from .serve_command import use_system_allocator
-
-        use_system_allocator(sys.argv[1:] if argv is None else argv)
     code = _run(args)
     if exit_fast and args.command != "serve":
         from .exit import exit_now
