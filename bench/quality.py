@@ -154,7 +154,7 @@ VERSION = 1  # of the run settings stored with each result (part of the resume f
 # Revision of each method's own code, stored with its rows: bump one when a change to it changes
 # its results; a rerun then redoes that method's runs (the table flags rows of an older revision).
 # gradsum 2: an iteration that does not fit the budget is narrowed instead of skipped.
-REVISIONS = {"gradsum": 12, "tgd": 8}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
+REVISIONS = {"gradsum": 13, "tgd": 8}  # 3/2: edit operations, the answer-format move, the noise-aware final choice;
 # 4/3: the demonstrations move, TGD takes a move only when better, placeholder-copy edits dropped
 # gradsum 5 / tgd 4: bounded free text in the answer schemas (maxLength, maxItems); gradsum: the last
 # iteration's candidates go straight to the final validation, edits written from the gradients when the summary fails
@@ -165,6 +165,8 @@ REVISIONS = {"gradsum": 12, "tgd": 8}  # 3/2: edit operations, the answer-format
 # demonstration (was: the first to arrive, which concurrent scoring made vary between reruns)
 # gradsum 12 / tgd 8: the moves compose: answers in the wrong form bootstrap through the answer-format
 # candidate, and the demonstrations go on top of it
+# gradsum 13: a beam prompt's demonstrations move builds on the answers known when the iteration
+# began and its own, not on what its siblings' concurrent evaluations had delivered (TGD has no siblings)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from promptlsp.document import analyze
 from promptlsp.document.model import PromptText
 from promptlsp.evaluate.results import CheckResult, ExampleResult
 from promptlsp.optimize import make_optimizer, moves
@@ -123,3 +124,68 @@ def test_the_demonstration_kept_for_an_example_does_not_depend_on_which_answer_c
     for i in order:
         optimizer.keep_demonstrations([answers[i]])
     assert optimizer._demos["ex-1"] is answers[2]  # the shortest input (then text order): "Label it."
+
+
+
+RACE_REVIEWS = [("Broke in a day", "negative"), ("Awful smell", "negative"), ("Stopped working", "negative"),
+                ("Never again", "negative"), ("Cheap plastic", "negative"), ("Too loud", "negative"),
+                ("I love it", "positive"), ("Great value", "positive"), ("Works perfectly", "positive"),
+                ("Love the colour", "positive"), ("Dead on arrival", "negative"), ("Great gift", "positive")]
+A_RIGHT = {"Broke in a day", "Stopped working", "Cheap plastic", "Dead on arrival"}  # the rest: Rule B
+
+
+def _race_file(tmp_path):
+    body = FILE.replace('edits = "rewrite"\n', "").replace("minibatch = 4", "minibatch = 2")
+    rows = "".join(f'[[examples]]\nvars = {{ review = "{r}" }}\nexpected = "{label}"\nsplit = "train"\n'
+                   for r, label in RACE_REVIEWS)
+    rows += '[[examples]]\nvars = { review = "Love it" }\nexpected = "positive"\nsplit = "validation"\n'
+    rows += '[[examples]]\nvars = { review = "Junk" }\nexpected = "negative"\nsplit = "validation"\n'
+    path = tmp_path / "race.prompt.toml"
+    path.write_text(body + rows)
+    analysis = analyze(body + rows, path, tmp_path)
+    assert analysis.prompt is not None, analysis.diagnostics
+    return analysis.prompt
+
+
+def _timed_run_routes(timing: int):
+    """A task model whose answers depend only on the request, and whose latency depends on the
+    request and ``timing``: other timings, the same answers, other completion orders. Prompts an
+    edit gave "Rule A" label the negative reviews of A_RIGHT right, "Rule B" ones the others;
+    every prompt labels the positive reviews right."""
+    import asyncio
+    import hashlib
+
+    async def task(request):
+        text = " ".join(m["content"] for m in request["messages"])
+        review = re.findall(r"Review: (.*)", ScriptedBackend.last_user(request))[-1]
+        digest = hashlib.sha256(f"{timing}|{text}".encode()).digest()
+        await asyncio.sleep(digest[0] / 255 * 0.02)
+        if POSITIVE.search(review):
+            return "positive"
+        right = ("Rule A" in text and review in A_RIGHT) or ("Rule B" in text and review not in A_RIGHT)
+        return "negative" if right else "positive"
+
+    def edit(request):
+        rule = "Rule A." if request["metadata"]["sample"] == 0 else "Rule B."
+        return {"edits": [{"action": "append", "find": "", "text": rule}]}
+
+    return {**routes(task), "edit": edit}
+
+
+async def test_the_moves_of_a_run_do_not_depend_on_which_concurrent_answer_came_first(tmp_path):
+    """The beam's prompts are evaluated concurrently: a prompt's demonstrations move used to
+    take whatever perfect answers its siblings' evaluations had delivered by then, so the
+    candidates (and the calls) of a rerun depended on timing and missed the cache. The move
+    takes the demonstrations known when the iteration began and the prompt's own answers."""
+    prompt_file = _race_file(tmp_path)
+
+    async def proposed(timing):
+        engine, _ = engine_with(_timed_run_routes(timing))
+        events = []
+        await make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append).run()
+        return sorted((e.iteration, e.origin, e.prompt.system or "", e.prompt.template)
+                      for e in events if e.kind == "candidate-proposed")
+
+    runs = [await proposed(timing) for timing in range(8)]
+    assert any(origin == "demonstrations" and iteration == 2 for iteration, origin, *_ in runs[0])
+    assert all(run == runs[0] for run in runs[1:])

@@ -94,6 +94,18 @@ def evidence(original: EvalReport, candidate: EvalReport) -> tuple[int, int, int
     return better, worse, compared
 
 
+def _keep_demonstrations(kept: dict[str, ExampleResult], results: Iterable[ExampleResult]) -> None:
+    """Add the perfect training answers among ``results`` to ``kept`` (example id -> result),
+    one per example. Candidates are scored concurrently, so which of them answers an example
+    first must not decide its demonstration (a rerun would build other prompts and miss its
+    cache): the shortest (then first in text order) good answer is kept."""
+    for result in results:
+        shown = moves.demonstration(result) if result.split == "train" else None
+        known = kept.get(result.example_id)
+        if shown is not None and (known is None or _shorter(shown, moves.demonstration(known))):
+            kept[result.example_id] = result
+
+
 def _shorter(demo: tuple[str, str], than: tuple[str, str]) -> bool:
     """Whether the demonstration (input, answer) ``demo`` goes before ``than``: shorter, then
     first in text order — an order that does not depend on which answer came first."""
@@ -141,6 +153,7 @@ class Optimizer:
         self._selection_reports: dict[str, EvalReport] = {}  # prompt id -> its complete selection report
         self._moved: set[str] = set()  # ids of the move candidates (no model call) already proposed
         self._demos: dict[str, ExampleResult] = {}  # training examples answered perfectly so far
+        self._demos_at_start: dict[str, ExampleResult] = {}  # ... when the iteration began
         self._seen_train: set[str] = set()  # training examples some step of the run has answered
         self._bootstrapped = False  # the demonstrations' bootstrap is done or was not needed (first iteration)
 
@@ -171,15 +184,14 @@ class Optimizer:
         return report
 
     def keep_demonstrations(self, results: Iterable[ExampleResult]) -> None:
-        """Remember the perfect training answers among ``results`` for the demonstrations move,
-        one per example. Candidates are scored concurrently, so which of them answers an example
-        first must not decide its demonstration (a rerun would build other prompts and miss its
-        cache): the shortest (then first in text order) good answer is kept."""
-        for result in results:
-            shown = moves.demonstration(result) if result.split == "train" else None
-            kept = self._demos.get(result.example_id)
-            if shown is not None and (kept is None or _shorter(shown, moves.demonstration(kept))):
-                self._demos[result.example_id] = result
+        """Remember the perfect training answers among ``results`` for the demonstrations move."""
+        _keep_demonstrations(self._demos, results)
+
+    def start_iteration(self, iteration: int) -> None:
+        """Iteration ``iteration`` begins: what its moves may build on is fixed now (see
+        :meth:`demonstrations_move`)."""
+        self.iteration = iteration
+        self._demos_at_start = dict(self._demos)
 
     def _budget_error(self) -> BudgetExhausted:
         """The budget stop that cut an evaluation short, with the real figures."""
@@ -273,11 +285,17 @@ class Optimizer:
         return self._propose(prompt, moves.answer_format_candidate(self.format_instruction, prompt, results, self.targets),
                              "answer-format")
 
-    def demonstrations_move(self, prompt: PromptText) -> PromptText | None:
-        """``prompt`` with up to three training examples the task model answered perfectly so far
-        this run (see moves.py), proposed (emitted) once per demonstration set."""
+    def demonstrations_move(self, prompt: PromptText, own: Sequence[ExampleResult]) -> PromptText | None:
+        """``prompt`` with up to three training examples the task model answered perfectly (see
+        moves.py), proposed (emitted) once per demonstration set: the answers known when the
+        iteration began and ``own`` (the answers this move's own step asked for) — never those
+        that the beam's other prompts, evaluated concurrently, delivered meanwhile: how far they
+        had got would decide the candidate, and a rerun would build other prompts and miss its
+        cache."""
+        known = dict(self._demos_at_start)
+        _keep_demonstrations(known, own)
         order = {e.id: i for i, e in enumerate(self.train)}  # the file's order, whatever order calls finished in
-        pool = sorted(self._demos.values(), key=lambda r: order.get(r.example_id, len(order)))
+        pool = sorted(known.values(), key=lambda r: order.get(r.example_id, len(order)))
         return self._propose(prompt, moves.demonstrations_candidate(prompt, pool, self.targets),
                              "demonstrations")
 
@@ -293,7 +311,7 @@ class Optimizer:
         size = 0 if self._bootstrapped else self._bootstrap_size()
         return self.plan_evaluation(1, size) if size else []
 
-    async def bootstrap(self, prompt: PromptText, results: Sequence[ExampleResult], formatted: bool) -> None:
+    async def bootstrap(self, prompt: PromptText, results: Sequence[ExampleResult], formatted: bool) -> list[ExampleResult]:
         """Once per run, after the first minibatch (``results``): when it leaves fewer than
         ``moves.MAX_DEMOS`` demonstrations and shows failures, ``prompt`` answers up to
         BOOTSTRAP_EXAMPLES training examples the run has not used, and its perfect answers join the
@@ -302,16 +320,15 @@ class Optimizer:
         are in the wrong form, the candidate's are not; with no such candidate (the prompt states
         the format already) nothing is bootstrapped."""
         if self._bootstrapped:
-            return
+            return []
         self._bootstrapped = True
         if len(self._demos) >= moves.MAX_DEMOS or all(r.perfect for r in results):
-            return
+            return []
         if not formatted and self.format_instruction is not None and moves.format_evidence(results):
-            return
+            return []
         unseen = self._unused_train()
         chosen = sample(unseen, min(self._bootstrap_size(), len(unseen)), self.settings.seed, "bootstrap")
-        if chosen:
-            await self.evaluate(prompt, chosen, label="minibatch")
+        return list((await self.evaluate(prompt, chosen, label="minibatch")).results) if chosen else []
 
     async def move_candidates(self, prompt: PromptText,
                               results: Sequence[ExampleResult]) -> AsyncIterator[tuple[str, PromptText]]:
@@ -321,11 +338,12 @@ class Optimizer:
         The moves compose: with an answer-format candidate, the bootstrap asks it (its answers
         have the accepted form) and the demonstrations go on top of it."""
         formatted = self.answer_format_move(prompt, results)
+        own = list(results)
         if self.iteration == 1:  # before the moves are tried: TGD ends its iteration at a move taken
-            await self.bootstrap(formatted or prompt, results, formatted is not None)
+            own += await self.bootstrap(formatted or prompt, results, formatted is not None)
         if formatted is not None:
             yield "answer-format", formatted
-        if any(not r.perfect for r in results) and (found := self.demonstrations_move(formatted or prompt)) is not None:
+        if any(not r.perfect for r in results) and (found := self.demonstrations_move(formatted or prompt, own)) is not None:
             yield "demonstrations", found
 
     def summary(self, prompt: PromptText, summary: str, raw_critiques: Sequence[Mapping[str, Any]],

@@ -130,7 +130,7 @@ class GradSum(Optimizer):
             expanded, candidates, last = step
             if (expanded, candidates) != (len(self.beam), self.settings.candidates):
                 self.narrowed.append(f"iteration {iteration} narrowed to {expanded} prompt(s) × {candidates} edit(s)")
-            self.iteration = iteration
+            self.start_iteration(iteration)
             gradient_batch = sample(self.train, self._minibatch(), seed, f"gradient:{iteration}")
             children = await gather(*(self.expand(p, gradient_batch, candidates) for p in self.beam[:expanded]))
             pool: dict[str, PromptText] = {p.id: p for p in self.beam}

@@ -78,7 +78,7 @@ class TGD(Optimizer):
             if not self.affordable(self.plan_iteration(iteration)):
                 self.stopped_for_budget = True
                 return
-            self.iteration = iteration
+            self.start_iteration(iteration)
             batch = sample(self.train, self._minibatch(), s.seed, f"batch:{iteration}")
             report = await self.evaluate(self.current, batch, label="minibatch")
             moved = None
