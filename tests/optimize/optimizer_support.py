@@ -53,5 +53,6 @@ def smart_task(request) -> str:
 
 
 def engine_with(routes, **kwargs) -> tuple[Engine, ScriptedBackend]:
+    cache_path = kwargs.pop("cache_path", None)
     backend = ScriptedBackend(routes=routes, json_schema=True, **kwargs)
-    return Engine(cache_path=kwargs.pop("cache_path", None), backend=backend), backend
+    return Engine(cache_path=cache_path, backend=backend), backend

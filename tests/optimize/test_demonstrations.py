@@ -189,3 +189,19 @@ async def test_the_moves_of_a_run_do_not_depend_on_which_concurrent_answer_came_
     runs = [await proposed(timing) for timing in range(8)]
     assert any(origin == "demonstrations" and iteration == 2 for iteration, origin, *_ in runs[0])
     assert all(run == runs[0] for run in runs[1:])
+
+
+@pytest.mark.parametrize("method", ["gradsum", "tgd"])
+async def test_a_rerun_with_other_call_timings_finds_every_answer_in_the_cache(tmp_path, method):
+    """What a user sees of the above: the same run again (same file, same cache), its calls
+    finishing in another order, makes no new call and ends the same."""
+    prompt_file = _race_file(tmp_path)
+    cache = tmp_path / "cache.sqlite"
+    outcomes = []
+    for timing in range(4):
+        engine, backend = engine_with(_timed_run_routes(timing), cache_path=cache)
+        finished = await make_optimizer(prompt_file, engine.session(), method=method).run()
+        engine.close()
+        outcomes.append((backend.calls, finished.best, finished.best_score))
+    assert outcomes[0][0] > 0
+    assert all(calls == 0 and (best, score) == outcomes[0][1:] for calls, best, score in outcomes[1:])
