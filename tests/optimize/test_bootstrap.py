@@ -75,3 +75,31 @@ async def test_answers_in_the_wrong_form_bootstrap_through_the_answer_format_can
         shown = proposed["demonstrations"].prompt
         assert shown.template.endswith(formatted.template) and shown.template.count("Good answer:\n") == moves.MAX_DEMOS
         assert all(f"Good answer:\n{label}\n" in shown.template + "\n" for label in ("positive", "negative"))
+
+
+async def test_the_bootstrap_and_the_diagnosis_run_at_once(tmp_path):
+    """Both need only the first minibatch's answers: GRAD-SUM's gradient requests go out before
+    the bootstrap's task calls have answered (they used to wait for them: two rounds of the
+    first iteration's critical path when answers are judged)."""
+    import asyncio
+
+    answered = []  # task answers given so far
+    seen_by_gradients = []
+
+    async def slow_task(request):
+        await asyncio.sleep(0.05)
+        answered.append(1)
+        return imitating_task(request)
+
+    def gradient(request):
+        seen_by_gradients.append(len(answered))
+        return {"comparison": "said positive", "problem": "biased", "quote": "What is the sentiment?", "suggestion": "x"}
+
+    prompt_file = make_file(tmp_path)
+    engine, _ = engine_with({**routes(slow_task), "gradient": gradient})
+    events = []
+    optimizer = make_optimizer(prompt_file, engine.session(), method="gradsum", emit=events.append, iterations=1)
+    await optimizer.run()
+    minibatch = 2
+    assert len(answered_by(events, optimizer.initial.id, prompt_file.split("train"))) == minibatch + base.BOOTSTRAP_EXAMPLES
+    assert seen_by_gradients and max(seen_by_gradients) < minibatch + base.BOOTSTRAP_EXAMPLES

@@ -104,8 +104,14 @@ class GradSum(Optimizer):
         format failures, demonstrations once the task model has answered training examples
         perfectly), and ``candidates`` edits written from the diagnosis."""
         report = await self.evaluate(prompt, batch, label="minibatch")
-        children = [m async for _, m in self.move_candidates(prompt, report.results)]
-        critique = await self.diagnose(prompt, report)
+
+        async def moved() -> list[PromptText]:
+            return [m async for _, m in self.move_candidates(prompt, report.results)]
+
+        # The moves (with the first iteration's bootstrap: a task round, and a judge round when a
+        # criterion has one) and the diagnosis (gradients, then their summary) need only the
+        # minibatch's answers: one waiting for the other cost the first iteration two rounds.
+        children, critique = await gather(moved(), self.diagnose(prompt, report))
         if critique is None:
             return children
         variables = all_variables(prompt, self.targets)
