@@ -148,6 +148,33 @@ def test_duplicate_examples(tmp_path):
     assert d.related[0].span.start == text.index("[[examples]]")
 
 
+def test_two_examples_with_one_id(tmp_path):
+    """Results, baselines, critiques and the optimizer's paired comparisons are keyed by the
+    example id: a second example with the same id is an error on its id, pointing at the first."""
+    text = BASE.replace('vars = { review = "great" }', 'id = "r1"\nvars = { review = "great" }').replace(
+        'vars = { review = "awful" }', 'id = "r1"\nvars = { review = "awful" }')
+    a = run(tmp_path, text)
+    (d,) = only(a, "example-id-duplicate")
+    assert d.severity == "error" and a.prompt is None
+    assert covered(a, d) == '"r1"' and d.span.start == text.rindex('"r1"')
+    assert d.related[0].span.start == text.index('"r1"')
+
+
+def test_an_id_that_takes_the_default_id_of_another_example(tmp_path):
+    """The second inline example's default id is "#2": writing it on the first is a collision too."""
+    text = BASE.replace('vars = { review = "great" }', 'id = "#2"\nvars = { review = "great" }')
+    a = run(tmp_path, text)
+    (d,) = only(a, "example-id-duplicate")
+    assert d.span.start == text.rindex("[[examples]]") and covered(a, d.related[0]) == '"#2"'
+
+
+def test_dataset_rows_with_one_id(tmp_path):
+    rows = '{"id": "x", "vars": {"review": "fine"}, "expected": "positive"}\n' * 2
+    a = run(tmp_path, BASE + '[[datasets]]\npath = "rows.jsonl"\n', files={"rows.jsonl": rows})
+    (d,) = only(a, "example-id-duplicate")
+    assert "'x'" in d.message and covered(a, d) == '"rows.jsonl"'
+
+
 def test_criterion_needing_expected(tmp_path):
     text = BASE.replace('expected = "negative"\n', "")
     a = run(tmp_path, text)

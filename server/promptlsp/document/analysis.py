@@ -483,9 +483,37 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
         return
 
     _check_variables(result, examples)
+    _check_ids(result, examples)
     _check_duplicates(result, examples)
     _check_expected(result, examples)
     _check_validation_split(result, examples)
+
+
+def _check_ids(result: Analysis, examples: list[Collected]) -> None:
+    """Two examples with one id: results, baselines, critiques and the optimizer's paired
+    comparisons are all keyed by it, so one example's scores would stand for the other's."""
+    first_seen: dict[str, Collected] = {}
+    for item in examples:
+        example = item[0]
+        first = first_seen.setdefault(example.id, item)
+        if first is item:
+            continue
+        result.diagnostics.append(
+            Diagnostic.of(
+                "example-id-duplicate",
+                f"example id {example.id!r} is taken by an earlier example: give each example its own id "
+                "(results, baselines and critiques are keyed by it)",
+                _id_at(result, item),
+                [Related("the earlier example with this id", _id_at(result, first))],
+            )
+        )
+
+
+def _id_at(result: Analysis, item: Collected) -> Span:
+    """An example's ``id`` value (a dataset row, or an example without one: where the example is)."""
+    if item[2] is None and result.node(item[0].origin.path + ("id",)) is not None:
+        return result.span_for(item[0].origin.path + ("id",))
+    return _at(result, item)
 
 
 def _check_duplicates(result: Analysis, examples: list[Collected]) -> None:

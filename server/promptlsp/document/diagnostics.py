@@ -27,6 +27,7 @@ CODES: dict[str, Severity] = {
     "template-var-missing": "error",
     "example-var-unused": "warning",
     "example-duplicate": "warning",
+    "example-id-duplicate": "error",
     "expected-missing": "error",
     "examples-none": "error",
     "split-no-validation": "information",
