@@ -49,8 +49,10 @@ llm-rubric judge (task → judge, per example):
 The critical path is reachable only if the widest round fits the concurrency limit; the header
 prints each run's limit, the widest round of each method and the most requests the stub saw in
 flight. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
-no ``concurrency`` in the file: the limit a user gets by default for this route (a hosted model:
-``promptlsp.engine.spec.HOSTED_CONCURRENCY``).
+no ``concurrency`` in the file and the stub reached as a hosted provider is (no ``api_base`` in
+the file: litellm finds it through ``OPENAI_BASE_URL``): the limit a user of a hosted provider
+gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, growing while calls
+queue up to ``HOSTED_CEILING`` (the header shows start→end).
 
 The stub process stamps arrivals with ``time.monotonic()``, a clock shared by the processes of
 one machine, and this process reads its request log over HTTP (``/bench/stats``).
@@ -223,13 +225,17 @@ class ScriptedModel:
 
 # -- the task file -------------------------------------------------------------------------------
 
-def write_task(folder: Path, url: str, *, judge: bool, concurrency: int | None) -> PromptFile:
+def write_task(folder: Path, url: str, *, judge: bool, concurrency: int | None, hosted: bool = False) -> PromptFile:
     """The sentiment example with every model at the stub (and an llm-rubric criterion if
-    ``judge``); ``concurrency=None`` leaves the limit to the route's default."""
+    ``judge``); ``concurrency=None`` leaves the limit to the route's default. ``hosted``: no
+    ``api_base`` in the file, as for a hosted provider (the caller points ``OPENAI_BASE_URL`` at
+    the stub)."""
     doc = tomlkit.parse(EXAMPLE.read_text(encoding="utf-8"))
     models = tomlkit.table()
     for role in ("task", "judge", "optimizer"):
-        models[role] = {"model": "openai/stub", "api_base": url, "api_key_env": KEY_ENV, "seed": 7, "timeout": 60}
+        models[role] = {"model": "openai/stub", "api_key_env": KEY_ENV, "seed": 7, "timeout": 60}
+        if not hosted:
+            models[role]["api_base"] = url
         if concurrency is not None:
             models[role]["concurrency"] = concurrency
     doc["models"] = models
@@ -243,6 +249,13 @@ def write_task(folder: Path, url: str, *, judge: bool, concurrency: int | None) 
     if analysis.prompt is None:
         raise SystemExit(f"the bench task file has errors: {[d.message for d in analysis.diagnostics]}")
     return analysis.prompt
+
+
+def _limit(run: MethodRun) -> str:
+    """A run's limit: ``16`` when it stayed put, ``16→48`` when it grew."""
+    if run.limit_start is not None and run.limit_start != run.limit:
+        return f"{run.limit_start}→{run.limit}"
+    return str(run.limit)
 
 
 def textgrad_system_prompt(prompt_file: PromptFile) -> str:
@@ -269,7 +282,8 @@ class MethodRun:
     rows: list[Row] = field(default_factory=list)
     widest: int = 0
     max_in_flight: int = 0
-    limit: int | None = None  # calls at once to the (one) stub model
+    limit: int | None = None  # calls at once to the (one) stub model, at the end
+    limit_start: int | None = None  # ... at the start (a hosted default grows while calls queue)
     summary: str = ""
     mismatches: list[str] = field(default_factory=list)
 
@@ -381,8 +395,9 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
         finished = await optimizer.run()
     finally:
         engine.close()
-    limit = engine.limiters[prompt_file.models.task.model].capacity
-    run = MethodRun(method, max_in_flight=requests.max_in_flight(), limit=limit)
+    limiter = engine.limiters[prompt_file.models.task.model]
+    run = MethodRun(method, max_in_flight=requests.max_in_flight(), limit=limiter.capacity,
+                    limit_start=limiter.configured[0])
     s = optimizer.settings
     m = min(s.minibatch, len(optimizer.train))
     children = s.beam_width * s.candidates
@@ -672,9 +687,13 @@ def main(argv: list[str] | None = None) -> int:
                 tg_run.rows.append(Row("textgrad", "-", None, None, None, note=textgrad_why))
                 tg_run.summary = f"textgrad: {textgrad_why}"
                 runs.append(tg_run)
-            if "gradsum" in args.methods.split(","):  # at the concurrency a user gets by default
-                by_default = write_task(Path(tmp), stub.url, judge=judge, concurrency=None)
-                default_run = asyncio.run(_run_promptlsp("gradsum", by_default, settings, requests, judge))
+            if "gradsum" in args.methods.split(","):  # at the concurrency a hosted provider's user gets by default
+                by_default = write_task(Path(tmp), stub.url, judge=judge, concurrency=None, hosted=True)
+                os.environ["OPENAI_BASE_URL"] = stub.url
+                try:
+                    default_run = asyncio.run(_run_promptlsp("gradsum", by_default, settings, requests, judge))
+                finally:
+                    del os.environ["OPENAI_BASE_URL"]
                 default_run.method = "gradsum-default"
                 for row in default_run.rows:
                     row.method = default_run.method
@@ -692,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'on (llm-rubric; textgrad TextLoss)' if judge else 'off (exact match; textgrad StringBasedFunction)'}")
     print(f"concurrency limit {spec.concurrency} per model (task, judge and optimizer are all {spec.model}: one shared "
           "limiter); widest round / limit / most in flight at the stub: "
-          + ", ".join(f"{r.method} {r.widest}/{r.limit}/{r.max_in_flight}" for r in runs
+          + ", ".join(f"{r.method} {r.widest}/{_limit(r)}/{r.max_in_flight}" for r in runs
                       if r.rows and r.rows[0].wall is not None))
     unreachable = [r.method for r in runs if r.limit is not None and r.widest > r.limit]
     if unreachable:

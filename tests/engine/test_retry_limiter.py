@@ -75,3 +75,58 @@ async def test_pause_holds_back_new_calls() -> None:
     started = time.monotonic()
     async with limiter:
         assert time.monotonic() - started >= 0.19
+
+
+async def _peak(limiter: Limiter, calls: int, latency: float = 0.005) -> int:
+    """The most calls at once when ``calls`` start together, each reporting its answer."""
+    peak = 0
+
+    async def work() -> None:
+        nonlocal peak
+        async with limiter:
+            peak = max(peak, limiter.active)
+            await asyncio.sleep(latency)
+        limiter.answered()
+
+    await asyncio.gather(*(work() for _ in range(calls)))
+    return peak
+
+
+async def test_a_limit_with_a_ceiling_grows_while_calls_wait_and_the_answers_come() -> None:
+    """Slow start: one more call at once per answer while others wait, up to the ceiling."""
+    growing = Limiter(4, ceiling=10)
+    assert await _peak(growing, 60) == 10 and growing.capacity == 10
+    fixed = Limiter(4)
+    assert await _peak(fixed, 60) == 4 and fixed.capacity == 4
+
+
+async def test_no_growth_without_calls_waiting() -> None:
+    limiter = Limiter(4, ceiling=10)
+    for _ in range(5):
+        await _peak(limiter, 3)  # never more calls than slots
+    assert limiter.capacity == 4
+
+
+async def test_a_rate_limit_answer_ends_the_growth_and_halves_the_limit() -> None:
+    limiter = Limiter(4, ceiling=64)
+    await _peak(limiter, 40)
+    grown = limiter.capacity
+    assert grown > 8
+    limiter.rate_limited()
+    assert limiter.capacity == grown // 2 and limiter.ceiling is None
+    await _peak(limiter, 60)
+    assert limiter.capacity == grown // 2  # grows no more
+    while limiter.capacity > 4:
+        limiter.rate_limited()  # halves again while above where it started ...
+    limiter.rate_limited()
+    assert limiter.capacity == 4  # ... not below
+    fixed = Limiter(4)
+    fixed.rate_limited()
+    assert fixed.capacity == 4  # a set limit is the user's: only paused (Retry-After)
+
+
+async def test_a_limit_that_started_too_high_halves_once() -> None:
+    limiter = Limiter(16, ceiling=64)
+    limiter.rate_limited()
+    limiter.rate_limited()
+    assert limiter.capacity == 8 and limiter.ceiling is None

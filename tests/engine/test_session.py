@@ -325,9 +325,11 @@ async def test_engines_sharing_limiters_share_one_limit_per_model():
 
 
 async def test_the_default_concurrency_depends_on_the_route():
-    """Without ``concurrency``: a hosted model gets 16 calls at once, a local server its slots;
-    an explicit setting wins, but never beyond the slots."""
+    """Without ``concurrency``: a hosted model starts at 16 calls at once and gets more while
+    calls wait (up to 64); a proxy or self-hosted server (``api_base``) keeps 16, a local server
+    its slots; an explicit setting wins, but never beyond the slots."""
     from promptlsp.engine import BackendCaps, Engine, ModelSpec, ScriptedBackend
+    from promptlsp.engine.spec import HOSTED_CEILING
 
     class Slots(ScriptedBackend):
         async def prepare(self, spec):
@@ -342,11 +344,37 @@ async def test_the_default_concurrency_depends_on_the_route():
         await asyncio.gather(*(session.complete(spec, f"{spec.model} {spec.concurrency} q{i}") for i in range(calls)))
         return backend.max_in_flight
 
-    assert await widest(ModelSpec(model="openai/gpt-4o-mini")) == 16
-    assert engine.limiters["openai/gpt-4o-mini"].capacity == 16
+    assert 16 < await widest(ModelSpec(model="openai/gpt-4o-mini"), 100) <= HOSTED_CEILING  # grew while calls waited
+    assert 2 * 16 <= engine.limiters["openai/gpt-4o-mini"].capacity <= HOSTED_CEILING  # doubled in a round
+    assert await widest(ModelSpec(model="openai/gpt-4o-mini", concurrency=16), 100) == 16
+    assert await widest(ModelSpec(model="openai/team", api_base="http://proxy:4000"), 100) == 16
     assert await widest(ModelSpec(model="local/qwen2.5-coder-0.5b")) == 2  # the server's slots
     assert await widest(ModelSpec(model="openai/gpt-4o-mini", concurrency=3)) == 3
     assert await widest(ModelSpec(model="local/qwen2.5-coder-0.5b", concurrency=8)) == 2
+
+
+async def test_a_hosted_default_that_meets_rate_limits_stops_growing_and_every_call_gets_its_answer(scripted):
+    """A provider that answers 429 beyond 24 calls at once: the limit grows from 16, meets it,
+    halves and grows no more; the refused calls are retried and every call is answered."""
+    from promptlsp.engine import TransientError
+    from promptlsp.engine.spec import HOSTED_CONCURRENCY
+
+    engine, backend = scripted(None, latency=0.02)
+    limited = []
+
+    def answer(request):
+        if backend.in_flight > 24:
+            limited.append(1)
+            return TransientError("rate_limit", "429: too many requests at once", status=429)
+        return "ok"
+
+    backend._routes = {None: answer}
+    session = engine.session()
+    spec = ModelSpec(model="openai/gpt-4o-mini")
+    results = await asyncio.gather(*(session.complete(spec, f"q{i}") for i in range(120)))
+    assert all(r.ok for r in results) and limited
+    limiter = engine.limiters[spec.model]
+    assert limiter.ceiling is None and HOSTED_CONCURRENCY <= limiter.capacity <= 24
 
 
 def test_a_file_without_concurrency_leaves_it_to_the_route():

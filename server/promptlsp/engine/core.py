@@ -48,13 +48,13 @@ class Engine:
     def limiter(self, spec: ModelSpec, max_concurrency: int | None = None) -> Limiter:
         """The concurrency limiter of ``spec.model``, resized to the spec's ``concurrency`` or,
         when unset, its route's default (capped by what the backend says the model serves at
-        once: a local server's slots)."""
-        capacity = spec.calls_at_once(max_concurrency)
+        once: a local server's slots; free to grow for a hosted provider, see ``limiter.py``)."""
+        capacity, ceiling = spec.calls_at_once(max_concurrency), spec.concurrency_ceiling(max_concurrency)
         limiter = self._limiters.get(spec.model)
         if limiter is None:
-            limiter = self._limiters[spec.model] = Limiter(capacity)
-        elif limiter.capacity != capacity:
-            limiter.resize(capacity)
+            limiter = self._limiters[spec.model] = Limiter(capacity, ceiling)
+        elif limiter.configured != (capacity, ceiling):
+            limiter.resize(capacity, ceiling)
         return limiter
 
     def close(self) -> None:

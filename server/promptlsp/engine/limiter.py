@@ -4,6 +4,13 @@ Not an ``asyncio.Semaphore``: the capacity follows the spec (a user may edit ``c
 while the language server keeps its engine), and a 429 with ``Retry-After`` should hold back
 every call to that model, not just the one that got it. Waiters are futures of the running
 loop, so one limiter works across event loops (one per test, one per CLI run).
+
+With a ``ceiling`` (a hosted provider's default limit, see ``spec.HOSTED_CEILING``) the
+capacity grows like TCP's slow start: one more call at once per call answered while others
+wait for a slot (so it doubles in one round of answers), up to the ceiling. The first
+rate-limit answer ends the growth for good and halves the capacity; later ones halve it again
+while it is above where it started. A fixed capacity (``concurrency`` set, a local server's
+slots) only pauses on a rate-limit answer.
 """
 
 from __future__ import annotations
@@ -14,32 +21,58 @@ from collections import deque
 
 
 class Limiter:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, ceiling: int | None = None) -> None:
         self.capacity = capacity
+        self.ceiling = ceiling if ceiling is not None and ceiling > capacity else None
+        self.configured = (capacity, ceiling)  # what the spec asked for (the capacity may have grown)
         self.active = 0
+        self.waiting = 0  # callers in acquire() without a slot yet
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._paused_until = 0.0
 
-    def resize(self, capacity: int) -> None:
+    def resize(self, capacity: int, ceiling: int | None = None) -> None:
+        """Start again from what a changed spec asks for."""
         self.capacity = capacity
+        self.ceiling = ceiling if ceiling is not None and ceiling > capacity else None
+        self.configured = (capacity, ceiling)
         self._wake()
+
+    def answered(self) -> None:
+        """A call got its answer: while calls wait for a slot, one more may run at once."""
+        if self.ceiling is not None and self.waiting > self.capacity - self.active and self.capacity < self.ceiling:
+            self.capacity += 1
+            self._wake()
+
+    def rate_limited(self) -> None:
+        """A rate-limit answer: a growing limit halves and grows no more; a grown one halves
+        while above where it started; a fixed one stays."""
+        start = self.configured[0]
+        if self.capacity > start:
+            self.capacity = max(start, self.capacity // 2)
+        elif self.ceiling is not None:  # the starting limit itself was too many
+            self.capacity = max(1, self.capacity // 2)
+        self.ceiling = None
 
     def pause(self, seconds: float) -> None:
         """Hold back new calls for ``seconds`` (from a ``Retry-After``)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def acquire(self) -> None:
-        while self.active >= self.capacity:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                elif not waiter.cancelled():
-                    self._wake()  # pass the wake-up on: we will not use the slot
-                raise
+        self.waiting += 1  # until it holds a slot (a woken waiter has not taken one yet)
+        try:
+            while self.active >= self.capacity:
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+                    elif not waiter.cancelled():
+                        self._wake()  # pass the wake-up on: we will not use the slot
+                    raise
+        finally:
+            self.waiting -= 1
         self.active += 1
         try:
             while (delay := self._paused_until - time.monotonic()) > 0:

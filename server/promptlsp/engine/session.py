@@ -319,6 +319,7 @@ class Session:
             async with limiter:
                 outcome = await self._attempt(spec, request, phase, reserve, retry=attempt > 1)
             if not isinstance(outcome, BackendError):
+                limiter.answered()
                 outcome.attempts = attempt
                 if engine.cache is not None:  # outside the concurrency slot: disk is not the model
                     await engine.cache.aput(key, CachedResponse(
@@ -332,8 +333,10 @@ class Session:
                 if error.kind == "timeout" and error.status is None:  # ours or the HTTP client's, not a 408
                     message = _timed_out(phase, spec, attempt)
                 return _Outcome(attempts=attempt, failure=CallFailure(error.kind, message, attempt, error.status))
-            if error.kind == "rate_limit" and error.retry_after:
-                limiter.pause(delay)
+            if error.kind == "rate_limit":
+                limiter.rate_limited()
+                if error.retry_after:
+                    limiter.pause(delay)
             log.info("%s %s (attempt %d): retrying in %.2fs: %s", spec.model, error.kind, attempt, delay, error.message)
             await asyncio.sleep(delay)
 

@@ -17,10 +17,15 @@ DEFAULT_MODEL = "local/qwen2.5-coder-0.5b"
 LOCAL_PREFIX = "local/"
 # Calls at once to a model whose ``concurrency`` is not set, by route: a local server serves as
 # many as it has slots (the backend says how many: the embedded server has 1 by default); a
-# hosted provider or proxy serves many — 16 keeps an optimizer's widest rounds (GRAD-SUM:
-# (1 + candidates) x minibatch at the first iteration) to one wave without hitting the request
-# rate limits of a typical API tier.
+# hosted provider or proxy serves many — 16 to start with, within the request rate limits of a
+# typical API tier. An optimizer's widest rounds are wider (GRAD-SUM scores every candidate on
+# the minibatch at once: (beam + beam x candidates) x minibatch, ~100 calls with the defaults),
+# so a provider litellm reaches by itself (no ``api_base``: not a proxy, not a self-hosted
+# server, whose capacity nobody knows) may get more while calls queue and it keeps answering,
+# up to HOSTED_CEILING; a rate-limit answer stops the growth and halves the limit
+# (``limiter.Limiter``).
 HOSTED_CONCURRENCY = 16
+HOSTED_CEILING = 64
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -95,6 +100,14 @@ class ModelSpec:
         route without slots (a hosted provider, a proxy); never more than ``slots``."""
         wanted = self.concurrency if self.concurrency is not None else slots or HOSTED_CONCURRENCY
         return max(1, min(wanted, slots)) if slots is not None else wanted
+
+    def concurrency_ceiling(self, slots: int | None = None) -> int | None:
+        """How far the limit of :meth:`calls_at_once` may grow while the provider keeps up, or
+        None when it stays put: ``concurrency`` set, a local server's slots, or an ``api_base``
+        (a proxy or self-hosted server: a queue there only eats the calls' timeouts)."""
+        if self.concurrency is not None or slots is not None or self.api_base or self.is_local:
+            return None
+        return HOSTED_CEILING
 
     @property
     def is_local(self) -> bool:
