@@ -130,3 +130,12 @@ async def test_a_limit_that_started_too_high_halves_once() -> None:
     limiter.rate_limited()
     limiter.rate_limited()
     assert limiter.capacity == 8 and limiter.ceiling is None
+
+
+async def test_a_timeout_or_server_error_ends_the_growth_but_keeps_the_limit() -> None:
+    limiter = Limiter(4, ceiling=64)
+    await _peak(limiter, 40)
+    grown = limiter.capacity
+    limiter.strained()
+    await _peak(limiter, 80)
+    assert limiter.capacity == grown and limiter.ceiling is None

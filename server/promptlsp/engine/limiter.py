@@ -9,8 +9,9 @@ With a ``ceiling`` (a hosted provider's default limit, see ``spec.HOSTED_CEILING
 capacity grows like TCP's slow start: one more call at once per call answered while others
 wait for a slot (so it doubles in one round of answers), up to the ceiling. The first
 rate-limit answer ends the growth for good and halves the capacity; later ones halve it again
-while it is above where it started. A fixed capacity (``concurrency`` set, a local server's
-slots) only pauses on a rate-limit answer.
+while it is above where it started. A timeout, a server error or a dropped connection ends the
+growth too (the capacity stays). A fixed capacity (``concurrency`` set, a local server's slots)
+only pauses on a rate-limit answer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class Limiter:
         if self.ceiling is not None and self.waiting > self.capacity - self.active and self.capacity < self.ceiling:
             self.capacity += 1
             self._wake()
+
+    def strained(self) -> None:
+        """A timeout, a server error or a dropped connection: no more growth (the limit stays)."""
+        self.ceiling = None
 
     def rate_limited(self) -> None:
         """A rate-limit answer: a growing limit halves and grows no more; a grown one halves

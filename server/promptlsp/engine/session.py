@@ -327,16 +327,18 @@ class Session:
                         outcome.usage.completion_tokens, outcome.cost))
                 return outcome
             error = outcome
+            if error.kind == "rate_limit":
+                limiter.rate_limited()
+            elif error.transient:
+                limiter.strained()
             delay = engine.retry.delay(attempt, error.retry_after) if error.transient else None
             if delay is None:
                 message = error.message
                 if error.kind == "timeout" and error.status is None:  # ours or the HTTP client's, not a 408
                     message = _timed_out(phase, spec, attempt)
                 return _Outcome(attempts=attempt, failure=CallFailure(error.kind, message, attempt, error.status))
-            if error.kind == "rate_limit":
-                limiter.rate_limited()
-                if error.retry_after:
-                    limiter.pause(delay)
+            if error.kind == "rate_limit" and error.retry_after:
+                limiter.pause(delay)
             log.info("%s %s (attempt %d): retrying in %.2fs: %s", spec.model, error.kind, attempt, delay, error.message)
             await asyncio.sleep(delay)
 
