@@ -49,7 +49,7 @@ llm-rubric judge (task → judge, per example):
 The critical path is reachable only if the widest round fits the concurrency limit; the header
 prints each run's limit, the widest round of each method and the most requests the stub saw in
 flight. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
-no ``concurrency`` in the file and the stub reached as a hosted provider is (no ``api_base`` in
+no ``concurrency`` in the file, the stub reached the way a hosted provider is (no ``api_base`` in
 the file: litellm finds it through ``OPENAI_BASE_URL``): the limit a user of a hosted provider
 gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, growing while calls
 queue up to ``HOSTED_CEILING`` (the header shows start→end).

@@ -359,7 +359,6 @@ async def test_a_hosted_default_that_meets_rate_limits_stops_growing_and_every_c
     from promptlsp.engine import TransientError
     from promptlsp.engine.spec import HOSTED_CONCURRENCY
 
-    engine, backend = scripted(None, latency=0.02)
     limited = []
 
     def answer(request):
@@ -368,7 +367,7 @@ async def test_a_hosted_default_that_meets_rate_limits_stops_growing_and_every_c
             return TransientError("rate_limit", "429: too many requests at once", status=429)
         return "ok"
 
-    backend._routes = {None: answer}
+    engine, backend = scripted(answer, latency=0.02)
     session = engine.session()
     spec = ModelSpec(model="openai/gpt-4o-mini")
     results = await asyncio.gather(*(session.complete(spec, f"q{i}") for i in range(120)))
