@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import tomlkit
 
@@ -489,19 +489,23 @@ def _check_examples(result: Analysis, examples: list[Collected]) -> None:
     _check_validation_split(result, examples)
 
 
+def _repeats(examples: list[Collected], key: Callable[[model.Example], Any]) -> Iterator[tuple[Collected, Collected]]:
+    """(example, the first example with its key) for every example whose key an earlier one had."""
+    first_seen: dict[Any, Collected] = {}
+    for item in examples:
+        first = first_seen.setdefault(key(item[0]), item)
+        if first is not item:
+            yield item, first
+
+
 def _check_ids(result: Analysis, examples: list[Collected]) -> None:
     """Two examples with one id: results, baselines, critiques and the optimizer's paired
     comparisons are all keyed by it, so one example's scores would stand for the other's."""
-    first_seen: dict[str, Collected] = {}
-    for item in examples:
-        example = item[0]
-        first = first_seen.setdefault(example.id, item)
-        if first is item:
-            continue
+    for item, first in _repeats(examples, lambda example: example.id):
         result.diagnostics.append(
             Diagnostic.of(
                 "example-id-duplicate",
-                f"example id {example.id!r} is taken by an earlier example: give each example its own id "
+                f"example id {item[0].id!r} is taken by an earlier example: give each example its own id "
                 "(results, baselines and critiques are keyed by it)",
                 _id_at(result, item),
                 [Related("the earlier example with this id", _id_at(result, first))],
@@ -510,31 +514,22 @@ def _check_ids(result: Analysis, examples: list[Collected]) -> None:
 
 
 def _id_at(result: Analysis, item: Collected) -> Span:
-    """An example's ``id`` value (a dataset row, or an example without one: where the example is)."""
-    if item[2] is None and result.node(item[0].origin.path + ("id",)) is not None:
-        return result.span_for(item[0].origin.path + ("id",))
-    return _at(result, item)
+    """An example's ``id`` value; without one, where the example is (``span_for`` falls back to
+    the example's key); a dataset row: the dataset's ``path``."""
+    return _at(result, item) if item[2] is not None else result.span_for(item[0].origin.path + ("id",))
 
 
 def _check_duplicates(result: Analysis, examples: list[Collected]) -> None:
     """An example with the same variables and expected answer as an earlier one."""
-    diagnostics = result.diagnostics
-    first_seen: dict[str, Collected] = {}
-    for item in examples:
-        example = item[0]
-        key = _duplicate_key(result, example)
-        if key in first_seen:
-            first = first_seen[key]
-            diagnostics.append(
-                Diagnostic.of(
-                    "example-duplicate",
-                    f"example {_name(example)} repeats example {_name(first[0])} (same vars and expected)",
-                    _at(result, item),
-                    [Related("first occurrence", _at(result, first))],
-                )
+    for item, first in _repeats(examples, lambda example: _duplicate_key(result, example)):
+        result.diagnostics.append(
+            Diagnostic.of(
+                "example-duplicate",
+                f"example {_name(item[0])} repeats example {_name(first[0])} (same vars and expected)",
+                _at(result, item),
+                [Related("first occurrence", _at(result, first))],
             )
-        else:
-            first_seen[key] = item
+        )
 
 
 def _check_expected(result: Analysis, examples: list[Collected]) -> None:

@@ -23,20 +23,21 @@ from collections import deque
 
 class Limiter:
     def __init__(self, capacity: int, ceiling: int | None = None) -> None:
-        self.capacity = capacity
-        self.ceiling = ceiling if ceiling is not None and ceiling > capacity else None
-        self.configured = (capacity, ceiling)  # what the spec asked for (the capacity may have grown)
         self.active = 0
         self.waiting = 0  # callers in acquire() without a slot yet
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._paused_until = 0.0
+        self._configure(capacity, ceiling)
 
     def resize(self, capacity: int, ceiling: int | None = None) -> None:
         """Start again from what a changed spec asks for."""
+        self._configure(capacity, ceiling)
+        self._wake()
+
+    def _configure(self, capacity: int, ceiling: int | None) -> None:
         self.capacity = capacity
         self.ceiling = ceiling if ceiling is not None and ceiling > capacity else None
-        self.configured = (capacity, ceiling)
-        self._wake()
+        self.configured = (capacity, ceiling)  # what the spec asked for (the capacity may have grown)
 
     def answered(self) -> None:
         """A call got its answer: while calls wait for a slot, one more may run at once."""

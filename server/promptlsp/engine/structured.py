@@ -126,7 +126,7 @@ def schema_error(schema: dict) -> str | None:
 def validation_error(data: Any, schema: dict) -> str | None:
     """None if ``data`` matches ``schema``; else a short, model-readable reason."""
     key = _key(schema)
-    validator = _validator(key) if key is not None else validators.validator_for(schema)(schema)
+    validator = _validator(key) if key is not None else _compile(schema)
     error = jsonschema_exceptions.best_match(validator.iter_errors(data))
     if error is None:
         return None
@@ -162,7 +162,10 @@ def _check(schema: Any) -> str | None:
 
 @functools.lru_cache(maxsize=128)
 def _validator(key: str) -> Any:
-    schema = json.loads(key)
+    return _compile(json.loads(key))
+
+
+def _compile(schema: Any) -> Any:
     return validators.validator_for(schema)(schema)
 
 
