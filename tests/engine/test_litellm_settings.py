@@ -95,3 +95,43 @@ def test_settings_are_applied_once(litellm_warm: None) -> None:
     litellm_settings.apply(litellm)
     assert Logging.async_success_handler is before  # not wrapped twice
     assert litellm.turn_off_message_logging is False and litellm.telemetry is False
+
+
+@pytest.fixture
+def paths_taken(monkeypatch: pytest.MonkeyPatch, litellm_warm: None) -> Counter:
+    """Which of litellm's two paths to an OpenAI-compatible server each call took: its own HTTP
+    handler, or the openai SDK."""
+    from litellm.llms.custom_httpx.llm_http_handler import BaseLLMHTTPHandler
+    from litellm.llms.openai.openai import OpenAIChatCompletion
+
+    taken: Counter = Counter()
+    for owner, name, label in ((BaseLLMHTTPHandler, "async_completion", "http handler"),
+                               (OpenAIChatCompletion, "acompletion", "openai SDK")):
+        original = getattr(owner, name)
+
+        async def counted(*args, _original=original, _label=label, **kwargs):
+            taken[_label] += 1
+            return await _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    return taken
+
+
+async def test_an_openai_compatible_call_goes_through_litellms_http_handler_not_the_openai_sdk(
+        real_engine, stub_spec, paths_taken) -> None:
+    results = await asyncio.gather(*(real_engine.session().complete(stub_spec, f"h{i}") for i in range(3)))
+    assert all(r.ok and r.text for r in results)
+    assert dict(paths_taken) == {"http handler": 3}
+
+
+async def test_a_user_who_switches_litellms_setting_off_keeps_the_openai_sdk(
+        monkeypatch: pytest.MonkeyPatch, real_engine, stub_spec, paths_taken) -> None:
+    from promptlsp.engine import litellm_settings
+
+    monkeypatch.setenv(litellm_settings.OPENAI_WITHOUT_SDK, "false")
+    import litellm
+
+    litellm_settings.apply(litellm)  # a later apply does not overrule the user either
+    results = await asyncio.gather(*(real_engine.session().complete(stub_spec, f"s{i}") for i in range(2)))
+    assert all(r.ok for r in results)
+    assert dict(paths_taken) == {"openai SDK": 2}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
+import json
 import logging
 import os
 import re
@@ -52,6 +53,7 @@ from .spec import LOCAL_PREFIX, ModelSpec, to_plain
 log = logging.getLogger("promptlsp.engine.litellm")
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _MAX_MESSAGE = 500
+_JSON = json.JSONDecoder()
 # Request parameters that ``params`` may not override: they carry the engine's guarantees.
 _RESERVED = frozenset({"model", "messages", "timeout", "num_retries", "max_retries", "stream"})
 _loading_lock = threading.Lock()
@@ -140,11 +142,30 @@ def litellm_loading() -> concurrent.futures.Future:
         return _loading
 
 
+def _plain_error_body(text: str) -> str:
+    """``text`` with a JSON error body the server sent (``{"error": {"message": ...}}``, as
+    litellm's HTTP handler passes it on; ``{"error": "..."}``; ``{"message": ...}``;
+    ``{"detail": ...}``) replaced by the server's own words."""
+    start = text.find("{")
+    while start != -1:
+        try:
+            body, end = _JSON.raw_decode(text, start)
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        said = body.get("error", body) if isinstance(body, dict) else None
+        said = said.get("message") or said.get("detail") if isinstance(said, dict) else said
+        if isinstance(said, str) and said.strip():
+            return text[:start] + said.strip() + text[end:]
+        return text
+    return text
+
+
 def classify(exc: BaseException, secret_env_names: list[str]) -> BackendError:
     """Map a litellm/openai/httpx exception to a typed, scrubbed :class:`BackendError`."""
     import litellm
 
-    message = scrub(f"{type(exc).__name__}: {exc}", secret_env_names)[:_MAX_MESSAGE]
+    message = scrub(f"{type(exc).__name__}: {_plain_error_body(str(exc))}", secret_env_names)[:_MAX_MESSAGE]
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
