@@ -27,6 +27,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
     echo "$want" > "$stamp"
 fi
+# pip compiles what it installs, but not an editable package: compile promptlsp's own modules
+# too (~0.15 s off every start where PYTHONDONTWRITEBYTECODE keeps Python from writing them).
+.venv/bin/python -m compileall -q server/promptlsp >/dev/null
 if [ "$with_15b" = 1 ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-optimizer-1.5b.lock
 fi

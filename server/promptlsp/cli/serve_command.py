@@ -40,9 +40,12 @@ def run(args: argparse.Namespace) -> int:
     # every stray print and all logging to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="promptlsp %(levelname)s %(name)s: %(message)s")
-    from promptlsp.lsp.factory import create_server
+    from promptlsp.lsp.compiled_methods import kept_compiled
 
-    server = create_server(run_worker=True)  # runs in their own process: litellm never loads here
+    with kept_compiled():  # lsprotocol's generated methods, compiled at an earlier start
+        from promptlsp.lsp.factory import create_server
+
+        server = create_server(run_worker=True)  # runs in their own process: litellm never loads here
 
     if getattr(args, "tcp", False):
         server.start_tcp(args.host, args.port)

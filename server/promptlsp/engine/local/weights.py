@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ...state import user_cache_dir
 from .errors import LocalModelUnavailable, install_hint
 
 _BLOCK = 1 << 20
@@ -134,14 +135,8 @@ QWEN25_CODER_15B = WeightSource(
 
 
 def cache_dir() -> Path:
-    """``$PROMPTLSP_CACHE_DIR``, else ``$XDG_CACHE_HOME/promptlsp``, else ``~/.cache/promptlsp``."""
-    explicit = os.environ.get("PROMPTLSP_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and os.path.isabs(xdg):  # the XDG spec says to ignore a relative value
-        return Path(xdg) / "promptlsp"
-    return Path.home() / ".cache" / "promptlsp"
+    """The user's promptlsp cache folder (:func:`promptlsp.state.user_cache_dir`)."""
+    return user_cache_dir()
 
 
 def models_dir() -> Path:
