@@ -47,8 +47,13 @@ llm-rubric judge (task → judge, per example):
   task → validation loss. ``init`` = its first validation.
 
 The critical path is reachable only if the widest round fits the concurrency limit; the header
-prints each run's limit, the widest round of each method and the most requests the stub saw in
-flight. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
+prints each run's limit, the widest round of each method (the most examples one iteration
+scored on one split, from the run's ``CandidateScored`` events: GRAD-SUM's last iteration scores
+the edits, the moves, the beam and the original on the validation split — 36 task calls with
+the defaults here, so the default ``--concurrency`` is 48) and the most requests the stub saw in
+flight. The CPU litellm spends per call is a larger share of a round the shorter the latency:
+on a host a factor k slower than another, ``--latency`` k × L gives the ratios the faster host
+gets at L. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
 no ``concurrency`` in the file, the stub reached the way a hosted provider is (no ``api_base`` in
 the file: litellm finds it through ``OPENAI_BASE_URL``): the limit a user of a hosted provider
 gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, growing while calls
@@ -398,15 +403,13 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
     limiter = engine.limiters[prompt_file.models.task.model]
     run = MethodRun(method, max_in_flight=requests.max_in_flight(), limit=limiter.capacity,
                     limit_start=limiter.configured[0])
-    s = optimizer.settings
-    m = min(s.minibatch, len(optimizer.train))
-    children = s.beam_width * s.candidates
-    validation = len(optimizer.selection)
-    if method == "gradsum":  # iteration 1 expands the original alone; the final scores the original and the beam
-        later = (s.beam_width + children) * m if s.iterations > 1 else 0
-        run.widest = max((1 + s.candidates) * m, later, (s.beam_width + 1) * validation)
-    else:  # the final scores the original and the current prompt
-        run.widest = max(m, 2 * validation)
+    # the widest round: the most examples one scoring stage (an iteration's scores on one split:
+    # the moves, the edits, the beam and — in GRAD-SUM's last iteration — the original) ran at once
+    stages: Counter = Counter()
+    for _, e in marks:
+        if e.kind == "candidate-scored":
+            stages[(e.iteration, e.split)] += e.examples
+    run.widest = max(stages.values(), default=0)
 
     # boundaries: (label, time, accounting snapshot or None)
     start = next(t for t, e in marks if e.kind == "run-started")
@@ -644,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minibatch", type=int, default=4)
     parser.add_argument("--beam", type=int, default=2, help="GRAD-SUM beam width")
     parser.add_argument("--candidates", type=int, default=2, help="GRAD-SUM edits per beam prompt")
-    parser.add_argument("--concurrency", type=int, default=32,
+    parser.add_argument("--concurrency", type=int, default=48,
                         help="per-model concurrency limit (all three roles use openai/stub: one limiter)")
     parser.add_argument("--methods", default="gradsum,tgd", help="promptlsp methods, comma-separated")
     parser.add_argument("--no-judge", action="store_true",

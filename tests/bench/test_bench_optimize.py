@@ -40,7 +40,7 @@ def test_smoke_prints_promptlsp_rows(judge: bool) -> None:
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "stub latency 10 ms" in out and "concurrency limit 32" in out, out
+    assert "stub latency 10 ms" in out and "concurrency limit 48" in out, out
     assert "warning:" not in out, out  # accounting and the stub's log agree; no call failed
     rows = _rows(out)
     expected = {("gradsum", "1"), ("gradsum", "final"), ("gradsum", "total"),
