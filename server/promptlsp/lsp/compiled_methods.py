@@ -14,10 +14,10 @@ passes on — so an entry can only ever stand for the code ``compile()`` would r
 or lsprotocol generates other sources, which miss and are compiled as before. When more than a
 tenth missed, the file is rewritten with the entries this start used (it never grows across
 versions); the ~30 methods that miss at every start — attrs salts a frozen class's ``__hash__``
-with a string hash, which differs per process — are compiled each time, as before. An unreadable, truncated or foreign file is ignored and replaced; a folder
-that cannot be written leaves the start as slow as before. Nothing here can stop a server from
-starting. Trust is that of ``__pycache__``: who can write the cache folder can change the code
-the user runs either way.
+with a string hash, which differs per process — are compiled each time, as before. An
+unreadable, truncated or foreign file is ignored and replaced; a folder that cannot be written
+leaves the start as slow as before. Nothing here can stop a server from starting. Trust is that
+of ``__pycache__``: who can write the cache folder can change the code the user runs either way.
 """
 
 from __future__ import annotations
