@@ -100,6 +100,32 @@ async def test_a_limit_with_a_ceiling_grows_while_calls_wait_and_the_answers_com
     assert await _peak(fixed, 60) == 4 and fixed.capacity == 4
 
 
+async def test_a_round_wider_than_any_before_starts_at_once_up_to_what_the_answers_earned() -> None:
+    """Each answer earns one more call at once: after 20 answers in rounds of 4, a round of 20
+    starts whole (no second wave a latency later); a fresh limiter starts with its first 4."""
+    limiter = Limiter(4, ceiling=64)
+    for _ in range(5):
+        await _peak(limiter, 4)
+    assert limiter.capacity == 4  # nothing waited: nothing grew yet
+    assert await _peak(limiter, 20, latency=0.05) == 20 and limiter.capacity == 20
+    earned_little = Limiter(4, ceiling=64)
+    await _peak(earned_little, 2)
+    started = [asyncio.create_task(earned_little.acquire()) for _ in range(20)]
+    await asyncio.sleep(0)
+    assert earned_little.active == 6 and earned_little.waiting == 14  # 4 + the 2 answers earned
+    for task in started:
+        task.cancel()
+    await asyncio.gather(*started, return_exceptions=True)
+    capped = Limiter(4, ceiling=10)
+    for _ in range(10):
+        await _peak(capped, 4)
+    assert await _peak(capped, 30, latency=0.05) == 10  # never above the ceiling
+    fixed = Limiter(4)
+    for _ in range(10):
+        await _peak(fixed, 4)
+    assert await _peak(fixed, 30) == 4  # a set limit never grows
+
+
 async def test_no_growth_without_calls_waiting() -> None:
     limiter = Limiter(4, ceiling=10)
     for _ in range(5):

@@ -6,12 +6,15 @@ every call to that model, not just the one that got it. Waiters are futures of t
 loop, so one limiter works across event loops (one per test, one per CLI run).
 
 With a ``ceiling`` (a hosted provider's default limit, see ``spec.HOSTED_CEILING``) the
-capacity grows like TCP's slow start: one more call at once per call answered while others
-wait for a slot (so it doubles in one round of answers), up to the ceiling. The first
-rate-limit answer ends the growth for good and halves the capacity; later ones halve it again
-while it is above where it started. A timeout, a server error or a dropped connection ends the
-growth too (the capacity stays). A fixed capacity (``concurrency`` set, a local server's slots)
-only pauses on a rate-limit answer.
+capacity grows like TCP's slow start, by what the provider's answers vouch for: each answer
+earns one more call at once, up to the ceiling. While calls wait for a slot, each answer lets
+one more run (so the capacity doubles in one round of answers); and a round wider than any
+before starts at once up to what the answers so far earned (an optimizer's later rounds are
+often its widest: one started with a queue would run in two waves, each a full latency). The
+first rate-limit answer ends the growth for good and halves the capacity; later ones halve it
+again while it is above where it started. A timeout, a server error or a dropped connection
+ends the growth too (the capacity stays). A fixed capacity (``concurrency`` set, a local
+server's slots) only pauses on a rate-limit answer.
 """
 
 from __future__ import annotations
@@ -38,12 +41,26 @@ class Limiter:
         self.capacity = capacity
         self.ceiling = ceiling if ceiling is not None and ceiling > capacity else None
         self.configured = (capacity, ceiling)  # what the spec asked for (the capacity may have grown)
+        self._answers = 0  # answers since then: each earns one more call at once (up to the ceiling)
+
+    def _earned(self) -> int:
+        return min(self.ceiling or 0, self.configured[0] + self._answers)
 
     def answered(self) -> None:
-        """A call got its answer: while calls wait for a slot, one more may run at once."""
-        if self.ceiling is not None and self.waiting > self.capacity - self.active and self.capacity < self.ceiling:
+        """A call got its answer: it earns one more call at once; one that waits may run now."""
+        if self.ceiling is None:
+            return
+        self._answers += 1
+        if self.waiting > self.capacity - self.active and self.capacity < self._earned():
             self.capacity += 1
             self._wake()
+
+    def _grow_for_newcomer(self) -> bool:
+        """Every slot is taken: one more, if the answers so far earned it."""
+        if self.ceiling is not None and self.capacity < self._earned():
+            self.capacity += 1
+            return True
+        return False
 
     def strained(self) -> None:
         """A timeout, a server error or a dropped connection: no more growth (the limit stays)."""
@@ -66,7 +83,7 @@ class Limiter:
     async def acquire(self) -> None:
         self.waiting += 1  # until it holds a slot (a woken waiter has not taken one yet)
         try:
-            while self.active >= self.capacity:
+            while self.active >= self.capacity and not self._grow_for_newcomer():
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
                 try:

@@ -19,13 +19,13 @@ LOCAL_PREFIX = "local/"
 # many as it has slots (the backend says how many: the embedded server has 1 by default); a
 # hosted provider or proxy serves many — 16 to start with, within the request rate limits of a
 # typical API tier. An optimizer's widest rounds are wider (GRAD-SUM scores every candidate on
-# the minibatch at once: (beam + beam x candidates) x minibatch, ~100 calls with the defaults),
-# so a provider litellm reaches by itself (no ``api_base``: not a proxy, not a self-hosted
-# server, whose capacity nobody knows) may get more while calls queue and it keeps answering,
-# up to HOSTED_CEILING; a rate-limit answer stops the growth and halves the limit
-# (``limiter.Limiter``).
+# the minibatch at once: (beam + beam x candidates) x minibatch, ~100 calls with the defaults,
+# plus the judge calls of the first answers), so a provider litellm reaches by itself (no
+# ``api_base``: not a proxy, not a self-hosted server, whose capacity nobody knows) gets one
+# more call at once per answer it gives, up to HOSTED_CEILING; a rate-limit answer stops the
+# growth and halves the limit (``limiter.Limiter``).
 HOSTED_CONCURRENCY = 16
-HOSTED_CEILING = 64
+HOSTED_CEILING = 128
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
