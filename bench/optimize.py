@@ -36,8 +36,12 @@ llm-rubric judge (task → judge, per example):
 * GRAD-SUM iteration: E (gradient minibatch) → gradient → summary → edit (+ variable repair)
   → E (selection minibatch; in the last iteration: the validation split, the candidates with the
   original and the beam); beam prompts expand in parallel, so the beam does not add rounds.
-* TGD iteration: E (minibatch) → feedback → step (+ repair) → E (validation, when the step
-  produced a new prompt). ``init`` = the validation of the original before iteration 1.
+* TGD iteration: E (minibatch) → E per move tried (the answer-format and demonstrations moves
+  are tried one after another on the validation split, the demonstrations move after a
+  bootstrap E on more training examples; the first move that scores better is taken and ends
+  the iteration) → feedback → step (+ repair) → E (validation, when the step produced a new
+  prompt): every scoring waits for the one before, so an iteration's E rounds are its
+  ``CandidateScored`` events. ``init`` = the validation of the original before iteration 1.
 * ``final`` (both): E — whatever of the original and the finalists is not yet scored on the
   validation split (nothing for TGD, nor for GRAD-SUM after a last iteration that scored them),
   or a close call's second look (the original and the candidate on unused training examples).
@@ -47,17 +51,17 @@ llm-rubric judge (task → judge, per example):
   task → validation loss. ``init`` = its first validation.
 
 The critical path is reachable only if the widest round fits the concurrency limit; the header
-prints each run's limit, the widest round of each method (the most examples one iteration
-scored on one split, from the run's ``CandidateScored`` events: GRAD-SUM's last iteration scores
-the edits, the moves, the beam and the original on the validation split — 36 task calls with
-the defaults here, so the default ``--concurrency`` is 48) and the most requests the stub saw in
-flight. The CPU litellm spends per call is a larger share of a round the shorter the latency:
+prints each run's limit, the widest round of each method (GRAD-SUM: the most task calls of an
+iteration's scoring of its candidates, counted at the stub after the iteration's last edit
+request — the last iteration scores the moves, the edits, the beam and the original on the
+validation split: 36 calls with the defaults here, so the default ``--concurrency`` is 48) and
+the most requests the stub saw in flight. The CPU litellm spends per call is a larger share of a round the shorter the latency:
 on a host a factor k slower than another, ``--latency`` k × L gives the ratios the faster host
 gets at L. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
 no ``concurrency`` in the file, the stub reached the way a hosted provider is (no ``api_base`` in
 the file: litellm finds it through ``OPENAI_BASE_URL``): the limit a user of a hosted provider
-gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, growing while calls
-queue up to ``HOSTED_CEILING`` (the header shows start→end).
+gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, one more per answer up to
+``HOSTED_CEILING`` (the header shows start→end).
 
 The stub process stamps arrivals with ``time.monotonic()``, a clock shared by the processes of
 one machine, and this process reads its request log over HTTP (``/bench/stats``).
@@ -360,6 +364,15 @@ class StubProcess:
                 repairs[phase] += int(repair)
         return calls, repairs
 
+    def selection_width(self, start: float, end: float) -> int:
+        """Task requests in [start, end] after its last edit request: the candidates' scoring
+        round of a GRAD-SUM iteration (the moves, the edits, the beam; in the last iteration the
+        original too, on the validation split)."""
+        log = self._ask("/bench/stats")
+        phases = [classify(body)[0] for arrived, body in zip(log["arrivals"], log["bodies"]) if start <= arrived <= end]
+        last_edit = max((i for i, phase in enumerate(phases) if phase == "edit"), default=-1)
+        return sum(phase == "task" for phase in phases[last_edit + 1:])
+
     def reset_in_flight(self) -> None:
         self._ask("/bench/reset-in-flight", "POST")
 
@@ -377,14 +390,14 @@ def _stages(calls: Counter, repairs: Counter, *phases: str) -> int:
     return sum(int(calls[p] > 0) + int(repairs[p] > 0) for p in phases)
 
 
-def promptlsp_rounds(method: str, label: str, judge: bool, calls: Counter, repairs: Counter, validated: bool) -> int:
+def promptlsp_rounds(method: str, label: str, judge: bool, calls: Counter, repairs: Counter, scorings: int) -> int:
     evaluation = 1 + int(judge)
     eval_repairs = int(repairs["task"] > 0) + int(repairs["judge"] > 0)
     if label in ("init", "final"):
         return evaluation + eval_repairs if calls["task"] else 0
     if method == "gradsum":
         return 2 * evaluation + eval_repairs + _stages(calls, repairs, "gradient", "summary", "edit")
-    return evaluation * (1 + int(validated)) + eval_repairs + _stages(calls, repairs, "feedback", "step")
+    return evaluation * scorings + eval_repairs + _stages(calls, repairs, "feedback", "step")
 
 
 async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, requests: StubProcess,
@@ -403,13 +416,9 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
     limiter = engine.limiters[prompt_file.models.task.model]
     run = MethodRun(method, max_in_flight=requests.max_in_flight(), limit=limiter.capacity,
                     limit_start=limiter.configured[0])
-    # the widest round: the most examples one scoring stage (an iteration's scores on one split:
-    # the moves, the edits, the beam and — in GRAD-SUM's last iteration — the original) ran at once
-    stages: Counter = Counter()
-    for _, e in marks:
-        if e.kind == "candidate-scored":
-            stages[(e.iteration, e.split)] += e.examples
-    run.widest = max(stages.values(), default=0)
+    s = optimizer.settings
+    if method == "tgd":  # a minibatch, or the validation of the original and the current prompt
+        run.widest = max(min(s.minibatch, len(optimizer.train)), 2 * len(optimizer.selection))
 
     # boundaries: (label, time, accounting snapshot or None)
     start = next(t for t, e in marks if e.kind == "run-started")
@@ -429,9 +438,10 @@ async def _run_promptlsp(method: str, prompt_file: PromptFile, settings: dict, r
         counted = seen if snapshot is None else snapshot["total"]["calls"] - previous_calls
         if counted != seen:
             run.mismatches.append(f"{method} {label}: accounting {counted} calls, stub {seen} requests")
-        validated = any(e.kind == "candidate-scored" and e.split == optimizer.scored_on and str(e.iteration) == label
-                        for mt, e in marks if previous_t <= mt <= t)
-        rounds = promptlsp_rounds(method, label, judge, calls, repairs, validated)
+        scorings = sum(e.kind == "candidate-scored" and str(e.iteration) == label for mt, e in marks if previous_t <= mt <= t)
+        rounds = promptlsp_rounds(method, label, judge, calls, repairs, scorings)
+        if method == "gradsum" and label not in ("init", "final"):  # the widest round is a selection
+            run.widest = max(run.widest, requests.selection_width(previous_t, t))
         run.rows.append(Row(method, label, t - previous_t, rounds, counted, calls))
         previous_t, previous_calls = t, previous_calls + counted
     total = finished.accounting["total"]["calls"]

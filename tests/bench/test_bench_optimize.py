@@ -78,7 +78,10 @@ def test_smoke_prints_promptlsp_rows(judge: bool) -> None:
     assert int(rows[("gradsum", "1")][4]) == 2 * evaluation + 3  # the minibatch, 3 optimizer stages, validation
     tgd = _phases(rows[("tgd", "1")][7])
     assert tgd["fb"] == 4 and tgd["step"] == 1
-    assert int(rows[("tgd", "1")][4]) == 2 * evaluation + 2
+    # the minibatch, the moves tried (each its own E; the demonstrations move after a bootstrap E),
+    # feedback, step, the step's validation: every E waits for the one before
+    scorings, stages = divmod(int(rows[("tgd", "1")][4]) - 2, evaluation)
+    assert scorings >= 2 and stages == 0, rows[("tgd", "1")]
     for method in ("gradsum", "tgd"):
         parts = [c for (m, label), c in rows.items() if m == method and label != "total"]
         total = rows[(method, "total")]
