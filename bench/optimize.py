@@ -55,12 +55,13 @@ prints each run's limit, the widest round of each method (GRAD-SUM: the most tas
 iteration's scoring of its candidates, counted at the stub after the iteration's last edit
 request — the last iteration scores the moves, the edits, the beam and the original on the
 validation split: 36 calls with the defaults here, so the default ``--concurrency`` is 48) and
-the most requests the stub saw in flight. The CPU litellm spends per call is a larger share of a round the shorter the latency:
-on a host a factor k slower than another, ``--latency`` k × L gives the ratios the faster host
-gets at L. The rows run at ``--concurrency``; the ``gradsum-default`` rows run GRAD-SUM again with
-no ``concurrency`` in the file, the stub reached the way a hosted provider is (no ``api_base`` in
-the file: litellm finds it through ``OPENAI_BASE_URL``): the limit a user of a hosted provider
-gets by default — ``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, one more per answer up to
+the most requests the stub saw in flight. The CPU litellm spends per call is a larger share of
+a round the shorter the latency: on a host a factor k slower than another, ``--latency`` k × L
+gives the ratios the faster host gets at L. The rows run at ``--concurrency``; the
+``gradsum-default`` rows run GRAD-SUM again with no ``concurrency`` in the file, the stub reached
+the way a hosted provider is (no ``api_base`` in the file: litellm finds it through
+``OPENAI_BASE_URL``): the limit a user of a hosted provider gets by default —
+``promptlsp.engine.spec.HOSTED_CONCURRENCY`` to start with, one more per answer up to
 ``HOSTED_CEILING`` (the header shows start→end).
 
 The stub process stamps arrivals with ``time.monotonic()``, a clock shared by the processes of
