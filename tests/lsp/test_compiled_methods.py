@@ -158,6 +158,19 @@ def test_a_nested_block_or_another_hook_is_left_alone(tmp_path) -> None:
     assert inner.misses == 0 and outer.misses >= 1 and not (tmp_path / "inner.marshal").exists()
 
 
+def test_a_user_without_a_home_folder_still_gets_a_server(monkeypatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("PROMPTLSP_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    with kept_compiled() as counts:
+        cls = _define("Homeless")
+    assert cls(5).x == 5 and counts.loaded == counts.hits == 0 and not counts.written
+    assert "compile" not in vars(attr._make)
+
+
 def test_compile_calls_that_are_not_attrs_methods_behave_as_compile(tmp_path) -> None:
     with kept_compiled(tmp_path / "m.marshal") as counts:
         hook = vars(attr._make)["compile"]

@@ -132,7 +132,13 @@ def kept_compiled(path: Path | None = None) -> Iterator[Counts]:
     if "compile" in vars(attrs_make):  # someone else's hook (or ours, nested): leave it alone
         yield counts
         return
-    path = default_path() if path is None else path
+    if path is None:
+        try:
+            path = default_path()
+        except (RuntimeError, KeyError, OSError) as exc:  # no home folder to find the cache in
+            log.debug("compiled methods not kept: %s", exc)
+            yield counts
+            return
     known = _load(path)
     counts.loaded = len(known)
     inherited = _future_flags(attrs_make)
