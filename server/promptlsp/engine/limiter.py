@@ -43,21 +43,17 @@ class Limiter:
         self.configured = (capacity, ceiling)  # what the spec asked for (the capacity may have grown)
         self._answers = 0  # answers since then: each earns one more call at once (up to the ceiling)
 
-    def _earned(self) -> int:
-        return min(self.ceiling or 0, self.configured[0] + self._answers)
-
     def answered(self) -> None:
         """A call got its answer: it earns one more call at once; one that waits may run now."""
         if self.ceiling is None:
             return
         self._answers += 1
-        if self.waiting > self.capacity - self.active and self.capacity < self._earned():
-            self.capacity += 1
+        if self.waiting > self.capacity - self.active and self._grow():
             self._wake()
 
-    def _grow_for_newcomer(self) -> bool:
-        """Every slot is taken: one more, if the answers so far earned it."""
-        if self.ceiling is not None and self.capacity < self._earned():
+    def _grow(self) -> bool:
+        """One more call at once, if the limit may grow and the answers so far earned it."""
+        if self.ceiling is not None and self.capacity < min(self.ceiling, self.configured[0] + self._answers):
             self.capacity += 1
             return True
         return False
@@ -83,7 +79,7 @@ class Limiter:
     async def acquire(self) -> None:
         self.waiting += 1  # until it holds a slot (a woken waiter has not taken one yet)
         try:
-            while self.active >= self.capacity and not self._grow_for_newcomer():
+            while self.active >= self.capacity and not self._grow():  # every slot taken
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
                 try:
