@@ -325,8 +325,8 @@ async def test_engines_sharing_limiters_share_one_limit_per_model():
 
 
 async def test_the_default_concurrency_depends_on_the_route():
-    """Without ``concurrency``: a hosted model starts at 16 calls at once and gets more while
-    calls wait (up to 64); a proxy or self-hosted server (``api_base``) keeps 16, a local server
+    """Without ``concurrency``: a hosted model starts at 16 calls at once and gets one more per
+    answer (up to HOSTED_CEILING); a proxy or self-hosted server (``api_base``) keeps 16, a local server
     its slots; an explicit setting wins, but never beyond the slots."""
     from promptlsp.engine import BackendCaps, Engine, ModelSpec, ScriptedBackend
     from promptlsp.engine.spec import HOSTED_CEILING

@@ -32,7 +32,7 @@ import os
 import sys
 import tempfile
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -63,7 +63,6 @@ class Counts:
     misses: int = 0
     loaded: int = 0  # entries the file held
     written: bool = False
-    used: dict[_Key, types.CodeType] = field(default_factory=dict, repr=False)
 
 
 def _load(path: Path) -> dict[_Key, types.CodeType]:
@@ -122,7 +121,8 @@ def _as_called_from(inherited: int, source: Any, filename: Any, mode: Any, flags
 @contextlib.contextmanager
 def kept_compiled(path: Path | None = None) -> Iterator[Counts]:
     """While the block runs, attrs' ``compile()`` of generated methods answers from the file at
-    ``path`` (default :func:`default_path`); when it ends, the file holds what the block used."""
+    ``path`` (default :func:`default_path`); when it ends and more than a tenth of them missed,
+    the file is rewritten with what the block used."""
     counts = Counts()
     try:
         import attr._make as attrs_make
@@ -141,6 +141,7 @@ def kept_compiled(path: Path | None = None) -> Iterator[Counts]:
             return
     known = _load(path)
     counts.loaded = len(known)
+    used: dict[_Key, types.CodeType] = {}  # what this block compiled or found: the next file
     inherited = _future_flags(attrs_make)
 
     def compile(source: Any, filename: Any, mode: Any, *rest: Any, **options: Any) -> Any:
@@ -154,7 +155,7 @@ def kept_compiled(path: Path | None = None) -> Iterator[Counts]:
             counts.misses += 1
         else:
             counts.hits += 1
-        counts.used[key] = code
+        used[key] = code
         return code
 
     attrs_make.compile = compile  # a module global shadows the builtin for attrs alone
@@ -163,6 +164,5 @@ def kept_compiled(path: Path | None = None) -> Iterator[Counts]:
     finally:
         if vars(attrs_make).get("compile") is compile:
             del attrs_make.compile
-        if counts.misses * _REWRITE_AFTER > len(counts.used):
-            counts.written = _save(path, counts.used)
-        counts.used = {}
+        if counts.misses * _REWRITE_AFTER > len(used):
+            counts.written = _save(path, used)
