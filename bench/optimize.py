@@ -354,23 +354,24 @@ class StubProcess:
                                     timeout=60) as answer:
             return json.loads(answer.read())
 
+    def arrived(self, start: float, end: float) -> list[tuple[str, bool]]:
+        """(phase, repair) of each request that arrived in [start, end], in arrival order."""
+        log = self._ask("/bench/stats")
+        return [classify(body) for arrived, body in zip(log["arrivals"], log["bodies"]) if start <= arrived <= end]
+
     def window(self, start: float, end: float) -> tuple[Counter, Counter]:
         """(calls by phase, repair requests by phase) of requests that arrived in [start, end]."""
-        log = self._ask("/bench/stats")
         calls, repairs = Counter(), Counter()
-        for arrived, body in zip(log["arrivals"], log["bodies"]):
-            if start <= arrived <= end:
-                phase, repair = classify(body)
-                calls[phase] += 1
-                repairs[phase] += int(repair)
+        for phase, repair in self.arrived(start, end):
+            calls[phase] += 1
+            repairs[phase] += int(repair)
         return calls, repairs
 
     def selection_width(self, start: float, end: float) -> int:
         """Task requests in [start, end] after its last edit request: the candidates' scoring
         round of a GRAD-SUM iteration (the moves, the edits, the beam; in the last iteration the
         original too, on the validation split)."""
-        log = self._ask("/bench/stats")
-        phases = [classify(body)[0] for arrived, body in zip(log["arrivals"], log["bodies"]) if start <= arrived <= end]
+        phases = [phase for phase, _ in self.arrived(start, end)]
         last_edit = max((i for i, phase in enumerate(phases) if phase == "edit"), default=-1)
         return sum(phase == "task" for phase in phases[last_edit + 1:])
 
