@@ -215,3 +215,26 @@ async def test_unavailable_local_model_is_a_failed_call_not_a_crash(real_engine,
     monkeypatch.setitem(sys.modules, "promptlsp.engine.local", _fake_local_module(None))
     result = await real_engine.session().complete(ModelSpec(model="local/qwen2.5-coder-0.5b"), "q")
     assert result.failure.kind == "other" and "pip install 'promptlsp[local]'" in result.failure.message
+
+
+def test_a_servers_json_error_body_is_reported_in_its_own_words(litellm_warm) -> None:
+    import litellm
+
+    from promptlsp.engine.litellm_backend import classify
+
+    body = '{"error": {"message": "Unknown field: tempreature", "type": "invalid_request_error", "param": null}}'
+    error = classify(litellm.BadRequestError(message=f"OpenAIException - {body}", model="m", llm_provider="openai"), [])
+    assert error.kind == "bad_request" and "Unknown field: tempreature" in error.message
+    assert "invalid_request_error" not in error.message and "{" not in error.message
+
+
+def test_an_error_body_nested_absurdly_deep_is_still_classified(litellm_warm) -> None:
+    """Bad input: a server's error text with 100,000 nested arrays (and 10,000 stray braces)
+    gets its kind and a bounded message — no RecursionError, no quadratic scan."""
+    import litellm
+
+    from promptlsp.engine.litellm_backend import classify
+
+    text = "{" * 10_000 + ' {"error": ' + "[" * 100_000
+    error = classify(litellm.InternalServerError(message=text, model="m", llm_provider="openai"), [])
+    assert error.kind == "server" and len(error.message) <= 500

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
-import json
 import logging
 import os
 import re
@@ -49,11 +48,11 @@ from .estimate import use_litellm_counter
 from .retry import parse_retry_after
 from .secrets import ENV_REF, key_env_names, register_secret, scrub
 from .spec import LOCAL_PREFIX, ModelSpec, to_plain
+from .structured import embedded_values
 
 log = logging.getLogger("promptlsp.engine.litellm")
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _MAX_MESSAGE = 500
-_JSON = json.JSONDecoder()
 # Request parameters that ``params`` may not override: they carry the engine's guarantees.
 _RESERVED = frozenset({"model", "messages", "timeout", "num_retries", "max_retries", "stream"})
 _loading_lock = threading.Lock()
@@ -146,18 +145,10 @@ def _plain_error_body(text: str) -> str:
     """``text`` with a JSON error body the server sent (``{"error": {"message": ...}}``, as
     litellm's HTTP handler passes it on; ``{"error": "..."}``; ``{"message": ...}``;
     ``{"detail": ...}``) replaced by the server's own words."""
-    start = text.find("{")
-    while start != -1:
-        try:
-            body, end = _JSON.raw_decode(text, start)
-        except ValueError:
-            start = text.find("{", start + 1)
-            continue
-        said = body.get("error", body) if isinstance(body, dict) else None
+    for body, start, end in embedded_values(text, "{"):  # the first object decides
+        said = body.get("error", body)
         said = said.get("message") or said.get("detail") if isinstance(said, dict) else said
-        if isinstance(said, str) and said.strip():
-            return text[:start] + said.strip() + text[end:]
-        return text
+        return text[:start] + said.strip() + text[end:] if isinstance(said, str) and said.strip() else text
     return text
 
 

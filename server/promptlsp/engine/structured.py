@@ -84,23 +84,30 @@ def _candidates(text: str, name: str) -> list[str]:
     return found
 
 
+def embedded_values(text: str, openers: str = "[{") -> Iterator[tuple[Any, int, int]]:
+    """(value, start, end) of each JSON object/array of ``text`` that starts at one of its first
+    ``_MAX_STARTS`` ``openers`` (text around them ignored; absurdly deep nesting skipped)."""
+    decoder = json.JSONDecoder()
+    for match in itertools.islice(re.finditer(f"[{re.escape(openers)}]", text), _MAX_STARTS):
+        try:
+            value, end = decoder.raw_decode(text, match.start())
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(value, (dict, list)):
+            yield value, match.start(), end
+
+
 def _values(candidate: str) -> Iterator[Any]:
     """Every JSON value in ``candidate``: the whole text, else each object/array starting at a
-    ``{`` or ``[`` (text around them ignored), also with trailing commas removed."""
-    decoder = json.JSONDecoder()
+    ``{`` or ``[`` (:func:`embedded_values`), also with trailing commas removed."""
     for variant in dict.fromkeys((candidate.strip(), _TRAILING_COMMA.sub(r"\1", candidate).strip())):
         try:
             yield json.loads(variant)
             continue
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             pass
-        for match in itertools.islice(re.finditer(r"[\[{]", variant), _MAX_STARTS):
-            try:
-                value, _ = decoder.raw_decode(variant, match.start())
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(value, (dict, list)):
-                yield value
+        for value, _, _ in embedded_values(variant):
+            yield value
 
 
 def json_values(text: str, name: str = "answer") -> Iterator[Any]:
